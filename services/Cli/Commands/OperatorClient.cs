@@ -1,0 +1,63 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Pipeline.Cli.Commands;
+
+/// <summary>Connection settings for operator commands; flags override PIPELINE_AMQP_* environment variables.</summary>
+public sealed record BrokerSettings(string Host, int Port, string VirtualHost, string User, string Password)
+{
+    public static BrokerSettings FromEnvironment(string? user, string? password)
+    {
+        static string Env(string name, string fallback) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : fallback;
+        return new BrokerSettings(
+            Env("PIPELINE_AMQP_HOST", "localhost"),
+            int.Parse(Env("PIPELINE_AMQP_PORT", "5672"), System.Globalization.CultureInfo.InvariantCulture),
+            Env("PIPELINE_AMQP_VHOST", "/"),
+            user ?? Env("PIPELINE_AMQP_USER", Environment.UserName),
+            password ?? Env("PIPELINE_AMQP_PASSWORD", ""));
+    }
+}
+
+/// <summary>
+/// Publishes one operator command on RabbitMQ. The AMQP user_id property is set to the user the
+/// client authenticated as: RabbitMQ rejects a message whose user_id differs from the connection's
+/// user, so the services can trust it as the operator's identity.
+/// </summary>
+public static class OperatorClient
+{
+    public static async Task PublishAsync<T>(BrokerSettings broker, T command, CancellationToken ct)
+        where T : class
+    {
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+        services.AddMassTransit(x => x.UsingRabbitMq((_, cfg) =>
+        {
+            cfg.Host(broker.Host, (ushort)broker.Port, broker.VirtualHost, h =>
+            {
+                h.Username(broker.User);
+                h.Password(broker.Password);
+            });
+            cfg.ConfigurePublish(p => p.UseExecute(context =>
+            {
+                if (context.TryGetPayload<RabbitMqSendContext>(out var amqp))
+                {
+                    amqp.BasicProperties.UserId = broker.User;
+                }
+            }));
+        }));
+        await using var provider = services.BuildServiceProvider();
+        var bus = provider.GetRequiredService<IBusControl>();
+        using var startTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        startTimeout.CancelAfter(TimeSpan.FromSeconds(30));
+        await bus.StartAsync(startTimeout.Token);
+        try
+        {
+            await bus.Publish(command, ct);
+        }
+        finally
+        {
+            await bus.StopAsync(CancellationToken.None);
+        }
+    }
+}

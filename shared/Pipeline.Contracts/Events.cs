@@ -1,0 +1,185 @@
+namespace Pipeline.Contracts;
+
+// Events are past tense. Large tensors never travel inside a message: they go to the artifact
+// store and the message carries a URI plus SHA-256 (PayloadRef).
+
+public sealed record ModelVersionRegistered : IPipelineMessage
+{
+    public required string ModelId { get; init; }
+    public required int Version { get; init; }
+    public required string ArtifactUri { get; init; }
+    public required string Sha256 { get; init; }
+    public required string Architecture { get; init; }
+    public required IReadOnlyList<int> InputShape { get; init; }
+    public required IReadOnlyList<string> Classes { get; init; }
+    /// <summary>Reference data (training sample) the drift profile is computed from.</summary>
+    public PayloadRef? ReferenceData { get; init; }
+    public string RegisteredBy { get; init; } = "system";
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record ObservationsIngested : IPipelineMessage
+{
+    public required string ModelId { get; init; }
+    public required int ModelVersion { get; init; }
+    public required Guid BatchId { get; init; }
+    /// <summary>Row-major float32 features, <see cref="Count"/> × <see cref="FeatureCount"/>.</summary>
+    public required PayloadRef Features { get; init; }
+    public required int Count { get; init; }
+    public required int FeatureCount { get; init; }
+    public required IReadOnlyList<int> Predictions { get; init; }
+    public IReadOnlyList<float>? Confidences { get; init; }
+    /// <summary>Labels when they are known at ingestion time; otherwise they come with <see cref="LabelsObserved"/>.</summary>
+    public IReadOnlyList<int>? Labels { get; init; }
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record LabelsObserved : IPipelineMessage
+{
+    public required string ModelId { get; init; }
+    public required Guid BatchId { get; init; }
+    public required IReadOnlyList<int> Labels { get; init; }
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record DriftDetected : IRunMessage
+{
+    public required Guid RunId { get; init; }
+    public required string ModelId { get; init; }
+    public required int ModelVersion { get; init; }
+    public required string WindowId { get; init; }
+    public required DriftSeverity Severity { get; init; }
+    public required double DatasetDriftScore { get; init; }
+    public IReadOnlyList<FeatureDriftScore> TopFeatures { get; init; } = [];
+    /// <summary>Set when an operator started the run with StartAdaptation.</summary>
+    public string? TriggeredBy { get; init; }
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record SensitivityScored : IRunMessage
+{
+    public required Guid RunId { get; init; }
+    public required string ModelId { get; init; }
+    public required int ModelVersion { get; init; }
+    public required string MaskUri { get; init; }
+    public required string Sha256 { get; init; }
+    public required double SelectedFraction { get; init; }
+    public IReadOnlyList<LayerCoverage> Coverage { get; init; } = [];
+    public required Guid AdaptationSetId { get; init; }
+    public required PayloadRef AdaptationSet { get; init; }
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record TuningProgress : IRunMessage
+{
+    public required Guid RunId { get; init; }
+    public required string ModelId { get; init; }
+    public required int Step { get; init; }
+    public required int TotalSteps { get; init; }
+    public required double Loss { get; init; }
+    public required double UpdatedFraction { get; init; }
+    public string Phase { get; init; } = "mi";
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record CandidateTrained : IRunMessage
+{
+    public required Guid RunId { get; init; }
+    public required string ModelId { get; init; }
+    public required int BaseVersion { get; init; }
+    public required int CandidateVersion { get; init; }
+    public required string ArtifactUri { get; init; }
+    public required string Sha256 { get; init; }
+    public required string Strategy { get; init; }
+    public required double SelectedFraction { get; init; }
+    public required double UpdatedFractionPerStep { get; init; }
+    public required int Steps { get; init; }
+    public required double TrainSeconds { get; init; }
+    public required string Device { get; init; }
+    public Guid AdaptationSetId { get; init; }
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record CandidateEvaluated : IRunMessage
+{
+    public required Guid RunId { get; init; }
+    public required string ModelId { get; init; }
+    public required int CandidateVersion { get; init; }
+    public required int ProductionVersion { get; init; }
+    public required double ShiftedAccuracyBefore { get; init; }
+    public required double ShiftedAccuracyAfter { get; init; }
+    public required double OriginalAccuracyBefore { get; init; }
+    public required double OriginalAccuracyAfter { get; init; }
+    public required double Forgetting { get; init; }
+    public required double LatencyMsBefore { get; init; }
+    public required double LatencyMsAfter { get; init; }
+    public required GateDecision Decision { get; init; }
+    public IReadOnlyList<string> Reasons { get; init; } = [];
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record ApprovalRequested : IRunMessage
+{
+    public required Guid RunId { get; init; }
+    public required string ModelId { get; init; }
+    public required int CandidateVersion { get; init; }
+    public IReadOnlyList<string> Reasons { get; init; } = [];
+    public required DateTimeOffset ExpiresAt { get; init; }
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record CandidateApproved : IRunMessage
+{
+    public required Guid RunId { get; init; }
+    public required string ModelId { get; init; }
+    public required int CandidateVersion { get; init; }
+    public required string By { get; init; }
+    public required ApprovalMode Mode { get; init; }
+    public IReadOnlyList<string> Reasons { get; init; } = [];
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record CandidateRejected : IRunMessage
+{
+    public required Guid RunId { get; init; }
+    public required string ModelId { get; init; }
+    public required int CandidateVersion { get; init; }
+    public required string By { get; init; }
+    public required ApprovalMode Mode { get; init; }
+    public IReadOnlyList<string> Reasons { get; init; } = [];
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record ModelDeployed : IPipelineMessage
+{
+    public required string ModelId { get; init; }
+    public required int Version { get; init; }
+    public int? PreviousVersion { get; init; }
+    public Guid? RunId { get; init; }
+    public required string ArtifactUri { get; init; }
+    public required string Sha256 { get; init; }
+    public required string By { get; init; }
+    public string Reason { get; init; } = "";
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record ModelRolledBack : IPipelineMessage
+{
+    public required string ModelId { get; init; }
+    public required int Version { get; init; }
+    public required int PreviousVersion { get; init; }
+    public required string ArtifactUri { get; init; }
+    public required string Sha256 { get; init; }
+    public required string By { get; init; }
+    public required string Reason { get; init; }
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+public sealed record AdaptationRunFailed : IRunMessage
+{
+    public required Guid RunId { get; init; }
+    public required string ModelId { get; init; }
+    public required string Stage { get; init; }
+    public required string Reason { get; init; }
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}

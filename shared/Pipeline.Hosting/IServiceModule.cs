@@ -1,0 +1,19 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Pipeline.Hosting;
+
+/// <summary>
+/// One service of the pipeline: its own options and library services, and the consumers it owns.
+/// A service host runs one module; the Standalone host runs all of them in one process.
+/// </summary>
+public interface IServiceModule
+{
+    /// <summary>Kebab-case service name, used in logs, metrics and health output.</summary>
+    string Name { get; }
+
+    void ConfigureServices(IServiceCollection services, IConfiguration configuration);
+
+    void AddConsumers(IBusRegistrationConfigurator bus);
+}

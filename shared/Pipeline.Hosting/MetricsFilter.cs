@@ -1,0 +1,26 @@
+using MassTransit;
+
+namespace Pipeline.Hosting;
+
+/// <summary>Counts and times every consumed message for /metrics.</summary>
+public sealed class MetricsFilter<T> : IFilter<ConsumeContext<T>>
+    where T : class
+{
+    public async Task Send(ConsumeContext<T> context, IPipe<ConsumeContext<T>> next)
+    {
+        var type = typeof(T).Name;
+        using var timer = PipelineMetrics.ConsumeDuration.WithLabels(type).NewTimer();
+        try
+        {
+            await next.Send(context);
+            PipelineMetrics.ConsumedMessages.WithLabels(type, "ok").Inc();
+        }
+        catch
+        {
+            PipelineMetrics.ConsumedMessages.WithLabels(type, "error").Inc();
+            throw;
+        }
+    }
+
+    public void Probe(ProbeContext context) => context.CreateFilterScope("metrics");
+}

@@ -1,0 +1,192 @@
+using FluentValidation;
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Pipeline.Contracts.Validation;
+using Pipeline.Storage;
+using Prometheus;
+
+namespace Pipeline.Hosting;
+
+/// <summary>
+/// Service defaults every host calls (the ServiceDefaults pattern): configuration from appsettings
+/// and environment variables with validated options, structured logging, /health/live,
+/// /health/ready (broker and database), /metrics, storage, and MassTransit from configuration.
+/// </summary>
+public static class PipelineHost
+{
+    public const string LiveTag = "live";
+    public const string ReadyTag = "ready";
+
+    /// <summary>Builds a web host running the given modules. Call <see cref="MapPipelineEndpoints"/> after Build.</summary>
+    public static WebApplicationBuilder CreateBuilder(string[] args, params IServiceModule[] modules)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.AddPipelineDefaults(modules);
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddPipelineDefaults(this WebApplicationBuilder builder, params IServiceModule[] modules)
+    {
+        builder.Configuration.AddEnvironmentVariables(prefix: "PIPELINE_");
+        builder.Services.AddPipelineServices(builder.Configuration, modules);
+        return builder;
+    }
+
+    /// <summary>Everything except the web endpoints; usable from a plain generic host or a test.</summary>
+    public static IServiceCollection AddPipelineServices(
+        this IServiceCollection services, IConfiguration configuration, params IServiceModule[] modules)
+    {
+        services.AddOptions<MessagingOptions>()
+            .Bind(configuration.GetSection(MessagingOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+
+        services.AddValidatorsFromAssemblyContaining<PayloadRefValidator>(ServiceLifetime.Singleton);
+        services.AddPipelineStorage(configuration);
+
+        services.AddHealthChecks()
+            .AddCheck("self", () => HealthCheckResult.Healthy(), tags: [LiveTag])
+            .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag]);
+
+        foreach (var module in modules)
+        {
+            module.ConfigureServices(services, configuration);
+        }
+
+        var messaging = configuration.GetSection(MessagingOptions.Section).Get<MessagingOptions>() ?? new MessagingOptions();
+        services.AddMassTransit(x =>
+        {
+            x.SetEndpointNameFormatter(new KebabCaseEndpointNameFormatter(messaging.EndpointPrefix, includeNamespace: true));
+            x.ConfigureHealthCheckOptions(o =>
+            {
+                o.Name = "bus";
+                o.Tags.Add(ReadyTag);
+            });
+            foreach (var module in modules)
+            {
+                module.AddConsumers(x);
+            }
+
+            if (messaging.Transport == TransportKind.RabbitMq)
+            {
+                x.UsingRabbitMq((context, cfg) =>
+                {
+                    var o = context.GetRequiredService<IOptions<MessagingOptions>>().Value;
+                    cfg.Host(o.Host, (ushort)o.Port, o.VirtualHost, h =>
+                    {
+                        h.Username(o.Username);
+                        h.Password(o.Password);
+                    });
+                    ConfigureBus(context, cfg, o);
+                });
+            }
+            else
+            {
+                x.UsingInMemory((context, cfg) =>
+                    ConfigureBus(context, cfg, context.GetRequiredService<IOptions<MessagingOptions>>().Value));
+            }
+        });
+        return services;
+    }
+
+    private static void ConfigureBus(IBusRegistrationContext context, IBusFactoryConfigurator cfg, MessagingOptions o)
+    {
+        // Plain AMQP tools may publish raw JSON (content type application/json) besides the
+        // MassTransit envelope; see docs/operations.md.
+        cfg.UseRawJsonDeserializer(isDefault: false);
+        cfg.UseConsumeFilter(typeof(MetricsFilter<>), context);
+        if (o.Redelivery.IntervalsSeconds.Length > 0)
+        {
+            cfg.UseDelayedRedelivery(r =>
+            {
+                r.Intervals(o.Redelivery.IntervalsSeconds.Select(s => TimeSpan.FromSeconds(s)).ToArray());
+                r.Ignore<ValidationException>();
+            });
+        }
+
+        cfg.UseMessageRetry(r =>
+        {
+            r.Interval(o.Retry.Limit, TimeSpan.FromMilliseconds(o.Retry.IntervalMilliseconds));
+            r.Ignore<ValidationException>();
+        });
+        cfg.UseConsumeFilter(typeof(ValidationFilter<>), context);
+        cfg.PrefetchCount = o.PrefetchCount;
+        if (o.ConcurrentMessageLimit is { } limit)
+        {
+            cfg.ConcurrentMessageLimit = limit;
+        }
+
+        cfg.ConfigureEndpoints(context);
+    }
+
+    /// <summary>/health/live, /health/ready and /metrics.</summary>
+    public static WebApplication MapPipelineEndpoints(this WebApplication app)
+    {
+        app.UseHttpMetrics();
+        app.MapHealthChecks("/health/live", new HealthCheckOptions
+        {
+            Predicate = c => c.Tags.Contains(LiveTag),
+            ResponseWriter = WriteHealth,
+        });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            Predicate = c => c.Tags.Contains(ReadyTag),
+            ResponseWriter = WriteHealth,
+        });
+        app.MapMetrics("/metrics");
+        return app;
+    }
+
+    private static Task WriteHealth(HttpContext http, HealthReport report)
+    {
+        http.Response.ContentType = "application/json";
+        return http.Response.WriteAsJsonAsync(new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(
+                e => e.Key,
+                e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+        });
+    }
+
+    /// <summary>Runs a single-module service host until it is stopped.</summary>
+    public static async Task<int> RunServiceAsync(string[] args, IServiceModule module)
+    {
+        var builder = CreateBuilder(args, module);
+        var app = builder.Build();
+        app.MapPipelineEndpoints();
+        app.MapGet("/", () => Results.Ok(new { service = module.Name }));
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Pipeline.Host");
+        app.Lifetime.ApplicationStarted.Register(() => log.LogInformation("{Service} ready", module.Name));
+        await app.RunAsync();
+        return 0;
+    }
+}
+
+internal sealed class DatabaseHealthCheck(IDatabaseHealth database) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await database.CheckAsync(cancellationToken);
+            return HealthCheckResult.Healthy();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            return HealthCheckResult.Unhealthy("database unreachable", ex);
+        }
+    }
+}
