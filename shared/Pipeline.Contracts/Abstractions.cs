@@ -36,20 +36,6 @@ public enum ApprovalMode
     Expired,
 }
 
-/// <summary>Stages of an adaptation run, as persisted by the run tracker (DESIGN.md).</summary>
-public enum RunState
-{
-    Detected,
-    Scoring,
-    Tuning,
-    Evaluating,
-    AwaitingApproval,
-    Deploying,
-    Deployed,
-    Rejected,
-    Failed,
-}
-
 /// <summary>A reference to a large payload kept outside the message (artifact store or message data).</summary>
 public sealed record PayloadRef
 {

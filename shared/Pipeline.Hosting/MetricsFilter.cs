@@ -1,4 +1,5 @@
 using MassTransit;
+using Prometheus;
 
 namespace Pipeline.Hosting;
 

@@ -11,6 +11,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Contracts.Validation;
 using Pipeline.Storage;
+using Pipeline.Storage.Health;
 using Prometheus;
 
 namespace Pipeline.Hosting;
@@ -101,7 +102,8 @@ public static class PipelineHost
         return services;
     }
 
-    private static void ConfigureBus(IBusRegistrationContext context, IBusFactoryConfigurator cfg, MessagingOptions o)
+    private static void ConfigureBus<TEndpoint>(IBusRegistrationContext context, IBusFactoryConfigurator<TEndpoint> cfg, MessagingOptions o)
+        where TEndpoint : IReceiveEndpointConfigurator
     {
         // Plain AMQP tools may publish raw JSON (content type application/json) besides the
         // MassTransit envelope; see docs/operations.md.
@@ -179,14 +181,10 @@ internal sealed class DatabaseHealthCheck(IDatabaseHealth database) : IHealthChe
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        try
-        {
-            await database.CheckAsync(cancellationToken);
-            return HealthCheckResult.Healthy();
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            return HealthCheckResult.Unhealthy("database unreachable", ex);
-        }
+        var result = await database.CheckAsync(cancellationToken);
+        var description = $"{result.Provider} in {result.Elapsed.TotalMilliseconds:F0} ms";
+        return result.Healthy
+            ? HealthCheckResult.Healthy(description)
+            : HealthCheckResult.Unhealthy($"{result.Provider}: {result.Error}");
     }
 }

@@ -1,0 +1,100 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Pipeline.Hosting;
+
+namespace Pipeline.Integration.Tests;
+
+/// <summary>
+/// Starts real service hosts (each its own IHost and bus connection, as separate processes would
+/// be) on the real RabbitMQ, sharing one SQLite database and artifact folder like services sharing
+/// SQL Server and a volume. Queue names get a unique prefix so tests never see each other's messages.
+/// </summary>
+public sealed class ServiceHosts : IAsyncDisposable
+{
+    private readonly List<IHost> hosts = [];
+
+    public ServiceHosts(string? name = null)
+    {
+        Prefix = $"t{Guid.NewGuid():N}"[..12] + (name is null ? "" : "-" + name);
+        Directory = System.IO.Directory.CreateTempSubdirectory("pipeline-it-").FullName;
+    }
+
+    public string Prefix { get; }
+
+    public string Directory { get; }
+
+    public string DatabasePath => Path.Combine(Directory, "pipeline.db");
+
+    public string ArtifactRoot => Path.Combine(Directory, "artifacts");
+
+    public Dictionary<string, string?> Settings(IDictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Messaging:Transport"] = "RabbitMq",
+            ["Messaging:Host"] = Broker.Host,
+            ["Messaging:Port"] = Broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Messaging:Username"] = "guest",
+            ["Messaging:Password"] = "guest",
+            ["Messaging:EndpointPrefix"] = Prefix,
+            ["Messaging:Retry:Limit"] = "2",
+            ["Messaging:Retry:IntervalMilliseconds"] = "50",
+            ["Storage:Provider"] = "Sqlite",
+            ["Storage:ConnectionString"] = $"Data Source={DatabasePath}",
+            ["Storage:ArtifactRoot"] = ArtifactRoot,
+        };
+        foreach (var (k, v) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[k] = v;
+        }
+
+        return settings;
+    }
+
+    /// <summary>Starts one host running the given modules; waits until its bus is connected.</summary>
+    public async Task<IHost> StartAsync(IServiceModule[] modules, IDictionary<string, string?>? extra = null,
+        Action<IServiceCollection>? configure = null)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(Settings(extra));
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddPipelineServices(builder.Configuration, modules);
+        configure?.Invoke(builder.Services);
+        var host = builder.Build();
+        await host.StartAsync();
+        hosts.Add(host);
+        var bus = host.Services.GetRequiredService<IBusControl>();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await bus.WaitForHealthStatus(BusHealthStatus.Healthy, cts.Token);
+        return host;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in Enumerable.Reverse(hosts))
+        {
+            try
+            {
+                await host.StopAsync(TimeSpan.FromSeconds(10));
+            }
+            finally
+            {
+                host.Dispose();
+            }
+        }
+
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort: SQLite may still hold a WAL file briefly
+        }
+    }
+}
