@@ -168,10 +168,13 @@ public static class ModelFactory
     /// <summary>Known architectures.</summary>
     public static readonly IReadOnlyList<string> Architectures = ["cnn-small", "mlp"];
 
-    /// <summary>Creates an untrained model; parameters are initialised from <paramref name="seed"/>.</summary>
-    public static AdaptiveModel Create(string architecture, int seed, int classes = 10)
+    /// <summary>
+    /// Creates an untrained model; parameters are initialised from <paramref name="seed"/> (this seeds torch's
+    /// global generator). With a null seed the global generator is used as it is (for models about to be overwritten).
+    /// </summary>
+    public static AdaptiveModel Create(string architecture, int? seed, int classes = 10)
     {
-        torch.manual_seed(seed);
+        if (seed is { } s) torch.manual_seed(s);
         return architecture switch
         {
             "cnn-small" => new CnnSmall(classes),

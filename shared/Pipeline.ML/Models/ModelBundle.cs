@@ -96,7 +96,7 @@ public sealed class ModelBundle : IDisposable
     public ModelBundle Clone(Device? device = null)
     {
         var target = device ?? Device;
-        var copy = ModelFactory.Create(Model.Architecture, 0, Info.Classes.Length);
+        var copy = ModelFactory.Create(Model.Architecture, null, Info.Classes.Length);
         copy.to(target);
         using (torch.no_grad())
         {
@@ -120,7 +120,7 @@ public sealed class ModelBundle : IDisposable
     {
         var (meta, tensors) = TensorFile.Read(path, Magic);
         var info = JsonSerializer.Deserialize<ModelInfo>(meta, Json) ?? throw new InvalidDataException($"{path}: missing metadata");
-        var model = ModelFactory.Create(info.Architecture, 0, info.Classes.Length);
+        var model = ModelFactory.Create(info.Architecture, null, info.Classes.Length);
         var counts = new Dictionary<string, Tensor>();
         try
         {
