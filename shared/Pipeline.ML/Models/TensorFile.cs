@@ -28,7 +28,7 @@ internal static class TensorFile
                 using var t = tensor.detach().cpu().contiguous();
                 w.Write(name);
                 w.Write((int)t.dtype);
-                w.Write(t.dim());
+                w.Write((int)t.dim());
                 foreach (var d in t.shape) w.Write(d);
                 byte[] bytes = t.dtype switch
                 {
