@@ -1,0 +1,167 @@
+using System.CommandLine;
+using System.Globalization;
+using Pipeline.ML.Benchmarks;
+using Pipeline.ML.Data;
+using Pipeline.ML.Tuning;
+using Spectre.Console;
+
+namespace Pipeline.Cli.Commands;
+
+/// <summary>
+/// <c>pipelinectl bench adapt</c>: parses flags, shows progress bars, writes the JSON of
+/// <see cref="AdaptBenchmark"/> (contract in DESIGN.md, "Command-line contract").
+/// </summary>
+public static class BenchAdaptCommand
+{
+    /// <summary>Builds the <c>adapt</c> command (to be added under <c>bench</c>).</summary>
+    public static Command Create()
+    {
+        var scenario = new Option<string>("--scenario")
+        {
+            Description = "Drift scenario (rotate-30, noise-0.3, contrast, brightness, blur, invert, prior-shift); only a label with --shifted-images",
+            Required = true,
+        };
+        var shiftedImages = new Option<string?>("--shifted-images") { Description = "IDX file (gzip or raw) of your own shifted images [N,28,28]" };
+        var shiftedLabels = new Option<string?>("--shifted-labels") { Description = "IDX file (gzip or raw) of their labels 0..9" };
+        var methods = new Option<string>("--methods")
+        {
+            Description = "Comma-separated methods: full, head, random, mist",
+            DefaultValueFactory = _ => "full,head,random,mist",
+        };
+        var seed = new Option<int>("--seed") { Description = "Seed of data splits, base model and tuning", DefaultValueFactory = _ => 1 };
+        var budget = new Option<string>("--budget") { Description = "quick (< 5 min on 2 cores) or full", DefaultValueFactory = _ => "quick" };
+        budget.AcceptOnlyFromAmong("quick", "full");
+        var output = new Option<string?>("--out") { Description = "Write the JSON result to this file (default: stdout)" };
+        var architecture = new Option<string>("--architecture") { Description = "cnn-small or mlp", DefaultValueFactory = _ => "cnn-small" };
+        architecture.AcceptOnlyFromAmong("cnn-small", "mlp");
+        var device = new Option<string>("--device") { Description = "auto (CUDA when available), cpu or cuda", DefaultValueFactory = _ => "auto" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Fashion-MNIST directory (default $PIPELINE_DATA_DIR or /usr/share/datasets/fashion-mnist)" };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "Base-model cache (default $PIPELINE_CACHE_DIR or ~/.cache/pipeline)" };
+
+        var command = new Command("adapt", "Benchmark adaptation methods on a shifted Fashion-MNIST scenario")
+        {
+            scenario, shiftedImages, shiftedLabels, methods, seed, budget, output, architecture, device, dataDir, cacheDir,
+        };
+
+        command.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+            var methodList = (r.GetValue(methods) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(m => m.ToLowerInvariant()).ToList();
+            var unknown = methodList.Where(m => !TuningStrategies.All.Contains(m)).ToList();
+            if (methodList.Count == 0 || unknown.Count > 0)
+            {
+                err.MarkupLineInterpolated($"[red]unknown method(s): {string.Join(", ", unknown)}[/] (known: {string.Join(", ", TuningStrategies.All)})");
+                return 2;
+            }
+            var images = r.GetValue(shiftedImages);
+            var labels = r.GetValue(shiftedLabels);
+            if ((images is null) != (labels is null))
+            {
+                err.MarkupLine("[red]--shifted-images and --shifted-labels go together[/]");
+                return 2;
+            }
+            var name = r.GetValue(scenario)!;
+            if (images is null && !DriftScenario.TryParse(name, out _))
+            {
+                err.MarkupLineInterpolated($"[red]unknown scenario '{name}'[/] (rotate-DEG, noise-SIGMA, brightness-D, contrast-F, blur-SIGMA, invert, prior-shift-KEEP)");
+                return 2;
+            }
+            var options = new AdaptBenchmarkOptions
+            {
+                Scenario = name,
+                Methods = methodList,
+                Seed = r.GetValue(seed),
+                Budget = r.GetValue(budget) ?? "quick",
+                ShiftedImages = images,
+                ShiftedLabels = labels,
+                Architecture = r.GetValue(architecture) ?? "cnn-small",
+                Device = r.GetValue(device) ?? "auto",
+                DataDirectory = r.GetValue(dataDir),
+                CacheDirectory = r.GetValue(cacheDir),
+            };
+
+            AdaptBenchmarkResult? result = null;
+            try
+            {
+                await err.Progress()
+                    .AutoClear(false)
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+                    .StartAsync(async ctx =>
+                    {
+                        var tasks = new Dictionary<string, ProgressTask>();
+                        ProgressTask Task(string stage)
+                        {
+                            lock (tasks)
+                            {
+                                if (!tasks.TryGetValue(stage, out var t))
+                                {
+                                    t = ctx.AddTask(Label(stage), maxValue: 1);
+                                    tasks[stage] = t;
+                                }
+                                return t;
+                            }
+                        }
+                        foreach (var s in new[] { "data", "base" }.Concat(methodList)) Task(s);
+                        var progress = new SyncProgress<BenchmarkProgress>(p =>
+                        {
+                            var t = Task(p.Stage);
+                            t.MaxValue = Math.Max(1, p.Total);
+                            t.Value = Math.Min(p.Current, t.MaxValue);
+                            t.Description = $"{Label(p.Stage)} [grey]{Markup.Escape(p.Detail)}[/]";
+                            if (p.Detail is "done" or "ready" or "trained" or "loaded from cache") t.Value = t.MaxValue;
+                        });
+                        result = await System.Threading.Tasks.Task.Run(() => AdaptBenchmark.Run(options, progress, ct), ct);
+                    });
+            }
+            catch (OperationCanceledException)
+            {
+                err.MarkupLine("[yellow]cancelled[/]");
+                return 130;
+            }
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ArgumentException or FormatException)
+            {
+                err.MarkupLineInterpolated($"[red]{e.Message}[/]");
+                return 1;
+            }
+
+            var json = result!.ToJson();
+            var outPath = r.GetValue(output);
+            if (string.IsNullOrEmpty(outPath))
+            {
+                Console.Out.WriteLine(json);
+            }
+            else
+            {
+                var dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
+                if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+                await File.WriteAllTextAsync(outPath, json + Environment.NewLine, ct);
+            }
+            err.Write(Summary(result));
+            if (!string.IsNullOrEmpty(outPath)) err.MarkupLineInterpolated($"[green]wrote[/] {outPath}");
+            return 0;
+        });
+        return command;
+    }
+
+    private static string Label(string stage) => stage switch
+    {
+        "data" => "data",
+        "base" => "base model",
+        _ => "adapt: " + stage,
+    };
+
+    private static Table Summary(AdaptBenchmarkResult r)
+    {
+        static string F(double v) => v.ToString("0.0000", CultureInfo.InvariantCulture);
+        var table = new Table().Title($"{r.Scenario} · seed {r.Seed} · {r.Budget} · base orig {F(r.Base.AccOriginal)} shifted {F(r.Base.AccShifted)}");
+        foreach (var c in new[] { "method", "acc_shifted", "acc_original", "forgetting", "selected", "updated/step", "opt state B", "train s" })
+            table.AddColumn(c);
+        foreach (var x in r.Results)
+        {
+            table.AddRow(x.Method, F(x.AccShifted), F(x.AccOriginal), F(x.Forgetting), F(x.SelectedFraction), F(x.UpdatedFractionPerStep),
+                x.OptimizerStateBytes.ToString(CultureInfo.InvariantCulture), x.TrainSeconds.ToString("0.0", CultureInfo.InvariantCulture));
+        }
+        return table;
+    }
+}
