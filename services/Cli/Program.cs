@@ -2,6 +2,16 @@ using System.CommandLine;
 using Pipeline.Cli.Commands;
 
 var root = new RootCommand("pipelinectl: operate the drift-adaptive model pipeline");
+
+var bench = new Command("bench", "Benchmarks (fixed seeds; JSON with --out)");
+bench.Subcommands.Add(BenchAdaptCommand.Create());
+bench.Subcommands.Add(BenchDriftCommand.Create());
+root.Subcommands.Add(bench);
+
+var drift = new Command("drift", "Drift statistics on tabular data");
+drift.Subcommands.Add(DriftCompareCommand.Create());
+root.Subcommands.Add(drift);
+
 foreach (var command in OperatorCommands.Create())
 {
     root.Subcommands.Add(command);

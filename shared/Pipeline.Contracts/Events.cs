@@ -66,7 +66,10 @@ public sealed record SensitivityScored : IRunMessage
     public required double SelectedFraction { get; init; }
     public IReadOnlyList<LayerCoverage> Coverage { get; init; } = [];
     public required Guid AdaptationSetId { get; init; }
+    /// <summary>Labelled shifted rows the candidate is trained on.</summary>
     public required PayloadRef AdaptationSet { get; init; }
+    /// <summary>Labelled shifted rows held out from training, for the evaluation gate.</summary>
+    public required PayloadRef ShiftedHoldout { get; init; }
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }
 
@@ -97,6 +100,8 @@ public sealed record CandidateTrained : IRunMessage
     public required double TrainSeconds { get; init; }
     public required string Device { get; init; }
     public Guid AdaptationSetId { get; init; }
+    /// <summary>Passed on from <see cref="SensitivityScored"/> for the evaluation gate.</summary>
+    public required PayloadRef ShiftedHoldout { get; init; }
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }
 

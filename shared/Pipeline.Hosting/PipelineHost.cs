@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -54,6 +55,7 @@ public static class PipelineHost
             .ValidateDataAnnotations()
             .ValidateOnStart();
 
+        services.TryAddSingleton(TimeProvider.System);
         services.AddValidatorsFromAssemblyContaining<PayloadRefValidator>(ServiceLifetime.Singleton);
         services.AddPipelineStorage(configuration);
 
@@ -115,6 +117,7 @@ public static class PipelineHost
             {
                 r.Intervals(o.Redelivery.IntervalsSeconds.Select(s => TimeSpan.FromSeconds(s)).ToArray());
                 r.Ignore<ValidationException>();
+                r.Ignore<CommandRejectedException>();
             });
         }
 
@@ -122,7 +125,12 @@ public static class PipelineHost
         {
             r.Interval(o.Retry.Limit, TimeSpan.FromMilliseconds(o.Retry.IntervalMilliseconds));
             r.Ignore<ValidationException>();
+            r.Ignore<CommandRejectedException>();
         });
+
+        // Events a consumer publishes leave only when it completes: a retried or faulted consumer
+        // publishes nothing.
+        cfg.UseInMemoryOutbox(context);
         cfg.UseConsumeFilter(typeof(ValidationFilter<>), context);
         cfg.PrefetchCount = o.PrefetchCount;
         if (o.ConcurrentMessageLimit is { } limit)

@@ -82,6 +82,7 @@ public class ContractsTests
             RunId = Guid.NewGuid(), ModelId = "fashion", BaseVersion = 1, CandidateVersion = 2,
             ArtifactUri = "artifact://models/fashion/2/model.bin", Sha256 = Sha, Strategy = "mist",
             SelectedFraction = 0.04, UpdatedFractionPerStep = 0.004, Steps = 100, TrainSeconds = 12.5, Device = "cpu",
+            ShiftedHoldout = new PayloadRef { Uri = "artifact://datasets/r1/holdout.pfb", Sha256 = Sha },
         };
         var v = new CandidateTrainedValidator();
         Assert.True(v.Validate(ok).IsValid);

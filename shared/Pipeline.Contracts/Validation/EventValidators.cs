@@ -84,6 +84,7 @@ public sealed class SensitivityScoredValidator : AbstractValidator<SensitivitySc
         });
         RuleFor(x => x.AdaptationSetId).Required();
         RuleFor(x => x.AdaptationSet).NotNull().SetValidator(new PayloadRefValidator());
+        RuleFor(x => x.ShiftedHoldout).NotNull().SetValidator(new PayloadRefValidator());
         RuleFor(x => x.Timestamp).ValidTimestamp();
     }
 }
@@ -121,6 +122,7 @@ public sealed class CandidateTrainedValidator : AbstractValidator<CandidateTrain
         RuleFor(x => x.Steps).GreaterThanOrEqualTo(0);
         RuleFor(x => x.TrainSeconds).Finite().GreaterThanOrEqualTo(0);
         RuleFor(x => x.Device).NotEmpty();
+        RuleFor(x => x.ShiftedHoldout).NotNull().SetValidator(new PayloadRefValidator());
         RuleFor(x => x.Timestamp).ValidTimestamp();
     }
 }

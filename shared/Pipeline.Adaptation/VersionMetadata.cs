@@ -1,0 +1,35 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Pipeline.Contracts;
+
+namespace Pipeline.Adaptation;
+
+/// <summary>
+/// What the registry's metadata column holds for a model version: the labelled original data held
+/// out for forgetting checks, the data the drift monitor compares production traffic against, and
+/// the run that produced the version.
+/// </summary>
+public sealed record VersionMetadata
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>Labelled rows of the original distribution (the reference holdout).</summary>
+    public PayloadRef? ReferenceHoldout { get; init; }
+
+    /// <summary>Rows the drift monitor uses as reference for this version (training sample, or the adaptation set).</summary>
+    public PayloadRef? DriftReference { get; init; }
+
+    public Guid? RunId { get; init; }
+
+    public int? BaseVersion { get; init; }
+
+    public string? Strategy { get; init; }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static VersionMetadata Parse(string? json) =>
+        string.IsNullOrWhiteSpace(json) ? new VersionMetadata() : JsonSerializer.Deserialize<VersionMetadata>(json, Json) ?? new VersionMetadata();
+}
