@@ -1,0 +1,53 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Pipeline.EvaluationGate;
+
+public enum GateMode
+{
+    /// <summary>A candidate that passes every check is deployed without a person.</summary>
+    Auto,
+
+    /// <summary>Every passing candidate waits for an operator's ApproveCandidate.</summary>
+    Manual,
+}
+
+/// <summary>Section "Gate": the promotion policy.</summary>
+public sealed class GateOptions
+{
+    public const string Section = "Gate";
+
+    public GateMode Mode { get; set; } = GateMode.Auto;
+
+    /// <summary>Minimum accuracy gain on the shifted holdout (absolute, e.g. 0.02 = 2 points).</summary>
+    [Range(-1.0, 1.0)]
+    public double MinGain { get; set; } = 0.02;
+
+    /// <summary>Maximum accuracy drop on the original (reference) holdout.</summary>
+    [Range(0.0, 1.0)]
+    public double MaxForgetting { get; set; } = 0.03;
+
+    /// <summary>Maximum relative latency increase (0.5 = 50% slower per batch).</summary>
+    [Range(0.0, 100.0)]
+    public double MaxLatencyIncrease { get; set; } = 0.5;
+
+    /// <summary>A gain this far below MinGain, or forgetting this far above MaxForgetting, asks a person instead of rejecting.</summary>
+    [Range(0.0, 1.0)]
+    public double GreyZone { get; set; } = 0.02;
+
+    /// <summary>How long an approval request stays open before it expires into a rejection.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
+    public TimeSpan ApprovalTimeout { get; set; } = TimeSpan.FromHours(4);
+
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan ExpiryCheckInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>RabbitMQ users allowed to approve or reject (matched against the validated AMQP user_id).</summary>
+    public List<string> Operators { get; set; } = [];
+
+    /// <summary>Device for evaluation: auto, cpu or cuda.</summary>
+    public string Device { get; set; } = "auto";
+
+    /// <summary>Batch size for the latency measurement.</summary>
+    [Range(1, 4096)]
+    public int LatencyBatchSize { get; set; } = 64;
+}
