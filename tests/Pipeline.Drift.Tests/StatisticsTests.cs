@@ -81,3 +81,36 @@ public class StatisticsTests
         Assert.Equal(1.0, Binning.JensenShannon([1, 0], [0, 1]), 12);
     }
 }
+
+public class RadixFloatTests
+{
+    [Fact]
+    public void Float_radix_sort_matches_array_sort()
+    {
+        var r = new Random(43);
+        var v = Enumerable.Range(0, 10_000).Select(i => i % 5 == 0 ? -0f : (float)Math.Round(Synth.Normal(r) * 50, i % 2)).ToArray();
+        v[1] = float.MaxValue;
+        v[2] = float.MinValue;
+        var expected = (float[])v.Clone();
+        Array.Sort(expected);
+        Pipeline.Drift.Statistics.RadixSort.Sort(v.AsSpan());
+        Assert.Equal(expected.Select(x => (double)x), v.Select(x => (double)x));
+    }
+
+    [Fact]
+    public void Benchmark_data_is_deterministic_and_statistics_agree_with_direct_path()
+    {
+        var o = new Pipeline.Drift.Benchmark.DriftBenchOptions { Features = 3, ReferenceRows = 2000, CurrentRows = 5000, Seed = 9 };
+        var (r1, c1) = Pipeline.Drift.Benchmark.DriftBenchmark.GenerateData(o);
+        var (r2, _) = Pipeline.Drift.Benchmark.DriftBenchmark.GenerateData(o);
+        Assert.Equal(r1[2], r2[2]);
+        var stats = Pipeline.Drift.Benchmark.DriftBenchmark.ComputeAll(r1, c1);
+        for (int f = 0; f < 3; f++)
+        {
+            var a = r1[f].Select(x => (double)x).ToArray();
+            var b = c1[f].Select(x => (double)x).ToArray();
+            Assert.Equal(Pipeline.Drift.Statistics.KolmogorovSmirnov.TwoSampleUnsorted(a, b), stats[f].Ks);
+            Assert.Equal(Pipeline.Drift.Statistics.Wasserstein.DistanceUnsorted(a, b), stats[f].Wasserstein, 12);
+        }
+    }
+}

@@ -81,4 +81,70 @@ public static class RadixSort
             ArrayPool<ulong>.Shared.Return(b);
         }
     }
+
+    /// <summary>Sorts finite float32 values ascending in place (4 passes over 32-bit keys at most).</summary>
+    public static void Sort(Span<float> values)
+    {
+        int n = values.Length;
+        if (n <= SmallN)
+        {
+            values.Sort();
+            return;
+        }
+        uint[] a = ArrayPool<uint>.Shared.Rent(n);
+        uint[] b = ArrayPool<uint>.Shared.Rent(n);
+        try
+        {
+            var counts = new int[4 * 256];
+            for (int i = 0; i < n; i++)
+            {
+                uint bits = BitConverter.SingleToUInt32Bits(values[i]);
+                uint key = (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+                a[i] = key;
+                counts[(int)(key & 0xFF)]++;
+                counts[256 + (int)((key >> 8) & 0xFF)]++;
+                counts[512 + (int)((key >> 16) & 0xFF)]++;
+                counts[768 + (int)(key >> 24)]++;
+            }
+            var src = a;
+            var dst = b;
+            var offsets = new int[256];
+            for (int pass = 0; pass < 4; pass++)
+            {
+                int baseIdx = pass * 256;
+                bool trivial = false;
+                int sum = 0;
+                for (int d = 0; d < 256; d++)
+                {
+                    int c = counts[baseIdx + d];
+                    if (c == n)
+                    {
+                        trivial = true;
+                        break;
+                    }
+                    offsets[d] = sum;
+                    sum += c;
+                }
+                if (trivial) continue;
+                int shift = pass * 8;
+                for (int i = 0; i < n; i++)
+                {
+                    uint k = src[i];
+                    dst[offsets[(int)((k >> shift) & 0xFF)]++] = k;
+                }
+                (src, dst) = (dst, src);
+            }
+            for (int i = 0; i < n; i++)
+            {
+                uint key = src[i];
+                uint bits = (key & 0x80000000u) != 0 ? key & 0x7FFFFFFFu : ~key;
+                values[i] = BitConverter.UInt32BitsToSingle(bits);
+            }
+        }
+        finally
+        {
+            ArrayPool<uint>.Shared.Return(a);
+            ArrayPool<uint>.Shared.Return(b);
+        }
+    }
 }

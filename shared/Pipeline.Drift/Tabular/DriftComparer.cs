@@ -42,15 +42,22 @@ public static class DriftComparer
 
         int m = reference.Columns.Count;
         var partial = new Partial[m];
-        Parallel.For(0, m, i =>
+        try
         {
+            Parallel.For(0, m, i =>
+            {
             string name = reference.Columns[i];
             var refCells = reference.Cells[i];
             var curCells = current.Cells[current.IndexOf(name)];
             partial[i] = cats.Contains(name)
                 ? Categorical(name, refCells, curCells)
                 : Numeric(name, refCells, curCells);
-        });
+            });
+        }
+        catch (AggregateException e) when (e.InnerExceptions.OfType<DriftInputException>().FirstOrDefault() is { } first)
+        {
+            throw new DriftInputException(first.Message, first);
+        }
 
         int evaluated = partial.Count(p => p.Error is null);
         var reports = new List<FeatureReport>(m);
