@@ -1,0 +1,33 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Adaptation;
+using Pipeline.Hosting;
+
+namespace Pipeline.DriftDetection;
+
+/// <summary>Watches production inputs per model and raises DriftDetected; owns pause/resume/start commands.</summary>
+public sealed class DriftDetectionModule : IServiceModule
+{
+    public string Name => "drift-detection";
+
+    public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<DriftDetectionOptions>()
+            .Bind(configuration.GetSection(DriftDetectionOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddAdaptationArtifacts();
+        services.AddSingleton<MonitorRegistry>();
+    }
+
+    public void AddConsumers(IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<ObservationsIngestedConsumer>();
+        bus.AddConsumer<LabelsObservedConsumer>();
+        bus.AddConsumer<ModelVersionRegisteredConsumer>();
+        bus.AddConsumer<PauseAdaptationConsumer>();
+        bus.AddConsumer<ResumeAdaptationConsumer>();
+        bus.AddConsumer<StartAdaptationConsumer>();
+    }
+}

@@ -1,0 +1,70 @@
+using System.ComponentModel.DataAnnotations;
+using Pipeline.Drift.Monitoring;
+
+namespace Pipeline.DriftDetection;
+
+/// <summary>Section "DriftDetection".</summary>
+public sealed class DriftDetectionOptions
+{
+    public const string Section = "DriftDetection";
+
+    public WindowKind Window { get; set; } = WindowKind.Tumbling;
+
+    [Range(30, 1_000_000)]
+    public int WindowSize { get; set; } = 500;
+
+    /// <summary>Rows shared by consecutive sliding windows.</summary>
+    [Range(0, 999_999)]
+    public int Overlap { get; set; }
+
+    /// <summary>Hysteresis: this many drifted windows in a row raise DriftDetected.</summary>
+    [Range(1, 100)]
+    public int ConsecutiveWindowsToRaise { get; set; } = 2;
+
+    /// <summary>No new run for this long after an adaptation finished.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00")]
+    public TimeSpan Cooldown { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Per-feature p-value threshold (KS for numeric, chi-squared for categorical).</summary>
+    [Range(1e-12, 0.5)]
+    public double PValueThreshold { get; set; } = 0.05;
+
+    public bool Bonferroni { get; set; } = true;
+
+    /// <summary>Dataset drift when at least this share of features drifted.</summary>
+    [Range(0.0, 1.0)]
+    public double DriftShare { get; set; } = 0.5;
+
+    /// <summary>MMD on the model's backbone embeddings (images); off: MMD on the summary features.</summary>
+    public bool UseEmbeddings { get; set; } = true;
+
+    public bool EnableMmd { get; set; } = true;
+
+    [Range(10, 100_000)]
+    public int MmdPermutations { get; set; } = 200;
+
+    /// <summary>Reference rows used to build a profile.</summary>
+    [Range(100, 1_000_000)]
+    public int MaxReferenceRows { get; set; } = 5000;
+
+    public string Device { get; set; } = "cpu";
+
+    public int Seed { get; set; } = 1;
+
+    public MonitorOptions ToMonitorOptions() => new()
+    {
+        Window = Window,
+        WindowSize = WindowSize,
+        Overlap = Overlap,
+        ConsecutiveWindowsToRaise = ConsecutiveWindowsToRaise,
+        Cooldown = Cooldown,
+        MarkRunInFlightOnRaise = true,
+        Decision = new Drift.DriftDecisionOptions
+        {
+            NumericThreshold = PValueThreshold, CategoricalThreshold = PValueThreshold, Bonferroni = Bonferroni, DatasetDriftShare = DriftShare,
+        },
+        EnableMmd = EnableMmd,
+        MmdPermutations = MmdPermutations,
+        Seed = Seed,
+    };
+}

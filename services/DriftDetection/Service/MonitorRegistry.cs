@@ -1,0 +1,180 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Pipeline.Adaptation;
+using Pipeline.Drift.Monitoring;
+using Pipeline.Hosting.Artifacts;
+using Pipeline.ML.Models;
+using Pipeline.Storage.Artifacts;
+using Pipeline.Storage.Repositories;
+
+namespace Pipeline.DriftDetection;
+
+/// <summary>
+/// One drift monitor per model, for the version serving production traffic, with the reference
+/// profile that version is compared against (built once and stored). Suppression (run in flight,
+/// paused, cooldown) is synchronised from the database before every batch, so it survives restarts
+/// and is the same for every replica.
+/// </summary>
+public sealed class MonitorRegistry(
+    IDriftRepository drift, IAdaptationRunRepository runs, IAdaptationPauseRepository pauses,
+    IArtifactStore artifacts, ModelArtifacts models, DatasetArtifacts datasets, IOptions<DriftDetectionOptions> options,
+    TimeProvider time, ILogger<MonitorRegistry> logger) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Entry> monitors = new();
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> locks = new();
+
+    private sealed record Entry(int Version, DriftMonitor Monitor, ModelBundle? Embedder) : IDisposable
+    {
+        public void Dispose() => Embedder?.Dispose();
+    }
+
+    /// <summary>Serialises work on one model (monitor state, run start) across concurrent consumers.</summary>
+    public async Task<IDisposable> LockAsync(string modelId, CancellationToken ct)
+    {
+        var gate = locks.GetOrAdd(modelId, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(ct);
+        return new Releaser(gate);
+    }
+
+    /// <summary>The monitor for this model version, with suppression synchronised from the database.</summary>
+    public async Task<(DriftMonitor Monitor, ModelBundle? Embedder)> GetAsync(string modelId, int version, CancellationToken ct)
+    {
+        if (!monitors.TryGetValue(modelId, out var entry) || entry.Version != version)
+        {
+            var profile = await EnsureProfileAsync(modelId, version, ct);
+            var embedder = options.Value.UseEmbeddings ? (await models.LoadAsync(modelId, version, options.Value.Device, ct)).Model : null;
+            var fresh = new Entry(version, new DriftMonitor(profile, options.Value.ToMonitorOptions(), time, await InitialStateAsync(modelId, ct)), embedder);
+            if (monitors.TryGetValue(modelId, out var old))
+            {
+                old.Dispose();
+            }
+
+            monitors[modelId] = entry = fresh;
+            logger.LogInformation("Monitoring {ModelId} v{Version} against a profile of {Rows} reference rows", modelId, version, profile.Rows);
+        }
+
+        await SyncAsync(modelId, entry.Monitor, ct);
+        return (entry.Monitor, entry.Embedder);
+    }
+
+    private async Task<DriftMonitorState> InitialStateAsync(string modelId, CancellationToken ct)
+    {
+        var active = await runs.GetActiveRunAsync(modelId, ct) is not null;
+        var paused = await pauses.IsPausedAsync(modelId, ct);
+        var last = (await runs.ListByModelAsync(modelId, 1, ct)).FirstOrDefault();
+        DateTimeOffset? cooldown = last is { State: RunState.Deployed or RunState.Rejected, FinishedAt: { } finished }
+            ? finished + options.Value.Cooldown
+            : null;
+        return new DriftMonitorState(0, 0, active, paused, cooldown);
+    }
+
+    private async Task SyncAsync(string modelId, DriftMonitor monitor, CancellationToken ct)
+    {
+        if (await pauses.IsPausedAsync(modelId, ct))
+        {
+            monitor.Pause();
+        }
+        else
+        {
+            monitor.Resume();
+        }
+
+        if (await runs.GetActiveRunAsync(modelId, ct) is not null)
+        {
+            monitor.RunStarted();
+        }
+        else if (monitor.State.RunInFlight)
+        {
+            var last = (await runs.ListByModelAsync(modelId, 1, ct)).FirstOrDefault();
+            if (last?.State is RunState.Deployed or RunState.Rejected)
+            {
+                monitor.AdaptationFinished();
+            }
+            else
+            {
+                monitor.RunAbandoned();
+            }
+        }
+    }
+
+    /// <summary>Loads the stored profile of a version, or builds it from the version's drift reference rows.</summary>
+    public async Task<ReferenceProfile> EnsureProfileAsync(string modelId, int version, CancellationToken ct)
+    {
+        var stored = await drift.GetReferenceProfileAsync(modelId, version, ct);
+        if (stored is not null)
+        {
+            var json = System.Text.Encoding.UTF8.GetString(await artifacts.ReadAllBytesVerifiedAsync(stored.ProfileUri, stored.Sha256, ct));
+            return ReferenceProfile.FromJson(json);
+        }
+
+        var record = await models.GetVersionAsync(modelId, version, ct);
+        var metadata = VersionMetadata.Parse(record.MetadataJson);
+        var source = metadata.DriftReference ?? metadata.ReferenceHoldout
+            ?? throw new InvalidDataException($"{modelId} v{version} names no drift reference data in its metadata");
+        var rows = await datasets.LoadAsync(source, ct);
+        if (rows.Rows > options.Value.MaxReferenceRows)
+        {
+            rows = rows.Split(options.Value.MaxReferenceRows).Head;
+        }
+
+        var (model, _) = await models.LoadAsync(modelId, version, options.Value.Device, ct);
+        using var bundle = model;
+        var observations = ToObservations(rows, bundle, options.Value.UseEmbeddings);
+        var profile = ReferenceProfile.Build(modelId, version, observations, new ProfileOptions
+        {
+            Summary = rows.Columns == ML.Data.Features.Length ? InputSummary.Image() : InputSummary.RawColumns(rows.Columns),
+            Seed = options.Value.Seed,
+        }, time.GetUtcNow());
+
+        var put = await artifacts.PutAsync(System.Text.Encoding.UTF8.GetBytes(profile.ToJson()), "profiles", $"{modelId}/v{version}/profile.json", ct);
+        await drift.UpsertReferenceProfileAsync(new DriftReferenceProfile
+        {
+            ModelId = modelId, Version = version, ProfileUri = put.Uri, Sha256 = put.Sha256,
+        }, ct);
+        logger.LogInformation("Built the drift reference profile of {ModelId} v{Version} from {Rows} rows", modelId, version, rows.Rows);
+        return profile;
+    }
+
+    /// <summary>Rows as monitor observations; predictions (and embeddings) come from the model when not given.</summary>
+    public static List<Observation> ToObservations(FeatureBlob rows, ModelBundle? model, bool embeddings,
+        IReadOnlyList<int>? predictions = null, IReadOnlyList<float>? confidences = null, IReadOnlyList<int>? labels = null)
+    {
+        var features = new float[rows.Rows][];
+        for (var i = 0; i < rows.Rows; i++)
+        {
+            features[i] = rows.Row(i).ToArray();
+        }
+
+        Prediction[]? predicted = null;
+        if ((predictions is null || confidences is null) && model is not null)
+        {
+            predicted = model.Predict(features);
+        }
+
+        var embedded = embeddings && model is not null ? model.Embed(features) : null;
+        var list = new List<Observation>(rows.Rows);
+        for (var i = 0; i < rows.Rows; i++)
+        {
+            var cls = predictions?[i] ?? predicted?[i].Class ?? 0;
+            var conf = confidences?[i] ?? (predicted is null ? 1f : predicted[i].Probabilities[predicted[i].Class]);
+            var label = labels?[i] ?? rows.Labels?[i];
+            list.Add(new Observation(features[i], cls, conf, label is >= 0 ? label : null, embedded?[i]));
+        }
+
+        return list;
+    }
+
+    public void Dispose()
+    {
+        foreach (var entry in monitors.Values)
+        {
+            entry.Dispose();
+        }
+    }
+
+    private sealed class Releaser(SemaphoreSlim gate) : IDisposable
+    {
+        public void Dispose() => gate.Release();
+    }
+}

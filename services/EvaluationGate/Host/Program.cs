@@ -1,0 +1,4 @@
+using Pipeline.EvaluationGate;
+using Pipeline.Hosting;
+
+return await PipelineHost.RunServiceAsync(args, new EvaluationGateModule());

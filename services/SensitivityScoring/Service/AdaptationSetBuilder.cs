@@ -1,0 +1,92 @@
+using Microsoft.Extensions.Options;
+using Pipeline.Adaptation;
+using Pipeline.Hosting.Artifacts;
+using Pipeline.Storage.Repositories;
+
+namespace Pipeline.SensitivityScoring;
+
+/// <summary>Collects the most recent labelled production rows of a model version.</summary>
+public sealed class AdaptationSetBuilder(
+    IObservationRepository observations, DatasetArtifacts datasets, IOptions<ScoringServiceOptions> options, TimeProvider time)
+{
+    /// <summary>Labelled rows available now (newest first, at most MaxRows).</summary>
+    public async Task<FeatureBlob?> CollectAsync(string modelId, int version, CancellationToken ct)
+    {
+        var o = options.Value;
+        var batches = await observations.ListLabelledBatchesAsync(modelId, limit: 1000, cancellationToken: ct);
+        var parts = new List<FeatureBlob>();
+        var rows = 0;
+        foreach (var batch in batches.Where(b => b.ModelVersion == version && b.Labels is not null).OrderByDescending(b => b.ReceivedAt))
+        {
+            var blob = await datasets.LoadAsync(batch.FeaturesUri, batch.FeaturesSha256, ct);
+            var keep = Enumerable.Range(0, blob.Rows).Where(i => i < batch.Labels!.Count && batch.Labels[i] >= 0).ToArray();
+            if (keep.Length == 0)
+            {
+                continue;
+            }
+
+            var features = new float[keep.Length * blob.Columns];
+            for (var k = 0; k < keep.Length; k++)
+            {
+                blob.Row(keep[k]).CopyTo(features.AsSpan(k * blob.Columns));
+            }
+
+            parts.Add(new FeatureBlob(keep.Length, blob.Columns, features, keep.Select(i => batch.Labels![i]).ToArray()));
+            rows += keep.Length;
+            if (rows >= o.MaxRows)
+            {
+                break;
+            }
+        }
+
+        if (parts.Count == 0)
+        {
+            return null;
+        }
+
+        var all = FeatureBlob.Concat(parts);
+        return all.Rows > o.MaxRows ? all.Split(o.MaxRows).Head : all;
+    }
+
+    /// <summary>Waits until at least MinLabelledRows labelled rows exist, or the timeout passes.</summary>
+    public async Task<(FeatureBlob? Rows, int Available)> WaitForLabelsAsync(string modelId, int version, CancellationToken ct)
+    {
+        var o = options.Value;
+        var deadline = time.GetUtcNow() + o.LabelWaitTimeout;
+        while (true)
+        {
+            var rows = await CollectAsync(modelId, version, ct);
+            var available = rows?.Rows ?? 0;
+            if (available >= o.MinLabelledRows)
+            {
+                return (rows, available);
+            }
+
+            if (time.GetUtcNow() >= deadline)
+            {
+                return (null, available);
+            }
+
+            await Task.Delay(o.LabelPollInterval, time, ct);
+        }
+    }
+
+    /// <summary>Seeded shuffle, then split into adaptation set and holdout.</summary>
+    public static (FeatureBlob Adaptation, FeatureBlob Holdout) Split(FeatureBlob rows, double holdoutFraction, int seed)
+    {
+        var order = Enumerable.Range(0, rows.Rows).ToArray();
+        new Random(seed).Shuffle(order);
+        var features = new float[rows.Features.Length];
+        var labels = new int[rows.Rows];
+        for (var i = 0; i < order.Length; i++)
+        {
+            rows.Row(order[i]).CopyTo(features.AsSpan(i * rows.Columns));
+            labels[i] = rows.Labels![order[i]];
+        }
+
+        var shuffled = new FeatureBlob(rows.Rows, rows.Columns, features, labels);
+        var holdout = Math.Max(1, (int)Math.Round(rows.Rows * holdoutFraction));
+        var (head, tail) = shuffled.Split(holdout);
+        return (tail, head);
+    }
+}

@@ -1,0 +1,25 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Adaptation;
+using Pipeline.Hosting;
+
+namespace Pipeline.SensitivityScoring;
+
+/// <summary>Builds the adaptation set and the MI-Fisher sensitivity mask for a run.</summary>
+public sealed class SensitivityScoringModule : IServiceModule
+{
+    public string Name => "sensitivity-scoring";
+
+    public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<ScoringServiceOptions>()
+            .Bind(configuration.GetSection(ScoringServiceOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddAdaptationArtifacts();
+        services.AddSingleton<AdaptationSetBuilder>();
+    }
+
+    public void AddConsumers(IBusRegistrationConfigurator bus) => bus.AddConsumer<DriftDetectedConsumer>();
+}

@@ -1,0 +1,30 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Adaptation;
+using Pipeline.Hosting;
+
+namespace Pipeline.SparseTuning;
+
+/// <summary>Trains candidates: MIST sparse tuning by default, GPU when torch sees one.</summary>
+public sealed class SparseTuningModule : IServiceModule
+{
+    public string Name => "sparse-tuning";
+
+    public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<TuningServiceOptions>()
+            .Bind(configuration.GetSection(TuningServiceOptions.Section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        services.AddAdaptationArtifacts();
+    }
+
+    public void AddConsumers(IBusRegistrationConfigurator bus) =>
+        // One tuning job per worker at a time, whatever the bus-wide limits say.
+        bus.AddConsumer<SensitivityScoredConsumer>().Endpoint(e =>
+        {
+            e.PrefetchCount = 1;
+            e.ConcurrentMessageLimit = 1;
+        });
+}
