@@ -51,6 +51,8 @@ public sealed record DriftDetected : IRunMessage
     public required DriftSeverity Severity { get; init; }
     public required double DatasetDriftScore { get; init; }
     public IReadOnlyList<FeatureDriftScore> TopFeatures { get; init; } = [];
+    /// <summary>When the last clean window closed: rows received after it are the shifted data. Null: unknown.</summary>
+    public DateTimeOffset? DriftStartedAt { get; init; }
     /// <summary>Set when an operator started the run with StartAdaptation.</summary>
     public string? TriggeredBy { get; init; }
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;

@@ -116,8 +116,12 @@ public sealed class ObservationsIngestedConsumer(
         }
 
         DriftMetrics.RunsStarted.WithLabels(m.ModelId, "drift").Inc();
+        var lastClean = (await drift.ListReportsAsync(m.ModelId, 200, ct))
+            .Where(r => r.ModelVersion == m.ModelVersion && !r.DatasetDrift)
+            .MaxBy(r => r.CreatedAt);
         await context.Publish(new DriftDetected
         {
+            DriftStartedAt = lastClean?.CreatedAt,
             RunId = runId, ModelId = m.ModelId, ModelVersion = m.ModelVersion, WindowId = windowId,
             Severity = (Contracts.DriftSeverity)(int)window.Severity,
             DatasetDriftScore = Math.Clamp(window.DatasetDriftScore, 0, 1),

@@ -9,11 +9,11 @@ namespace Pipeline.SensitivityScoring;
 public sealed class AdaptationSetBuilder(
     IObservationRepository observations, DatasetArtifacts datasets, IOptions<ScoringServiceOptions> options, TimeProvider time)
 {
-    /// <summary>Labelled rows available now (newest first, at most MaxRows).</summary>
-    public async Task<FeatureBlob?> CollectAsync(string modelId, int version, CancellationToken ct)
+    /// <summary>Labelled rows received since <paramref name="since"/> (newest first, at most MaxRows).</summary>
+    public async Task<FeatureBlob?> CollectAsync(string modelId, int version, DateTimeOffset? since, CancellationToken ct)
     {
         var o = options.Value;
-        var batches = await observations.ListLabelledBatchesAsync(modelId, limit: 1000, cancellationToken: ct);
+        var batches = await observations.ListLabelledBatchesAsync(modelId, limit: 1000, since: since, cancellationToken: ct);
         var parts = new List<FeatureBlob>();
         var rows = 0;
         foreach (var batch in batches.Where(b => b.ModelVersion == version && b.Labels is not null).OrderByDescending(b => b.ReceivedAt))
@@ -49,13 +49,13 @@ public sealed class AdaptationSetBuilder(
     }
 
     /// <summary>Waits until at least MinLabelledRows labelled rows exist, or the timeout passes.</summary>
-    public async Task<(FeatureBlob? Rows, int Available)> WaitForLabelsAsync(string modelId, int version, CancellationToken ct)
+    public async Task<(FeatureBlob? Rows, int Available)> WaitForLabelsAsync(string modelId, int version, DateTimeOffset? since, CancellationToken ct)
     {
         var o = options.Value;
         var deadline = time.GetUtcNow() + o.LabelWaitTimeout;
         while (true)
         {
-            var rows = await CollectAsync(modelId, version, ct);
+            var rows = await CollectAsync(modelId, version, since, ct);
             var available = rows?.Rows ?? 0;
             if (available >= o.MinLabelledRows)
             {

@@ -34,7 +34,7 @@ public sealed class DriftDetectedConsumer(
             return;
         }
 
-        var (rows, available) = await builder.WaitForLabelsAsync(m.ModelId, m.ModelVersion, ct);
+        var (rows, available) = await builder.WaitForLabelsAsync(m.ModelId, m.ModelVersion, m.DriftStartedAt, ct);
         if (rows is null)
         {
             await RunFailures.FailAsync(runs, context, logger, m.RunId, m.ModelId, Stage,
