@@ -1,0 +1,31 @@
+using Prometheus;
+
+namespace Pipeline.Inference;
+
+/// <summary>Prometheus metrics of the inference service.</summary>
+public static class InferenceMetrics
+{
+    public static readonly Counter Predictions = Metrics.CreateCounter(
+        "inference_predictions_total", "Rows predicted, by model and version.", "model_id", "version");
+
+    public static readonly Histogram RequestDuration = Metrics.CreateHistogram(
+        "inference_request_duration_seconds", "Time to answer an inference HTTP request, by endpoint and status code.",
+        new HistogramConfiguration
+        {
+            LabelNames = ["endpoint", "code"],
+            Buckets = Histogram.ExponentialBuckets(0.0005, 2, 16),
+        });
+
+    public static readonly Gauge ModelVersion = Metrics.CreateGauge(
+        "inference_model_version", "Version of the model this replica serves (0 before the first load).", "model_id");
+
+    public static readonly Counter ModelSwaps = Metrics.CreateCounter(
+        "inference_model_swaps_total", "Swap attempts, by model and outcome (swapped, alreadyloaded, skippedolder, noproduction, refused).",
+        "model_id", "outcome");
+
+    public static readonly Counter ObservationFailures = Metrics.CreateCounter(
+        "inference_observation_failures_total", "Prediction batches whose features could not be stored or published.", "model_id");
+
+    public static readonly Counter RejectedRequests = Metrics.CreateCounter(
+        "inference_rejected_requests_total", "Requests answered 4xx/503, by endpoint and status code.", "endpoint", "code");
+}

@@ -1,0 +1,58 @@
+using System.ComponentModel.DataAnnotations;
+using Pipeline.Contracts.Validation;
+
+namespace Pipeline.Inference;
+
+/// <summary>Section "Inference".</summary>
+public sealed class InferenceOptions : IValidatableObject
+{
+    public const string Section = "Inference";
+
+    /// <summary>The model whose production version this service serves.</summary>
+    [Required]
+    public string ModelId { get; set; } = "fashion-mnist";
+
+    /// <summary>Torch device: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".</summary>
+    [Required]
+    public string Device { get; set; } = "auto";
+
+    /// <summary>Most rows one POST /predict may carry.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxBatchRows { get; set; } = 4096;
+
+    /// <summary>Rows per forward pass inside one request (bounds memory for large requests).</summary>
+    [Range(1, 65_536)]
+    public int ForwardBatchSize { get; set; } = 512;
+
+    /// <summary>Store each request's features and publish ObservationsIngested (drift monitoring).</summary>
+    public bool PublishObservations { get; set; } = true;
+
+    /// <summary>
+    /// How often the registry's production alias is compared with the loaded version, as a safety net
+    /// for deploy/rollback events missed while this replica was disconnected. Zero disables it.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Identifies this replica in its deploy/rollback queue name (every replica gets its own temporary
+    /// queue). Default: the machine name plus a random suffix, new on every start.
+    /// </summary>
+    [RegularExpression("^[a-z0-9][a-z0-9-]{0,47}$", ErrorMessage = "Inference:InstanceId must be 1-48 characters of a-z, 0-9 and '-'.")]
+    public string? InstanceId { get; set; }
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!Rules.IsValidModelId(ModelId))
+        {
+            yield return new ValidationResult(
+                "Inference:ModelId must be 1-64 characters of a-z, 0-9, '.', '_' or '-'.", [nameof(ModelId)]);
+        }
+
+        var device = Device?.Trim().ToLowerInvariant();
+        if (device is not ("auto" or "cpu") && (device is null || !device.StartsWith("cuda", StringComparison.Ordinal)))
+        {
+            yield return new ValidationResult("Inference:Device must be auto, cpu, cuda or cuda:N.", [nameof(Device)]);
+        }
+    }
+}

@@ -1,0 +1,97 @@
+using Pipeline.ML.Models;
+
+namespace Pipeline.Inference;
+
+/// <summary>
+/// One loaded model version with a reference count. The holder owns one reference while the version
+/// is current; every request holds one through a <see cref="ModelLease"/>. The weights are disposed
+/// when the last reference goes, so a swapped-out model lives exactly as long as requests use it.
+/// </summary>
+public sealed class LoadedModel
+{
+    private readonly ModelBundle bundle;
+    private int references = 1;
+
+    internal LoadedModel(string modelId, int version, string sha256, ModelBundle bundle, DateTimeOffset loadedAt)
+    {
+        ModelId = modelId;
+        Version = version;
+        Sha256 = sha256;
+        this.bundle = bundle;
+        LoadedAt = loadedAt;
+        Classes = bundle.Info.Classes;
+        Architecture = bundle.Info.Architecture;
+    }
+
+    public string ModelId { get; }
+
+    public int Version { get; }
+
+    public string Sha256 { get; }
+
+    public string Architecture { get; }
+
+    public IReadOnlyList<string> Classes { get; }
+
+    public DateTimeOffset LoadedAt { get; }
+
+    /// <summary>True once the last reference is gone and the weights are disposed.</summary>
+    public bool IsDisposed => Volatile.Read(ref references) == 0;
+
+    /// <summary>Current references (the holder's plus one per lease); for tests and diagnostics.</summary>
+    public int References => Volatile.Read(ref references);
+
+    /// <summary>Runs the model. Only valid while the caller holds a reference (a lease).</summary>
+    internal Prediction[] Predict(IReadOnlyList<float[]> rows, int batchSize)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        return bundle.Predict(rows, batchSize);
+    }
+
+    /// <summary>Adds a reference unless the model is already disposed (count reached zero).</summary>
+    internal bool TryAddReference()
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref references);
+            if (current == 0)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref references, current + 1, current) == current)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Drops a reference; the last one disposes the weights.</summary>
+    internal void Release()
+    {
+        var left = Interlocked.Decrement(ref references);
+        if (left == 0)
+        {
+            bundle.Dispose();
+        }
+        else if (left < 0)
+        {
+            throw new InvalidOperationException($"{ModelId} v{Version} released more often than referenced");
+        }
+    }
+}
+
+/// <summary>
+/// A request's hold on the model version it started with. Dispose it when the request is done; a
+/// swap that happens meanwhile does not affect it.
+/// </summary>
+public sealed class ModelLease : IDisposable
+{
+    private LoadedModel? model;
+
+    internal ModelLease(LoadedModel model) => this.model = model;
+
+    public LoadedModel Model => model ?? throw new ObjectDisposedException(nameof(ModelLease));
+
+    public void Dispose() => Interlocked.Exchange(ref model, null)?.Release();
+}

@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Pipeline.Inference;
+
+/// <summary>
+/// Loads the production version when the host starts (before the bus, so no deploy event races the
+/// first load) and then, every <see cref="InferenceOptions.RefreshInterval"/>, reconciles with the
+/// registry's production alias in case this replica missed a deploy or rollback event (its queue is
+/// temporary, so events published while it was disconnected are gone). A failed load never stops
+/// the host: /predict answers 503 until a model is loaded.
+/// </summary>
+public sealed class ProductionModelLoader(
+    ProductionModel model, IOptions<InferenceOptions> options, TimeProvider time, ILogger<ProductionModelLoader> logger)
+    : BackgroundService
+{
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        InferenceMetrics.ModelVersion.WithLabels(model.ModelId).Set(0);
+        await TryLoadAsync(SwapTrigger.Startup, cancellationToken);
+        await base.StartAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = options.Value.RefreshInterval;
+        if (interval <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var timer = new PeriodicTimer(interval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            await TryLoadAsync(SwapTrigger.Refresh, stoppingToken);
+        }
+    }
+
+    private async Task TryLoadAsync(SwapTrigger trigger, CancellationToken ct)
+    {
+        try
+        {
+            await model.LoadProductionAsync(trigger, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            // Database unreachable and the like: keep running; the next refresh or deploy event retries.
+            logger.LogError(ex, "Could not load the production version of {ModelId} ({Trigger})", model.ModelId, trigger);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+using System.Net.Http.Json;
+using System.Text;
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Pipeline.Adaptation;
+using Pipeline.Contracts;
+using Pipeline.Hosting;
+using Pipeline.ML.Models;
+using Pipeline.Storage;
+using Pipeline.Storage.Migrations;
+using Pipeline.Storage.Repositories;
+
+namespace Pipeline.Inference.Tests;
+
+/// <summary>
+/// A real inference web host: Kestrel on a free loopback port, MassTransit's in-memory transport via
+/// the hosting defaults, SQLite and an artifact folder in a temp directory, plus a recorder module
+/// that consumes what the service publishes.
+/// </summary>
+public sealed class InferenceHost : IAsyncDisposable
+{
+    public const string ModelId = "fashion-mnist";
+
+    private readonly WebApplication app;
+
+    private InferenceHost(WebApplication app, string directory, CapturingLoggerProvider logs, Uri address)
+    {
+        this.app = app;
+        Directory = directory;
+        Logs = logs;
+        Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public string Directory { get; }
+
+    public HttpClient Http { get; }
+
+    public CapturingLoggerProvider Logs { get; }
+
+    public IServiceProvider Services => app.Services;
+
+    public MessageRecorder Recorder => Services.GetRequiredService<MessageRecorder>();
+
+    public ProductionModel Model => Services.GetRequiredService<ProductionModel>();
+
+    public string ArtifactRoot => Path.Combine(Directory, "artifacts");
+
+    public static Dictionary<string, string?> Settings(string directory, IDictionary<string, string?>? extra = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Messaging:Transport"] = "InMemory",
+            ["Messaging:Retry:Limit"] = "1",
+            ["Messaging:Retry:IntervalMilliseconds"] = "10",
+            ["Storage:Provider"] = "Sqlite",
+            ["Storage:ConnectionString"] = $"Data Source={Path.Combine(directory, "pipeline.db")}",
+            ["Storage:ArtifactRoot"] = Path.Combine(directory, "artifacts"),
+            ["Inference:ModelId"] = ModelId,
+            ["Inference:Device"] = "cpu",
+            ["Inference:RefreshInterval"] = "00:00:00",
+            ["Logging:LogLevel:Default"] = "Information",
+        };
+        foreach (var (k, v) in extra ?? new Dictionary<string, string?>())
+        {
+            settings[k] = v;
+        }
+
+        return settings;
+    }
+
+    /// <summary>Seeds the database first (registry and artifacts, as other services would have), then starts the host.</summary>
+    public static async Task<InferenceHost> StartAsync(
+        Func<IServiceProvider, Task>? seed = null, IDictionary<string, string?>? extra = null)
+    {
+        var directory = System.IO.Directory.CreateTempSubdirectory("pipeline-inference-tests-").FullName;
+        var settings = Settings(directory, extra);
+        if (seed is not null)
+        {
+            await SeedAsync(settings, seed);
+        }
+
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = directory });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(settings);
+        var logs = new CapturingLoggerProvider();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddPipelineServices(builder.Configuration, new InferenceModule(), new RecorderModule());
+
+        var app = builder.Build();
+        app.MapPipelineEndpoints();
+        app.MapInferenceEndpoints();
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await app.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, cts.Token);
+        return new InferenceHost(app, directory, logs, new Uri(address));
+    }
+
+    private static async Task SeedAsync(Dictionary<string, string?> settings, Func<IServiceProvider, Task> seed)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection()
+            .AddLogging()
+            .AddPipelineStorage(configuration)
+            .AddAdaptationArtifacts();
+        await using var provider = services.BuildServiceProvider();
+        await provider.GetRequiredService<MigrationRunner>().MigrateAsync();
+        await seed(provider);
+    }
+
+    /// <summary>Registers ModelBundle.Create("mlp", seed) as the next version.</summary>
+    public static async Task<ModelVersionRecord> RegisterAsync(IServiceProvider services, int seed)
+    {
+        using var bundle = ModelBundle.Create("mlp", seed);
+        return await services.GetRequiredService<ModelArtifacts>()
+            .RegisterAsync(ModelId, bundle, "tests", new VersionMetadata(), null, CancellationToken.None);
+    }
+
+    public static Task SetProductionAsync(IServiceProvider services, int version) =>
+        services.GetRequiredService<IModelRegistry>().SetProductionAsync(ModelId, version, "tests", "test");
+
+    public Task<ModelVersionRecord> RegisterAsync(int seed) => RegisterAsync(Services, seed);
+
+    public Task SetProductionAsync(int version) => SetProductionAsync(Services, version);
+
+    public async Task<ModelVersionRecord> VersionAsync(int version) =>
+        (await Services.GetRequiredService<IModelRegistry>().GetVersionAsync(ModelId, version))!;
+
+    /// <summary>Publishes ModelDeployed as the Deployment service would (after moving the alias).</summary>
+    public async Task PublishDeployedAsync(int version, int? previous = null, string? sha256 = null)
+    {
+        var record = await VersionAsync(version);
+        await Services.GetRequiredService<IBus>().Publish(new ModelDeployed
+        {
+            ModelId = ModelId, Version = version, PreviousVersion = previous, ArtifactUri = record.ArtifactUri,
+            Sha256 = sha256 ?? record.Sha256, By = "tests", Reason = "test",
+        });
+    }
+
+    public async Task PublishRolledBackAsync(int version, int previous)
+    {
+        var record = await VersionAsync(version);
+        await Services.GetRequiredService<IBus>().Publish(new ModelRolledBack
+        {
+            ModelId = ModelId, Version = version, PreviousVersion = previous, ArtifactUri = record.ArtifactUri,
+            Sha256 = record.Sha256, By = "tests", Reason = "test rollback",
+        });
+    }
+
+    /// <summary>Waits until GET /model reports the version.</summary>
+    public async Task WaitForVersionAsync(int version, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(15));
+        while (Model.Current?.Version != version)
+        {
+            await Task.Delay(10, cts.Token);
+        }
+
+        var status = await Http.GetFromJsonAsync<ModelStatus>("/model", cts.Token);
+        Assert.Equal(version, status!.Version);
+    }
+
+    public Task<HttpResponseMessage> PostJsonAsync(string path, string json) =>
+        Http.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await app.StopAsync(cts.Token);
+        }
+        finally
+        {
+            await app.DisposeAsync();
+            SqliteConnection.ClearAllPools();
+            try
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+            catch (IOException)
+            {
+                // best effort
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // best effort
+            }
+        }
+    }
+}
