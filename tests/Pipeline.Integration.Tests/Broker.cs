@@ -12,6 +12,8 @@ public static class Broker
 
     public static int Port => Uri.Port;
 
+    public static string VirtualHost => Uri.AbsolutePath.Trim('/') is { Length: > 0 } v ? Uri.UnescapeDataString(v) : "/";
+
     public static async Task<IConnection> ConnectAsync(string? user = null, string? password = null)
     {
         var factory = new ConnectionFactory { Uri = Uri };
@@ -24,12 +26,14 @@ public static class Broker
         return await factory.CreateConnectionAsync();
     }
 
-    /// <summary>Polls a queue until a message arrives or the timeout passes.</summary>
-    public static async Task<BasicGetResult?> GetAsync(IChannel channel, string queue, TimeSpan timeout)
+    /// <summary>Polls a queue until a message arrives or the timeout passes (the queue may not exist yet).</summary>
+    public static async Task<BasicGetResult?> GetAsync(IConnection connection, string queue, TimeSpan timeout)
     {
         var until = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < until)
         {
+            // A basic.get on a missing queue closes the channel, so each attempt gets a fresh one.
+            await using var channel = await connection.CreateChannelAsync();
             try
             {
                 var result = await channel.BasicGetAsync(queue, autoAck: true);
@@ -40,11 +44,10 @@ public static class Broker
             }
             catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
             {
-                // queue not declared yet: the channel closes, so reopen on the next round
-                return null;
+                // not declared yet: MassTransit creates an error queue with its first fault
             }
 
-            await Task.Delay(100);
+            await Task.Delay(200);
         }
 
         return null;

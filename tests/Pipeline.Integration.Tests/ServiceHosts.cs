@@ -37,6 +37,7 @@ public sealed class ServiceHosts : IAsyncDisposable
             ["Messaging:Transport"] = "RabbitMq",
             ["Messaging:Host"] = Broker.Host,
             ["Messaging:Port"] = Broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Messaging:VirtualHost"] = Broker.VirtualHost,
             ["Messaging:Username"] = "guest",
             ["Messaging:Password"] = "guest",
             ["Messaging:EndpointPrefix"] = Prefix,

@@ -1,5 +1,6 @@
 using MassTransit;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.Storage.Repositories;
@@ -7,21 +8,35 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.DriftDetection;
 
 /// <summary>LabelsObserved → labels attached to their observation batch (the adaptation set's source).</summary>
-public sealed class LabelsObservedConsumer(IObservationRepository observations, ILogger<LabelsObservedConsumer> logger)
+public sealed class LabelsObservedConsumer(
+    IObservationRepository observations, IOptions<DriftDetectionOptions> options, TimeProvider time, ILogger<LabelsObservedConsumer> logger)
     : IConsumer<LabelsObserved>
 {
     public async Task Consume(ConsumeContext<LabelsObserved> context)
     {
         var m = context.Message;
-        var batch = await observations.GetBatchAsync(m.ModelId, m.BatchId.ToString(), context.CancellationToken)
-            // Labels can overtake their batch; the retry policy tries again shortly.
-            ?? throw new BatchNotYetSeenException($"batch {m.BatchId} of {m.ModelId} has not been ingested (yet)");
+        var ct = context.CancellationToken;
+        // Labels travel on their own queue and can overtake their batch: wait for it a little.
+        var deadline = time.GetUtcNow() + options.Value.LabelsWaitForBatch;
+        var batch = await observations.GetBatchAsync(m.ModelId, m.BatchId.ToString(), ct);
+        while (batch is null && time.GetUtcNow() < deadline)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), time, ct);
+            batch = await observations.GetBatchAsync(m.ModelId, m.BatchId.ToString(), ct);
+        }
+
+        if (batch is null)
+        {
+            // Still unknown: the retry policy (and redelivery, when configured) tries again later.
+            throw new BatchNotYetSeenException($"batch {m.BatchId} of {m.ModelId} has not been ingested (yet)");
+        }
+
         if (batch.RowCount != m.Labels.Count)
         {
             throw new CommandRejectedException($"batch {m.BatchId} has {batch.RowCount} rows but {m.Labels.Count} labels were sent");
         }
 
-        await observations.SetLabelsAsync(m.ModelId, m.BatchId.ToString(), m.Labels, context.CancellationToken);
+        await observations.SetLabelsAsync(m.ModelId, m.BatchId.ToString(), m.Labels, ct);
         logger.LogDebug("Labels for batch {BatchId} ({Count} rows) stored", m.BatchId, m.Labels.Count);
     }
 }

@@ -49,6 +49,10 @@ public sealed class DriftDetectionOptions
 
     public string Device { get; set; } = "cpu";
 
+    /// <summary>How long LabelsObserved waits for its batch to be ingested before it is retried.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:05:00")]
+    public TimeSpan LabelsWaitForBatch { get; set; } = TimeSpan.FromSeconds(10);
+
     public int Seed { get; set; } = 1;
 
     public MonitorOptions ToMonitorOptions() => new()

@@ -70,7 +70,7 @@ public sealed class StandaloneEnvironment : IDemoEnvironment
         app.MapPipelineEndpoints();
         app.MapInferenceEndpoints();
         await app.StartAsync(ct);
-        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         using var ready = CancellationTokenSource.CreateLinkedTokenSource(ct);
         ready.CancelAfter(TimeSpan.FromSeconds(60));
         await app.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, ready.Token);

@@ -1,0 +1,145 @@
+using Pipeline.Contracts;
+using Pipeline.Storage.Repositories;
+
+namespace Pipeline.Integration.Tests;
+
+/// <summary>Drift to deployment with nobody involved, rollback, and duplicate suppression, across separate hosts.</summary>
+public class AutoModeFlowTests(AutoWorld world) : IClassFixture<AutoWorld>
+{
+    private static readonly TimeSpan Stage = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task Drift_in_production_traffic_ends_with_the_candidate_in_production_and_nobody_involved()
+    {
+        const string model = "auto-model";
+        await world.SeedBaseAsync(model);
+
+        await world.IngestAsync(model, 1, Synthetic.Rows(300, seed: 10, shifted: true));
+
+        var detected = await world.Events.WaitAsync<DriftDetected>(d => d.ModelId == model, Stage);
+        var scored = await world.Events.WaitAsync<SensitivityScored>(s => s.RunId == detected.RunId, Stage);
+        Assert.InRange(scored.SelectedFraction, 1e-6, 0.05);
+        var trained = await world.Events.WaitAsync<CandidateTrained>(c => c.RunId == detected.RunId, Stage);
+        Assert.Equal(2, trained.CandidateVersion);
+        Assert.Equal("mist", trained.Strategy);
+        Assert.Contains(world.Events.All.OfType<TuningProgress>(), p => p.RunId == detected.RunId);
+        var evaluated = await world.Events.WaitAsync<CandidateEvaluated>(e => e.RunId == detected.RunId, Stage);
+        Assert.Equal(GateDecision.Approve, evaluated.Decision);
+        var approved = await world.Events.WaitAsync<CandidateApproved>(a => a.RunId == detected.RunId, Stage);
+        Assert.Equal(Contracts.ApprovalMode.Auto, approved.Mode);
+        var deployed = await world.Events.WaitAsync<ModelDeployed>(d => d.RunId == detected.RunId, Stage);
+        Assert.Equal(2, deployed.Version);
+        Assert.Equal(1, deployed.PreviousVersion);
+
+        Assert.Equal(2, (await world.Get<IModelRegistry>().GetProductionAsync(model))!.Version);
+        var run = await world.Get<IAdaptationRunRepository>().GetAsync(detected.RunId);
+        Assert.Equal(RunState.Deployed, run!.State);
+        var history = await world.Get<IAdaptationRunRepository>().GetHistoryAsync(detected.RunId);
+        Assert.Equal(
+            [RunState.Detected, RunState.Scoring, RunState.Tuning, RunState.Evaluating, RunState.Deploying, RunState.Deployed],
+            history.Select(h => h.ToState).ToArray());
+        Assert.NotEmpty(await world.Get<IDriftRepository>().ListReportsAsync(model));
+    }
+
+    [Fact]
+    public async Task Rollback_returns_production_to_the_previous_version()
+    {
+        const string model = "rollback-model";
+        await Seed.TwoProductionVersionsAsync(world.Services, model);
+
+        await Operators.SendAsync("alice", new RollbackModel { ModelId = model, Reason = "v2 regressed" });
+
+        var rolledBack = await world.Events.WaitAsync<ModelRolledBack>(r => r.ModelId == model, Stage);
+        Assert.Equal(1, rolledBack.Version);
+        Assert.Equal(2, rolledBack.PreviousVersion);
+        Assert.Equal(1, (await world.Get<IModelRegistry>().GetProductionAsync(model))!.Version);
+        var deployments = await world.Get<IDeploymentRepository>().ListByModelAsync(model);
+        Assert.Contains(deployments, d => d.Kind == DeploymentKind.Rollback && d.Version == 1 && d.DeployedBy == "alice");
+    }
+
+    [Fact]
+    public async Task A_duplicate_DriftDetected_does_not_start_a_second_run()
+    {
+        const string model = "duplicate-model";
+        await world.SeedBaseAsync(model);
+        var first = new DriftDetected
+        {
+            RunId = Guid.NewGuid(), ModelId = model, ModelVersion = 1, WindowId = "w1", Severity = DriftSeverity.High, DatasetDriftScore = 0.9,
+        };
+        var bus = world.Get<MassTransit.IBus>();
+        await bus.Publish(first);
+        await bus.Publish(first);
+        await bus.Publish(first with { RunId = Guid.NewGuid(), WindowId = "w2" });
+        await world.IngestAsync(model, 1, Synthetic.Rows(200, seed: 20, shifted: true));
+
+        await world.Events.WaitAsync<CandidateTrained>(c => c.RunId == first.RunId, Stage);
+        var runs = await world.Get<IAdaptationRunRepository>().ListByModelAsync(model);
+        Assert.Equal(first.RunId, Assert.Single(runs).RunId);
+        Assert.Single(world.Events.All.OfType<SensitivityScored>(), s => s.ModelId == model);
+        Assert.Single(world.Events.All.OfType<CandidateTrained>(), c => c.ModelId == model);
+    }
+}
+
+/// <summary>A person in the loop: approve, reject, and an approval nobody answers.</summary>
+public class ManualModeFlowTests(ManualWorld world) : IClassFixture<ManualWorld>
+{
+    private static readonly TimeSpan Stage = TimeSpan.FromSeconds(90);
+
+    private async Task<ApprovalRequested> RunToApprovalAsync(string model)
+    {
+        await world.SeedBaseAsync(model);
+        await world.IngestAsync(model, 1, Synthetic.Rows(300, seed: 30, shifted: true));
+        var detected = await world.Events.WaitAsync<DriftDetected>(d => d.ModelId == model, Stage);
+        var request = await world.Events.WaitAsync<ApprovalRequested>(a => a.RunId == detected.RunId, Stage);
+        Assert.Contains(request.Reasons, r => r.Contains("manual mode", StringComparison.Ordinal));
+        return request;
+    }
+
+    [Fact]
+    public async Task An_allowed_operator_approves_and_the_candidate_is_deployed_with_the_approver_audited()
+    {
+        var request = await RunToApprovalAsync("approve-model");
+
+        // mallory can reach the broker but is not on the allow-list: refused, run still waiting.
+        await Operators.SendAsync("mallory", new ApproveCandidate { RunId = request.RunId, Reason = "trust me" });
+        await Task.Delay(1500);
+        Assert.Equal(RunState.AwaitingApproval, (await world.Get<IAdaptationRunRepository>().GetAsync(request.RunId))!.State);
+
+        await Operators.SendAsync("alice", new ApproveCandidate { RunId = request.RunId, Reason = "shifted accuracy is what we need" });
+        var deployed = await world.Events.WaitAsync<ModelDeployed>(d => d.RunId == request.RunId, Stage);
+        Assert.Equal(request.CandidateVersion, deployed.Version);
+        Assert.Equal("alice", deployed.By);
+        var approvals = await world.Get<IApprovalRepository>().ListByRunAsync(request.RunId);
+        var approval = Assert.Single(approvals);
+        Assert.Equal(ApprovalDecision.Approve, approval.Decision);
+        Assert.Equal("alice", approval.DecidedBy);
+        Assert.Equal(Storage.Repositories.ApprovalMode.Manual, approval.Mode);
+    }
+
+    [Fact]
+    public async Task An_operator_rejects_and_production_keeps_the_base_version()
+    {
+        var request = await RunToApprovalAsync("reject-model");
+
+        await Operators.SendAsync("alice", new RejectCandidate { RunId = request.RunId, Reason = "not convinced" });
+
+        var rejected = await world.Events.WaitAsync<CandidateRejected>(r => r.RunId == request.RunId, Stage);
+        Assert.Equal(Contracts.ApprovalMode.Manual, rejected.Mode);
+        Assert.Equal("alice", rejected.By);
+        Assert.Equal(RunState.Rejected, (await world.Get<IAdaptationRunRepository>().GetAsync(request.RunId))!.State);
+        Assert.Equal(1, (await world.Get<IModelRegistry>().GetProductionAsync("reject-model"))!.Version);
+    }
+
+    [Fact]
+    public async Task An_approval_nobody_answers_expires_into_a_rejection()
+    {
+        var request = await RunToApprovalAsync("expiry-model");
+
+        var rejected = await world.Events.WaitAsync<CandidateRejected>(r => r.RunId == request.RunId, ManualWorld.ApprovalTimeout + Stage);
+        Assert.Equal(Contracts.ApprovalMode.Expired, rejected.Mode);
+        Assert.Contains("expired", rejected.Reasons.Single(), StringComparison.Ordinal);
+        var approval = Assert.Single(await world.Get<IApprovalRepository>().ListByRunAsync(request.RunId));
+        Assert.Equal(ApprovalDecision.Expired, approval.Decision);
+        Assert.Equal(1, (await world.Get<IModelRegistry>().GetProductionAsync("expiry-model"))!.Version);
+    }
+}

@@ -1,0 +1,112 @@
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Pipeline.Adaptation;
+using Pipeline.Contracts;
+using Pipeline.Deployment;
+using Pipeline.DriftDetection;
+using Pipeline.EvaluationGate;
+using Pipeline.Hosting.Artifacts;
+using Pipeline.SensitivityScoring;
+using Pipeline.SparseTuning;
+using Pipeline.Storage.Artifacts;
+using Pipeline.Storage.Repositories;
+
+namespace Pipeline.Integration.Tests;
+
+/// <summary>
+/// The five services as separate hosts on the real RabbitMQ (one bus connection each), sharing a
+/// SQLite database and an artifact folder, plus an observer host that logs every event. Small
+/// windows and budgets keep a full run to seconds.
+/// </summary>
+public abstract class PipelineWorld : IAsyncLifetime
+{
+    private readonly ServiceHosts hosts;
+    private readonly EventLogModule events = new();
+    private IHost? drift;
+
+    protected PipelineWorld(string name) => hosts = new ServiceHosts(name);
+
+    protected abstract IDictionary<string, string?> GateSettings { get; }
+
+    public EventLog Events => events.Log;
+
+    public IServiceProvider Services => drift!.Services;
+
+    public async Task InitializeAsync()
+    {
+        var settings = new Dictionary<string, string?>(GateSettings)
+        {
+            ["DriftDetection:WindowSize"] = "100",
+            ["DriftDetection:ConsecutiveWindowsToRaise"] = "1",
+            ["DriftDetection:Cooldown"] = "00:00:00",
+            ["DriftDetection:MmdPermutations"] = "50",
+            ["DriftDetection:MaxReferenceRows"] = "300",
+            ["Scoring:MinLabelledRows"] = "150",
+            ["Scoring:MaxRows"] = "400",
+            ["Scoring:LabelWaitTimeout"] = "00:00:30",
+            ["Scoring:LabelPollInterval"] = "00:00:00.200",
+            ["Tuning:Steps"] = "10",
+            ["Tuning:BatchSize"] = "32",
+            ["Tuning:ProgressEverySteps"] = "5",
+            ["Tuning:Device"] = "cpu",
+            ["Gate:Device"] = "cpu",
+            ["Gate:Operators:0"] = "alice",
+            ["Gate:ExpiryCheckInterval"] = "00:00:00.200",
+            ["Deployment:WatchdogInterval"] = "00:00:01",
+        };
+        drift = await hosts.StartAsync([new DriftDetectionModule()], settings);
+        await hosts.StartAsync([new SensitivityScoringModule()], settings);
+        await hosts.StartAsync([new SparseTuningModule()], settings);
+        await hosts.StartAsync([new EvaluationGateModule()], settings);
+        await hosts.StartAsync([new DeploymentModule()], settings);
+        await hosts.StartAsync([events], settings);
+    }
+
+    public Task DisposeAsync() => hosts.DisposeAsync().AsTask();
+
+    public T Get<T>()
+        where T : notnull => Services.GetRequiredService<T>();
+
+    /// <summary>Production traffic as the inference service reports it: features in the artifact store, then ObservationsIngested.</summary>
+    public async Task IngestAsync(string modelId, int version, FeatureBlob rows, int batchRows = 100)
+    {
+        var datasets = new DatasetArtifacts(Get<IArtifactStore>());
+        var bus = Get<IBus>();
+        for (var start = 0; start < rows.Rows; start += batchRows)
+        {
+            var (_, rest) = rows.Split(start);
+            var (batch, _) = rest.Split(batchRows);
+            var batchId = Guid.NewGuid();
+            var payload = await datasets.SaveAsync(batch, "observations", $"{modelId}/{batchId}.pfb", CancellationToken.None);
+            await bus.Publish(new ObservationsIngested
+            {
+                ModelId = modelId, ModelVersion = version, BatchId = batchId, Features = payload, Count = batch.Rows,
+                FeatureCount = batch.Columns, Predictions = new int[batch.Rows], Confidences = Enumerable.Repeat(0.5f, batch.Rows).ToArray(),
+                Labels = batch.Labels,
+            });
+        }
+    }
+
+    public Task<ModelVersionRecord> SeedBaseAsync(string modelId) => Seed.BaseModelAsync(Services, modelId);
+}
+
+public sealed class AutoWorld() : PipelineWorld("auto")
+{
+    protected override IDictionary<string, string?> GateSettings => new Dictionary<string, string?>
+    {
+        // The flow is under test here, not the policy (GatePolicyTests cover decisions): accept any candidate.
+        ["Gate:Mode"] = "Auto", ["Gate:MinGain"] = "-1", ["Gate:MaxForgetting"] = "1", ["Gate:MaxLatencyIncrease"] = "100",
+    };
+}
+
+public sealed class ManualWorld() : PipelineWorld("manual")
+{
+    public static readonly TimeSpan ApprovalTimeout = TimeSpan.FromSeconds(12);
+
+    protected override IDictionary<string, string?> GateSettings => new Dictionary<string, string?>
+    {
+        ["Gate:Mode"] = "Manual", ["Gate:MinGain"] = "-1", ["Gate:MaxForgetting"] = "1", ["Gate:MaxLatencyIncrease"] = "100",
+        ["Gate:ApprovalTimeout"] = ApprovalTimeout.ToString(),
+    };
+}
