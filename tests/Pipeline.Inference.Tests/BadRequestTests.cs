@@ -98,6 +98,17 @@ public sealed class BadRequestTests(LoadedHostFixture fixture) : IClassFixture<L
     }
 
     [Fact]
+    public async Task An_oversized_body_is_refused_with_413_problem_details()
+    {
+        // MaxBatchRows 4 allows about 4 × 784 × 24 bytes + 64 KiB; 60 rows are well over that.
+        var body = "{\"instances\":[" + string.Join(",", Enumerable.Repeat(Row(), 60)) + "]}";
+
+        var response = await fixture.Host.PostJsonAsync("/predict", body);
+
+        await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "", "oversized");
+    }
+
+    [Fact]
     public async Task Nothing_is_published_for_rejected_requests()
     {
         var before = fixture.Host.Recorder.All<Pipeline.Contracts.ObservationsIngested>().Count;
