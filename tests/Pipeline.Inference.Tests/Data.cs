@@ -17,13 +17,6 @@ internal static class Data
 
     public static string PredictJson(float[][] rows) => JsonSerializer.Serialize(new { instances = rows });
 
-    /// <summary>What ModelBundle.Create("mlp", seed) predicts for the rows, computed in the test process.</summary>
-    public static Prediction[] Expected(int seed, float[][] rows)
-    {
-        using var model = ModelBundle.Create("mlp", seed);
-        return model.Predict(rows);
-    }
-
     public static void AssertMatches(Prediction[] expected, IReadOnlyList<PredictionItem> actual)
     {
         Assert.Equal(expected.Length, actual.Count);

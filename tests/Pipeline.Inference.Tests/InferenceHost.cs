@@ -14,6 +14,7 @@ using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.ML.Models;
 using Pipeline.Storage;
+using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Migrations;
 using Pipeline.Storage.Repositories;
 
@@ -167,6 +168,19 @@ public sealed class InferenceHost : IAsyncDisposable
 
         var status = await Http.GetFromJsonAsync<ModelStatus>("/model", cts.Token);
         Assert.Equal(version, status!.Version);
+    }
+
+    /// <summary>
+    /// What the registered version predicts for the rows, computed in the test from its artifact.
+    /// (Re-creating the model from its seed is not reliable: seeding uses torch's global generator,
+    /// which tests running in parallel share.)
+    /// </summary>
+    public async Task<Prediction[]> ExpectedAsync(int version, float[][] rows)
+    {
+        var record = await VersionAsync(version);
+        var path = await Services.GetRequiredService<IArtifactStore>().GetVerifiedLocalPathAsync(record.ArtifactUri, record.Sha256);
+        using var model = ModelBundle.Load(path, TorchSharp.torch.CPU);
+        return model.Predict(rows);
     }
 
     public Task<HttpResponseMessage> PostJsonAsync(string path, string json) =>

@@ -38,7 +38,7 @@ public sealed class PredictTests
             Assert.Equal(FashionMnist.ClassNames[p.Class], p.Label);
         }
 
-        Data.AssertMatches(Data.Expected(seed: 1, rows), body.Predictions);
+        Data.AssertMatches(await host.ExpectedAsync(1, rows), body.Predictions);
 
         var observed = await host.Recorder.WaitForAsync<ObservationsIngested>(o => o.BatchId == body.BatchId);
         Assert.Equal(InferenceHost.ModelId, observed.ModelId);

@@ -314,8 +314,9 @@ public sealed class InferenceHandlers(
 
     private static void AllowBodyOf(HttpContext http, long bytes)
     {
+        // Large enough for the biggest valid request, and no larger: the body is buffered while parsed.
         var limit = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
-        if (limit is { IsReadOnly: false } && (limit.MaxRequestBodySize is null || limit.MaxRequestBodySize < bytes))
+        if (limit is { IsReadOnly: false })
         {
             limit.MaxRequestBodySize = bytes;
         }

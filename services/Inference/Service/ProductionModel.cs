@@ -96,19 +96,30 @@ public sealed class ProductionModel : IDisposable
     /// <summary>Loads whatever the registry's production alias points at (start-up and periodic refresh).</summary>
     public async Task<SwapResult> LoadProductionAsync(SwapTrigger trigger, CancellationToken ct)
     {
-        var alias = await registry.GetProductionAsync(ModelId, ct);
-        if (alias is null)
+        ObjectDisposedException.ThrowIf(disposed, this);
+        await swapLock.WaitAsync(ct);
+        try
         {
-            if (trigger == SwapTrigger.Startup)
+            // Read under the swap lock: a deploy event handled between this read and the swap could
+            // otherwise be undone by a stale alias.
+            var alias = await registry.GetProductionAsync(ModelId, ct);
+            if (alias is null)
             {
-                logger.LogWarning(
-                    "No production version of {ModelId} is registered yet; /predict answers 503 until one is deployed", ModelId);
+                if (trigger == SwapTrigger.Startup)
+                {
+                    logger.LogWarning(
+                        "No production version of {ModelId} is registered yet; /predict answers 503 until one is deployed", ModelId);
+                }
+
+                return new SwapResult(SwapOutcome.NoProduction, null);
             }
 
-            return new SwapResult(SwapOutcome.NoProduction, null);
+            return await SwapLockedAsync(alias.Version, null, trigger, ct);
         }
-
-        return await SwapToAsync(alias.Version, null, trigger, ct);
+        finally
+        {
+            swapLock.Release();
+        }
     }
 
     /// <summary>
@@ -123,48 +134,53 @@ public sealed class ProductionModel : IDisposable
         await swapLock.WaitAsync(ct);
         try
         {
-            var old = Volatile.Read(ref current);
-            if (old?.Version == version)
-            {
-                logger.LogDebug("{ModelId} v{Version} is already serving ({Trigger})", ModelId, version, trigger);
-                return Record(new SwapResult(SwapOutcome.AlreadyLoaded, version));
-            }
-
-            if (old is not null && version < old.Version && trigger == SwapTrigger.Deployed)
-            {
-                logger.LogWarning(
-                    "Ignored deploy of {ModelId} v{Version}: v{Current} is newer and only a rollback goes back",
-                    ModelId, version, old.Version);
-                return Record(new SwapResult(SwapOutcome.SkippedOlder, version, $"v{old.Version} is newer"));
-            }
-
-            LoadedModel loaded;
-            try
-            {
-                loaded = await LoadAsync(version, expectedSha256, ct);
-            }
-            catch (Exception ex) when (IsRefusal(ex))
-            {
-                logger.LogError(ex,
-                    "Refused to swap {ModelId} to v{Version} ({Trigger}): {Reason}; still serving {Serving}",
-                    ModelId, version, trigger, ex.Message, old is null ? "nothing" : $"v{old.Version}");
-                return Record(new SwapResult(SwapOutcome.Refused, version, ex.Message));
-            }
-
-            // The one atomic step: requests that read the old reference keep their lease on it.
-            Volatile.Write(ref current, loaded);
-            old?.Release();
-            InferenceMetrics.ModelVersion.WithLabels(ModelId).Set(version);
-            logger.LogInformation(
-                "Serving {ModelId} v{Version} ({Architecture}, sha256 {Sha}) after {Trigger}; previous {Previous}",
-                ModelId, version, loaded.Architecture, loaded.Sha256[..Math.Min(12, loaded.Sha256.Length)], trigger,
-                old is null ? "none" : $"v{old.Version}");
-            return Record(new SwapResult(SwapOutcome.Swapped, version));
+            return await SwapLockedAsync(version, expectedSha256, trigger, ct);
         }
         finally
         {
             swapLock.Release();
         }
+    }
+
+    private async Task<SwapResult> SwapLockedAsync(int version, string? expectedSha256, SwapTrigger trigger, CancellationToken ct)
+    {
+        var old = Volatile.Read(ref current);
+        if (old?.Version == version)
+        {
+            logger.LogDebug("{ModelId} v{Version} is already serving ({Trigger})", ModelId, version, trigger);
+            return Record(new SwapResult(SwapOutcome.AlreadyLoaded, version));
+        }
+
+        if (old is not null && version < old.Version && trigger == SwapTrigger.Deployed)
+        {
+            logger.LogWarning(
+                "Ignored deploy of {ModelId} v{Version}: v{Current} is newer and only a rollback goes back",
+                ModelId, version, old.Version);
+            return Record(new SwapResult(SwapOutcome.SkippedOlder, version, $"v{old.Version} is newer"));
+        }
+
+        LoadedModel loaded;
+        try
+        {
+            loaded = await LoadAsync(version, expectedSha256, ct);
+        }
+        catch (Exception ex) when (IsRefusal(ex))
+        {
+            logger.LogError(ex,
+                "Refused to swap {ModelId} to v{Version} ({Trigger}): {Reason}; still serving {Serving}",
+                ModelId, version, trigger, ex.Message, old is null ? "nothing" : $"v{old.Version}");
+            return Record(new SwapResult(SwapOutcome.Refused, version, ex.Message));
+        }
+
+        // The one atomic step: requests that read the old reference keep their lease on it.
+        Volatile.Write(ref current, loaded);
+        old?.Release();
+        InferenceMetrics.ModelVersion.WithLabels(ModelId).Set(version);
+        logger.LogInformation(
+            "Serving {ModelId} v{Version} ({Architecture}, sha256 {Sha}) after {Trigger}; previous {Previous}",
+            ModelId, version, loaded.Architecture, loaded.Sha256[..Math.Min(12, loaded.Sha256.Length)], trigger,
+            old is null ? "none" : $"v{old.Version}");
+        return Record(new SwapResult(SwapOutcome.Swapped, version));
     }
 
     private async Task<LoadedModel> LoadAsync(int version, string? expectedSha256, CancellationToken ct)
