@@ -5,9 +5,10 @@
 set -euo pipefail
 node="${1:-rabbit@localhost}"
 ctl() { rabbitmqctl -n "$node" -q "$@"; }
+users=$(ctl list_users | awk 'NR > 1 {print $1}')
 add_user() {
   local user=$1 pass=$2
-  ctl list_users | awk '{print $1}' | grep -qx "$user" || ctl add_user "$user" "$pass"
+  grep -qx "$user" <<<"$users" || ctl add_user "$user" "$pass" >/dev/null
   ctl set_permissions -p / "$user" '.*' '.*' '.*'
 }
 add_user pipeline pipeline

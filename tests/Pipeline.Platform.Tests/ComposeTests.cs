@@ -6,7 +6,7 @@ namespace Pipeline.Platform.Tests;
 public class ComposeTests
 {
     private static readonly string[] PipelineServices =
-        ["drift-detection", "sensitivity-scoring", "sparse-tuning", "evaluation-gate", "deployment"];
+        ["drift-detection", "sensitivity-scoring", "sparse-tuning", "evaluation-gate", "deployment", "inference"];
 
     private static readonly string[] Infrastructure = ["rabbitmq", "sqlserver", "prometheus", "grafana"];
 
@@ -19,8 +19,18 @@ public class ComposeTests
         return (YamlMappingNode)root.Children[new YamlScalarNode("services")];
     }
 
-    private static YamlNode? Get(YamlMappingNode node, string key) =>
-        node.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v : null;
+    /// <summary>A key of a mapping, following YAML merge keys (<c>&lt;&lt;: *anchor</c>) the way compose does.</summary>
+    private static YamlNode? Get(YamlMappingNode node, string key)
+    {
+        if (node.Children.TryGetValue(new YamlScalarNode(key), out var v))
+        {
+            return v;
+        }
+
+        return node.Children.TryGetValue(new YamlScalarNode("<<"), out var merged) && merged is YamlMappingNode parent
+            ? Get(parent, key)
+            : null;
+    }
 
     [Fact]
     public void Infrastructure_services_use_images_and_publish_ports_with_health_checks()
