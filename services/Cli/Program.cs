@@ -12,6 +12,8 @@ var drift = new Command("drift", "Drift statistics on tabular data");
 drift.Subcommands.Add(DriftCompareCommand.Create());
 root.Subcommands.Add(drift);
 
+root.Subcommands.Add(RunsCommands.Create());
+
 foreach (var command in OperatorCommands.Create())
 {
     root.Subcommands.Add(command);
