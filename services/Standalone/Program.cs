@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
 using Pipeline.Standalone.Demo;
 using Spectre.Console;
 
@@ -8,26 +10,36 @@ var scenario = new Option<string>("--scenario") { Description = "Drift injected 
 var output = new Option<string?>("--out") { Description = "Write the demo JSON here" };
 var seed = new Option<int>("--seed") { Description = "Seed for data splits, base model and drift", DefaultValueFactory = _ => 1 };
 var dataDir = new Option<string?>("--data") { Description = "Fashion-MNIST directory (default $PIPELINE_DATA_DIR or /usr/share/datasets/fashion-mnist)" };
-var workDir = new Option<string>("--work-dir") { Description = "Where this run's database and artifacts go (fresh per run)", DefaultValueFactory = _ => Path.Combine(".pipeline", "demo", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture)) };
+var workDir = new Option<string?>("--work-dir") { Description = "Where this run's database, artifacts and logs go (default: a fresh .pipeline/demo/<time>)" };
+var distributed = new Option<bool>("--distributed") { Description = "Run each service as its own process on RabbitMQ ($PIPELINE_DEMO_AMQP, default amqp://guest:guest@127.0.0.1:5672/pipeline-demo)" };
 
-var demo = new Command("demo", "Run the adaptation loop end to end and print a summary") { scenario, output, seed, dataDir, workDir };
+var demo = new Command("demo", "Run the adaptation loop end to end and print a summary") { scenario, output, seed, dataDir, workDir, distributed };
 demo.SetAction(async (r, ct) =>
 {
-    var work = Path.GetFullPath(r.GetValue(workDir)!);
+    var work = Path.GetFullPath(r.GetValue(workDir)
+        ?? Path.Combine(".pipeline", "demo", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));
     Directory.CreateDirectory(work);
-    var settings = new Dictionary<string, string?>
+    var database = Path.Combine(work, "pipeline.db");
+    var storage = new Dictionary<string, string?>
     {
         ["Storage:Provider"] = "Sqlite",
-        ["Storage:ConnectionString"] = $"Data Source={Path.Combine(work, "pipeline.db")}",
+        ["Storage:ConnectionString"] = $"Data Source={database}",
         ["Storage:ArtifactRoot"] = Path.Combine(work, "artifacts"),
     };
     var options = new DemoOptions
     {
-        Scenario = r.GetValue(scenario)!, Seed = r.GetValue(seed), Out = r.GetValue(output),
+        Scenario = r.GetValue(scenario)!, Seed = r.GetValue(seed), Out = r.GetValue(output), DatabaseFile = database,
         DataDirectory = r.GetValue(dataDir) ?? Environment.GetEnvironmentVariable("PIPELINE_DATA_DIR"),
     };
     var runner = new DemoRunner(options, AnsiConsole.Console);
-    return await runner.RunAsync(async (events, token) => await StandaloneEnvironment.StartAsync([], settings, events, token), ct);
+    if (!r.GetValue(distributed))
+    {
+        return await runner.RunAsync(async (events, token) => await StandaloneEnvironment.StartAsync([], storage, events, token), ct);
+    }
+
+    var broker = new Uri(Environment.GetEnvironmentVariable("PIPELINE_DEMO_AMQP") is { Length: > 0 } u ? u : "amqp://guest:guest@127.0.0.1:5672/pipeline-demo");
+    var appConfig = new ConfigurationBuilder().SetBasePath(AppContext.BaseDirectory).AddJsonFile("appsettings.json").Build();
+    return await runner.RunAsync(async (events, token) => await DistributedEnvironment.StartAsync(appConfig, storage, broker, work, events, token), ct);
 });
 root.Subcommands.Add(demo);
 

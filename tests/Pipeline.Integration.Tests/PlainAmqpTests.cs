@@ -51,6 +51,6 @@ public class PlainAmqpTests
         }
 
         Assert.False(channel.IsOpen);
-        Assert.Equal(406, channel.CloseReason?.ReplyCode);
+        Assert.Equal((ushort)406, channel.CloseReason?.ReplyCode);
     }
 }

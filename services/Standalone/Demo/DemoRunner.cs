@@ -27,6 +27,7 @@ public sealed record DemoOptions
     public int CleanRows { get; init; } = 1000;
     public int AfterDeployRows { get; init; } = 1000;
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(9);
+    public string? DatabaseFile { get; init; }
 }
 
 /// <summary>
@@ -83,15 +84,17 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         var watch = new RunWatch();
         var result = await StreamAsync(http, splits, scenario, events, watch, ct);
 
-        var summary = await SummariseAsync(services, splits, scenario, baseRecord.Version, watch, result, ct);
+        var summary = await SummariseAsync(services, env.Mode, splits, scenario, baseRecord.Version, watch, result, ct);
         PrintSummary(summary);
         if (o.Out is { } path)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-            await File.WriteAllTextAsync(path, JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }), ct);
+            var json = new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+            await File.WriteAllTextAsync(path, JsonSerializer.Serialize(summary, json), ct);
             Say($"wrote {Markup.Escape(path)}");
         }
 
+        Say($"inspect the run: ./pipeline ctl runs show {summary.RunId} --db {Markup.Escape(o.DatabaseFile ?? "")}");
         return summary.Outcome is "deployed" or "rejected" or "awaiting_approval" ? 0 : 1;
     }
 
@@ -351,7 +354,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
     }
 
     private async Task<DemoReport> SummariseAsync(
-        IServiceProvider services, FashionMnistSplits splits, DriftScenario scenario, int baseVersion, RunWatch watch,
+        IServiceProvider services, string mode, FashionMnistSplits splits, DriftScenario scenario, int baseVersion, RunWatch watch,
         StreamResult stream, CancellationToken ct)
     {
         var models = services.GetRequiredService<ModelArtifacts>();
@@ -389,7 +392,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
 
         return new DemoReport
         {
-            Scenario = scenario.Name, Mode = "standalone", Outcome = watch.Outcome ?? "unknown", RunId = watch.RunId?.ToString(),
+            Scenario = scenario.Name, Mode = mode, Outcome = watch.Outcome ?? "unknown", RunId = watch.RunId?.ToString(),
             BaseVersion = baseVersion, DeployedVersion = watch.DeployedVersion,
             Accuracy = new DemoAccuracy
             {
