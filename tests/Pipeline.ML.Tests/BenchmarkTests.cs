@@ -67,6 +67,7 @@ public sealed class BenchmarkTests
         }
         var mist = r.Results.Single(x => x.Method == "mist");
         Assert.True(mist.SelectedFraction <= 0.05 && mist.UpdatedFractionPerStep <= 0.005);
+        Assert.True(mist.UpdatedFractionMax <= 0.005 && mist.UpdatedFractionMax >= mist.UpdatedFractionPerStep);
         Assert.Equal(1.0, r.Results.Single(x => x.Method == "full").SelectedFraction);
 
         var again = AdaptBenchmark.Run(options with { Methods = ["head"] });

@@ -39,6 +39,22 @@ public sealed class IdxReaderTests
     }
 
     [Fact]
+    public void Accepts_flat_784_vectors_and_rejects_other_shapes()
+    {
+        var dir = Synthetic.TempDir();
+        var (images, labels) = Sample(2);
+        var ip = Path.Combine(dir, "flat");
+        var lp = Path.Combine(dir, "lab");
+        IdxReader.WriteBytes(ip, [2, 784], images, gzip: false);
+        IdxReader.WriteBytes(lp, [2], labels, gzip: false);
+        using var ds = FashionMnist.LoadIdx(ip, lp);
+        Assert.Equal(new long[] { 2, 1, 28, 28 }, ds.Images.shape);
+        var wrong = Path.Combine(dir, "wrong");
+        IdxReader.WriteBytes(wrong, [2, 32, 32], new byte[2 * 32 * 32], gzip: false);
+        Assert.Throws<InvalidDataException>(() => FashionMnist.LoadIdx(wrong, lp));
+    }
+
+    [Fact]
     public void Rejects_bad_magic_truncated_data_and_mismatched_labels()
     {
         var dir = Synthetic.TempDir();

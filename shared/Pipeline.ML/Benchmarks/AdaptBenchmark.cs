@@ -131,6 +131,7 @@ public sealed record BenchmarkMethodResult
     [JsonPropertyName("learning_rate")] public double LearningRate { get; init; }
     [JsonPropertyName("score_seconds")] public double ScoreSeconds { get; init; }
     [JsonPropertyName("latency_ms_per_batch64")] public double LatencyMsPerBatch64 { get; init; }
+    [JsonPropertyName("updated_fraction_max")] public double UpdatedFractionMax { get; init; }
 }
 
 public sealed record AdaptBenchmarkResult
@@ -290,6 +291,7 @@ public static class AdaptBenchmark
                 LearningRate = tuned.Stats.LearningRate,
                 ScoreSeconds = scoreSeconds,
                 LatencyMsPerBatch64 = latency.MsPerBatch,
+                UpdatedFractionMax = tuned.Stats.UpdatedFractionMax,
             });
             progress?.Report(new BenchmarkProgress(method, "done", budget.Steps, budget.Steps));
         }

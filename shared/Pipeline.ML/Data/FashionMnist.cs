@@ -84,15 +84,17 @@ public static class FashionMnist
     }
 
     /// <summary>
-    /// Loads a user's images + labels from IDX files (gzip or raw). Images: ubyte [N, 28, 28] (scaled by 1/255)
-    /// or float [N, 28, 28] already in [0, 1]; labels: ubyte [N] in 0..9.
+    /// Loads a user's images + labels from IDX files (gzip or raw). Images: ubyte [N, 28, 28] or [N, 784]
+    /// (scaled by 1/255) or float of the same shapes already in [0, 1] (clamped); labels: ubyte [N] in 0..9.
     /// </summary>
     public static ImageDataset LoadIdx(string imagesPath, string labelsPath)
     {
         var images = IdxReader.Read(imagesPath);
         var labels = IdxReader.Read(labelsPath);
-        if (images.Dimensions.Length != 3 || images.Dimensions[1] != Features.Side || images.Dimensions[2] != Features.Side)
-            throw new InvalidDataException($"{imagesPath}: expected images [N, 28, 28], got [{string.Join(", ", images.Dimensions)}]");
+        var isImages = images.Dimensions.Length == 3 && images.Dimensions[1] == Features.Side && images.Dimensions[2] == Features.Side;
+        var isVectors = images.Dimensions.Length == 2 && images.Dimensions[1] == Features.Length;
+        if (!isImages && !isVectors)
+            throw new InvalidDataException($"{imagesPath}: expected images [N, 28, 28] or [N, 784], got [{string.Join(", ", images.Dimensions)}]");
         if (labels.Dimensions.Length != 1 || labels.Dimensions[0] != images.Dimensions[0])
             throw new InvalidDataException($"{labelsPath}: expected {images.Dimensions[0]} labels, got [{string.Join(", ", labels.Dimensions)}]");
         if (labels.Bytes is null) throw new InvalidDataException($"{labelsPath}: labels must be unsigned bytes");
