@@ -14,3 +14,7 @@ add_user() {
 add_user pipeline pipeline
 add_user alice alice
 add_user mallory mallory
+# Service accounts forward operators' messages (error queues, faults) with the sender's user_id
+# intact, which RabbitMQ allows only to users tagged impersonator. Operators are not.
+ctl set_user_tags pipeline administrator impersonator >/dev/null
+ctl set_user_tags guest administrator impersonator >/dev/null

@@ -101,8 +101,16 @@ public class ManualModeFlowTests(ManualWorld world) : IClassFixture<ManualWorld>
         var request = await RunToApprovalAsync("approve-model");
 
         // mallory can reach the broker but is not on the allow-list: refused, run still waiting.
+        // The refusal is in the error queue with the reason, still attributed to mallory.
         await Operators.SendAsync("mallory", new ApproveCandidate { RunId = request.RunId, Reason = "trust me" });
-        await Task.Delay(1500);
+        await using (var connection = await Broker.ConnectAsync())
+        {
+            var refused = await Broker.GetAsync(connection, world.Queue<EvaluationGate.ApproveCandidateConsumer>() + "_error", TimeSpan.FromSeconds(30));
+            Assert.NotNull(refused);
+            Assert.Contains("allow-list", System.Text.Encoding.UTF8.GetString((byte[])refused.BasicProperties.Headers!["MT-Fault-Message"]!), StringComparison.Ordinal);
+            Assert.Equal("mallory", refused.BasicProperties.UserId);
+        }
+
         Assert.Equal(RunState.AwaitingApproval, (await world.Get<IAdaptationRunRepository>().GetAsync(request.RunId))!.State);
 
         await Operators.SendAsync("alice", new ApproveCandidate { RunId = request.RunId, Reason = "shifted accuracy is what we need" });

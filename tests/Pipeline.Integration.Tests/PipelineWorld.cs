@@ -31,6 +31,11 @@ public abstract class PipelineWorld : IAsyncLifetime
 
     public EventLog Events => events.Log;
 
+    /// <summary>The queue of a consumer in this world's hosts.</summary>
+    public string Queue<TConsumer>()
+        where TConsumer : class, IConsumer =>
+        new KebabCaseEndpointNameFormatter(hosts.Prefix, includeNamespace: true).Consumer<TConsumer>();
+
     public IServiceProvider Services => drift!.Services;
 
     public async Task InitializeAsync()

@@ -63,7 +63,8 @@ public sealed class ServiceHosts : IAsyncDisposable
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddInMemoryCollection(Settings(extra));
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.AddSimpleConsole().SetMinimumLevel(
+            Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("PIPELINE_TEST_LOGLEVEL"), out var level) ? level : LogLevel.Warning);
         builder.Services.AddPipelineServices(builder.Configuration, modules);
         configure?.Invoke(builder.Services);
         var host = builder.Build();

@@ -1,6 +1,5 @@
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Hosting;
@@ -11,30 +10,16 @@ namespace Pipeline.Deployment;
 /// <summary>Fails runs that stay in a stage longer than its timeout (a crashed worker, a lost message).</summary>
 public sealed class RunWatchdog(
     IServiceScopeFactory scopes, IOptions<DeploymentOptions> options, TimeProvider time, ILogger<RunWatchdog> logger)
-    : BackgroundService
+    : PeriodicService(time, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.WatchdogInterval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            try
-            {
-                await CheckAsync(stoppingToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                logger.LogError(ex, "Run watchdog pass failed; trying again next tick");
-            }
-        }
-    }
+    protected override TimeSpan Interval => options.Value.WatchdogInterval;
 
-    public async Task CheckAsync(CancellationToken ct)
+    public override async Task RunOnceAsync(CancellationToken ct)
     {
         using var scope = scopes.CreateScope();
         var runs = scope.ServiceProvider.GetRequiredService<IAdaptationRunRepository>();
         var publish = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
-        var now = time.GetUtcNow();
+        var now = Time.GetUtcNow();
         foreach (var run in await runs.ListActiveAsync(ct))
         {
             if (!options.Value.StageTimeouts.TryGetValue(run.State.ToString(), out var timeout))

@@ -1,6 +1,6 @@
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
+using Pipeline.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Contracts;
@@ -11,32 +11,18 @@ namespace Pipeline.EvaluationGate;
 /// <summary>Approval requests nobody answered in time become rejections (mode Expired).</summary>
 public sealed class ApprovalExpiry(
     IServiceScopeFactory scopes, IOptions<GateOptions> options, TimeProvider time, ILogger<ApprovalExpiry> logger)
-    : BackgroundService
+    : PeriodicService(time, logger)
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        using var timer = new PeriodicTimer(options.Value.ExpiryCheckInterval, time);
-        while (await timer.WaitForNextTickAsync(stoppingToken))
-        {
-            try
-            {
-                await ExpireAsync(stoppingToken);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                logger.LogError(ex, "Approval expiry pass failed; trying again next tick");
-            }
-        }
-    }
+    protected override TimeSpan Interval => options.Value.ExpiryCheckInterval;
 
-    public async Task ExpireAsync(CancellationToken ct)
+    public override async Task RunOnceAsync(CancellationToken ct)
     {
         using var scope = scopes.CreateScope();
         var runs = scope.ServiceProvider.GetRequiredService<IAdaptationRunRepository>();
         var approvals = scope.ServiceProvider.GetRequiredService<IApprovalRepository>();
         var publish = scope.ServiceProvider.GetRequiredService<IPublishEndpoint>();
         var timeout = options.Value.ApprovalTimeout;
-        var now = time.GetUtcNow();
+        var now = Time.GetUtcNow();
         foreach (var run in await runs.ListActiveAsync(ct))
         {
             if (run.State != RunState.AwaitingApproval || (run.AwaitingApprovalAt ?? run.UpdatedAt) + timeout > now)

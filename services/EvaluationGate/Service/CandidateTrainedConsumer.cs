@@ -29,17 +29,9 @@ public sealed class CandidateTrainedConsumer(
         var m = context.Message;
         var ct = context.CancellationToken;
         var o = options.Value;
-        var run = await runs.GetAsync(m.RunId, ct);
-        if (run is null || run.ModelId != m.ModelId)
+        if (await RunStages.ClaimAsync(runs, context, logger, m.RunId, m.ModelId, RunState.Tuning, RunState.Evaluating,
+                new RunUpdate { CandidateVersion = m.CandidateVersion, Strategy = m.Strategy }, $"candidate v{m.CandidateVersion}", ct) is null)
         {
-            throw new CommandRejectedException($"run {m.RunId} of {m.ModelId} is unknown");
-        }
-
-        var retry = run.State == RunState.Evaluating && context.GetRetryAttempt() > 0;
-        if (!retry && !await runs.TryTransitionAsync(m.RunId, RunState.Tuning, RunState.Evaluating,
-                new RunUpdate { CandidateVersion = m.CandidateVersion, Strategy = m.Strategy }, $"candidate v{m.CandidateVersion}", ct))
-        {
-            logger.LogInformation("Run {RunId} is {State}; CandidateTrained ignored (duplicate or late)", m.RunId, run.State);
             return;
         }
 

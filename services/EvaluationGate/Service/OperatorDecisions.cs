@@ -7,10 +7,14 @@ using Pipeline.Storage.Repositories;
 
 namespace Pipeline.EvaluationGate;
 
-/// <summary>Checks who an operator command comes from and that its run is waiting for a person.</summary>
-public sealed class OperatorDecisions(IAdaptationRunRepository runs, IOptions<GateOptions> options)
+/// <summary>
+/// An operator's approve or reject: checks who sent it (validated AMQP user on the allow-list) and
+/// that its run is waiting for a person, claims the run, audits the decision and announces it.
+/// </summary>
+public sealed class OperatorDecisions(
+    IAdaptationRunRepository runs, IApprovalRepository approvals, IOptions<GateOptions> options, ILogger<OperatorDecisions> logger)
 {
-    public async Task<(AdaptationRun Run, string Operator)> AuthorizeAsync(ConsumeContext context, Guid runId, string? modelId, CancellationToken ct)
+    public async Task DecideAsync(ConsumeContext context, Guid runId, string? modelId, string reason, bool approve, CancellationToken ct)
     {
         var user = OperatorIdentity.Of(context)
             ?? throw new CommandRejectedException("the sender is unknown: send operator commands with a validated AMQP user_id");
@@ -25,67 +29,51 @@ public sealed class OperatorDecisions(IAdaptationRunRepository runs, IOptions<Ga
             throw new CommandRejectedException($"run {runId} belongs to {run.ModelId}, not {modelId}");
         }
 
-        if (run.State != RunState.AwaitingApproval || run.CandidateVersion is null)
+        if (run.State != RunState.AwaitingApproval || run.CandidateVersion is not { } candidate)
         {
             throw new CommandRejectedException($"run {runId} is {run.State}, not awaiting approval");
         }
 
-        return (run, user);
+        var verb = approve ? "approved" : "rejected";
+        var next = approve ? RunState.Deploying : RunState.Rejected;
+        if (!await runs.TryTransitionAsync(runId, RunState.AwaitingApproval, next, detail: $"{verb} by {user}: {reason}", cancellationToken: ct))
+        {
+            throw new CommandRejectedException($"run {runId} was decided concurrently");
+        }
+
+        await approvals.AddAsync(new ApprovalRecord
+        {
+            RunId = runId, Decision = approve ? ApprovalDecision.Approve : ApprovalDecision.Reject, DecidedBy = user,
+            Mode = Storage.Repositories.ApprovalMode.Manual, Reason = reason,
+        }, ct);
+        logger.LogInformation("Run {RunId} {Verb} by {Operator}: {Reason}", runId, verb, user, reason);
+        if (approve)
+        {
+            await context.Publish(new CandidateApproved
+            {
+                RunId = runId, ModelId = run.ModelId, CandidateVersion = candidate, By = user, Mode = Contracts.ApprovalMode.Manual, Reasons = [reason],
+            }, ct);
+        }
+        else
+        {
+            await context.Publish(new CandidateRejected
+            {
+                RunId = runId, ModelId = run.ModelId, CandidateVersion = candidate, By = user, Mode = Contracts.ApprovalMode.Manual, Reasons = [reason],
+            }, ct);
+        }
     }
 }
 
 /// <summary>ApproveCandidate (an allowed operator) → CandidateApproved (manual).</summary>
-public sealed class ApproveCandidateConsumer(
-    OperatorDecisions decisions, IAdaptationRunRepository runs, IApprovalRepository approvals, ILogger<ApproveCandidateConsumer> logger)
-    : IConsumer<ApproveCandidate>
+public sealed class ApproveCandidateConsumer(OperatorDecisions decisions) : IConsumer<ApproveCandidate>
 {
-    public async Task Consume(ConsumeContext<ApproveCandidate> context)
-    {
-        var m = context.Message;
-        var ct = context.CancellationToken;
-        var (run, user) = await decisions.AuthorizeAsync(context, m.RunId, m.ModelId, ct);
-        if (!await runs.TryTransitionAsync(run.RunId, RunState.AwaitingApproval, RunState.Deploying, detail: $"approved by {user}: {m.Reason}", cancellationToken: ct))
-        {
-            throw new CommandRejectedException($"run {run.RunId} was decided concurrently");
-        }
-
-        await approvals.AddAsync(new ApprovalRecord
-        {
-            RunId = run.RunId, Decision = ApprovalDecision.Approve, DecidedBy = user, Mode = Storage.Repositories.ApprovalMode.Manual, Reason = m.Reason,
-        }, ct);
-        logger.LogInformation("Run {RunId} approved by {Operator}: {Reason}", run.RunId, user, m.Reason);
-        await context.Publish(new CandidateApproved
-        {
-            RunId = run.RunId, ModelId = run.ModelId, CandidateVersion = run.CandidateVersion!.Value, By = user,
-            Mode = Contracts.ApprovalMode.Manual, Reasons = [m.Reason],
-        }, ct);
-    }
+    public Task Consume(ConsumeContext<ApproveCandidate> context) =>
+        decisions.DecideAsync(context, context.Message.RunId, context.Message.ModelId, context.Message.Reason, approve: true, context.CancellationToken);
 }
 
 /// <summary>RejectCandidate (an allowed operator) → CandidateRejected (manual).</summary>
-public sealed class RejectCandidateConsumer(
-    OperatorDecisions decisions, IAdaptationRunRepository runs, IApprovalRepository approvals, ILogger<RejectCandidateConsumer> logger)
-    : IConsumer<RejectCandidate>
+public sealed class RejectCandidateConsumer(OperatorDecisions decisions) : IConsumer<RejectCandidate>
 {
-    public async Task Consume(ConsumeContext<RejectCandidate> context)
-    {
-        var m = context.Message;
-        var ct = context.CancellationToken;
-        var (run, user) = await decisions.AuthorizeAsync(context, m.RunId, m.ModelId, ct);
-        if (!await runs.TryTransitionAsync(run.RunId, RunState.AwaitingApproval, RunState.Rejected, detail: $"rejected by {user}: {m.Reason}", cancellationToken: ct))
-        {
-            throw new CommandRejectedException($"run {run.RunId} was decided concurrently");
-        }
-
-        await approvals.AddAsync(new ApprovalRecord
-        {
-            RunId = run.RunId, Decision = ApprovalDecision.Reject, DecidedBy = user, Mode = Storage.Repositories.ApprovalMode.Manual, Reason = m.Reason,
-        }, ct);
-        logger.LogInformation("Run {RunId} rejected by {Operator}: {Reason}", run.RunId, user, m.Reason);
-        await context.Publish(new CandidateRejected
-        {
-            RunId = run.RunId, ModelId = run.ModelId, CandidateVersion = run.CandidateVersion!.Value, By = user,
-            Mode = Contracts.ApprovalMode.Manual, Reasons = [m.Reason],
-        }, ct);
-    }
+    public Task Consume(ConsumeContext<RejectCandidate> context) =>
+        decisions.DecideAsync(context, context.Message.RunId, context.Message.ModelId, context.Message.Reason, approve: false, context.CancellationToken);
 }

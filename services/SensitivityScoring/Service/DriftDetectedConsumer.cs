@@ -92,36 +92,22 @@ public sealed class DriftDetectedConsumer(
     }
 
     /// <summary>
-    /// Moves the run from Detected to Scoring. A DriftDetected for a run this service has not seen
-    /// (published by another tool) starts it, unless the model already has an active run. A
-    /// duplicate finds the run past Detected and is dropped; a retry of this consumer continues.
+    /// A DriftDetected for a run nobody recorded (published by another tool) starts it, unless the
+    /// model already has an active run; then the run moves from Detected to Scoring. A duplicate
+    /// finds the run past Detected and is dropped; a retry of this consumer continues.
     /// </summary>
     private async Task<bool> ClaimAsync(ConsumeContext context, DriftDetected m, CancellationToken ct)
     {
-        var run = await runs.GetAsync(m.RunId, ct);
-        if (run is null)
-        {
-            var started = await runs.TryStartRunAsync(new NewAdaptationRun
+        if (await runs.GetAsync(m.RunId, ct) is null && !await runs.TryStartRunAsync(new NewAdaptationRun
             {
                 RunId = m.RunId, ModelId = m.ModelId, BaseVersion = m.ModelVersion, Detail = $"drift window {m.WindowId} ({m.Severity})",
-            }, ct);
-            if (!started)
-            {
-                logger.LogInformation("DriftDetected {RunId} ignored: {ModelId} already has an active run", m.RunId, m.ModelId);
-                return false;
-            }
-        }
-        else if (run.State == RunState.Scoring && context.GetRetryAttempt() > 0)
+            }, ct))
         {
-            return true;
-        }
-
-        if (!await runs.TryTransitionAsync(m.RunId, RunState.Detected, RunState.Scoring, detail: "scoring sensitivity", cancellationToken: ct))
-        {
-            logger.LogInformation("DriftDetected {RunId} ignored: the run is past Detected (duplicate)", m.RunId);
+            logger.LogInformation("DriftDetected {RunId} ignored: {ModelId} already has an active run", m.RunId, m.ModelId);
             return false;
         }
 
-        return true;
+        return await RunStages.ClaimAsync(runs, context, logger, m.RunId, m.ModelId, RunState.Detected, RunState.Scoring,
+            null, "scoring sensitivity", ct) is not null;
     }
 }

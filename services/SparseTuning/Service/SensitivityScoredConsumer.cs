@@ -29,17 +29,9 @@ public sealed class SensitivityScoredConsumer(
         var m = context.Message;
         var ct = context.CancellationToken;
         var o = options.Value;
-        var run = await runs.GetAsync(m.RunId, ct);
-        if (run is null || run.ModelId != m.ModelId)
+        if (await RunStages.ClaimAsync(runs, context, logger, m.RunId, m.ModelId, RunState.Scoring, RunState.Tuning,
+                new RunUpdate { Strategy = o.Strategy }, $"tuning with {o.Strategy}", ct) is null)
         {
-            throw new CommandRejectedException($"run {m.RunId} of {m.ModelId} is unknown");
-        }
-
-        var retry = run.State == RunState.Tuning && context.GetRetryAttempt() > 0;
-        if (!retry && !await runs.TryTransitionAsync(m.RunId, RunState.Scoring, RunState.Tuning,
-                new RunUpdate { Strategy = o.Strategy }, $"tuning with {o.Strategy}", ct))
-        {
-            logger.LogInformation("Run {RunId} is {State}; SensitivityScored ignored (duplicate or late)", m.RunId, run.State);
             return;
         }
 
