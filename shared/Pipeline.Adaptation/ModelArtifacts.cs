@@ -21,6 +21,10 @@ public sealed class ModelArtifacts(IModelRegistry registry, IArtifactStore artif
         return (model, record);
     }
 
+    /// <summary>The version a run already registered, if any (a retried tuner reuses it instead of registering another).</summary>
+    public async Task<ModelVersionRecord?> FindByRunAsync(string modelId, Guid runId, CancellationToken ct) =>
+        (await registry.ListVersionsAsync(modelId, ct)).LastOrDefault(v => VersionMetadata.Parse(v.MetadataJson).RunId == runId);
+
     /// <summary>Writes the weights to the artifact store and registers them as the next version.</summary>
     public async Task<ModelVersionRecord> RegisterAsync(
         string modelId, ModelBundle model, string createdBy, VersionMetadata metadata, int? version, CancellationToken ct)

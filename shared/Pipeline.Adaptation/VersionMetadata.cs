@@ -22,6 +22,13 @@ public sealed record VersionMetadata
     /// <summary>Rows the drift monitor uses as reference for this version (training sample, or the adaptation set).</summary>
     public PayloadRef? DriftReference { get; init; }
 
+    /// <summary>
+    /// Labelled rows of the distributions the model already serves, mixed into adaptation sets
+    /// (replay) so tuning does not forget them. Never the same rows as <see cref="ReferenceHoldout"/>.
+    /// Candidates inherit it.
+    /// </summary>
+    public PayloadRef? ReplaySet { get; init; }
+
     public Guid? RunId { get; init; }
 
     public int? BaseVersion { get; init; }

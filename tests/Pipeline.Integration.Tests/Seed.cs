@@ -57,8 +57,9 @@ public static class Seed
         using var model = BaseTrainer.Train(train, new BaseTrainingOptions { Architecture = "mlp", Epochs = 2, BatchSize = 64, Seed = 1, Device = "cpu" });
         var holdout = await datasets.SaveAsync(Synthetic.Rows(200, seed: 2, shifted: false), "datasets", $"{modelId}/holdout.pfb", CancellationToken.None);
         var reference = await datasets.SaveAsync(Synthetic.Rows(300, seed: 3, shifted: false), "datasets", $"{modelId}/reference.pfb", CancellationToken.None);
+        var replay = await datasets.SaveAsync(Synthetic.Rows(200, seed: 4, shifted: false), "datasets", $"{modelId}/replay.pfb", CancellationToken.None);
         var record = await Models(services).RegisterAsync(modelId, model, "test",
-            new VersionMetadata { ReferenceHoldout = holdout, DriftReference = reference }, version: 1, CancellationToken.None);
+            new VersionMetadata { ReferenceHoldout = holdout, DriftReference = reference, ReplaySet = replay }, version: 1, CancellationToken.None);
         await services.GetRequiredService<IModelRegistry>().SetProductionAsync(modelId, 1, "test", "base");
         return record;
     }

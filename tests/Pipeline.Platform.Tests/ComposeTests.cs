@@ -65,11 +65,11 @@ public class ComposeTests
             Assert.Contains(ports.Children, p => ((YamlScalarNode)p).Value!.EndsWith(":8080", StringComparison.Ordinal));
 
             var deps = Assert.IsType<YamlMappingNode>(Get(svc, "depends_on"));
-            foreach (var dep in new[] { "rabbitmq", "sqlserver" })
-            {
-                var cond = (YamlMappingNode)Get(deps, dep)!;
-                Assert.Equal("service_healthy", ((YamlScalarNode)Get(cond, "condition")!).Value);
-            }
+            Assert.Equal("service_healthy", ((YamlScalarNode)Get((YamlMappingNode)Get(deps, "rabbitmq")!, "condition")!).Value);
+            // The database exists before any service migrates it.
+            Assert.Equal("service_completed_successfully", ((YamlScalarNode)Get((YamlMappingNode)Get(deps, "sqlserver-init")!, "condition")!).Value);
+            var init = (YamlMappingNode)Get(services, "sqlserver-init")!;
+            Assert.Equal("service_healthy", ((YamlScalarNode)Get((YamlMappingNode)Get((YamlMappingNode)Get(init, "depends_on")!, "sqlserver")!, "condition")!).Value);
 
             var env = Assert.IsType<YamlMappingNode>(Get(svc, "environment"));
             Assert.Equal("RabbitMq", ((YamlScalarNode)Get(env, "Messaging__Transport")!).Value);

@@ -67,6 +67,19 @@ public class ArtifactFormatTests
     }
 
     [Fact]
+    public void Replay_rows_make_up_the_requested_share_and_are_mixed_in()
+    {
+        var shifted = new FeatureBlob(70, 2, new float[140], Enumerable.Repeat(1, 70).ToArray());
+        var original = new FeatureBlob(500, 2, Enumerable.Repeat(9f, 1000).ToArray(), Enumerable.Repeat(2, 500).ToArray());
+        var mixed = AdaptationSetBuilder.WithReplay(shifted, original, 0.3, seed: 3);
+        Assert.Equal(100, mixed.Rows);
+        Assert.Equal(30, mixed.Labels!.Count(l => l == 2));
+        Assert.Equal(70, mixed.Labels!.Count(l => l == 1));
+        Assert.Contains(2, mixed.Labels![..50]); // shuffled, not appended at the end
+        Assert.Same(shifted, AdaptationSetBuilder.WithReplay(shifted, original, 0, seed: 3));
+    }
+
+    [Fact]
     public void Version_metadata_round_trips_through_the_registry_json()
     {
         var meta = new VersionMetadata

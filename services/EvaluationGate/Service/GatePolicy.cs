@@ -32,7 +32,7 @@ public static class GatePolicy
         Check(m.Forgetting <= o.MaxForgetting, m.Forgetting <= o.MaxForgetting + o.GreyZone,
             $"forgetting on original data {Pct(m.Forgetting)} (maximum {Pct(o.MaxForgetting)})");
         Check(m.LatencyIncrease <= o.MaxLatencyIncrease, false,
-            $"latency {m.LatencyMsBefore:F2} → {m.LatencyMsAfter:F2} ms per batch, {Pct(m.LatencyIncrease)} (maximum {Pct(o.MaxLatencyIncrease)})");
+            $"latency {m.LatencyMsBefore:F2} → {m.LatencyMsAfter:F2} ms per batch, {Relative(m.LatencyIncrease)} (maximum {Relative(o.MaxLatencyIncrease)})");
 
         if (hard.Count > 0)
         {
@@ -64,6 +64,8 @@ public static class GatePolicy
             }
         }
     }
+
+    private static string Relative(double v) => (v * 100).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) + " %";
 
     private static string Pct(double v) => (v * 100).ToString("+0.00;-0.00;0.00", CultureInfo.InvariantCulture) + " pts";
 }

@@ -71,6 +71,23 @@ public sealed class AdaptationSetBuilder(
         }
     }
 
+    /// <summary>
+    /// Adds replay rows so they make up <paramref name="fraction"/> of the result, then shuffles
+    /// (seeded) so batches mix both distributions.
+    /// </summary>
+    public static FeatureBlob WithReplay(FeatureBlob adaptation, FeatureBlob replay, double fraction, int seed)
+    {
+        if (fraction <= 0 || replay.Rows == 0)
+        {
+            return adaptation;
+        }
+
+        var wanted = (int)Math.Round(adaptation.Rows * fraction / (1 - fraction));
+        var (picked, _) = Split(replay, 1 - Math.Clamp((double)wanted / replay.Rows, 0, 1), seed + 1);
+        var (mixed, _) = Split(FeatureBlob.Concat([adaptation, picked]), 0, seed + 2);
+        return mixed;
+    }
+
     /// <summary>Seeded shuffle, then split into adaptation set and holdout.</summary>
     public static (FeatureBlob Adaptation, FeatureBlob Holdout) Split(FeatureBlob rows, double holdoutFraction, int seed)
     {
@@ -85,7 +102,7 @@ public sealed class AdaptationSetBuilder(
         }
 
         var shuffled = new FeatureBlob(rows.Rows, rows.Columns, features, labels);
-        var holdout = Math.Max(1, (int)Math.Round(rows.Rows * holdoutFraction));
+        var holdout = (int)Math.Round(rows.Rows * holdoutFraction);
         var (head, tail) = shuffled.Split(holdout);
         return (tail, head);
     }

@@ -44,13 +44,17 @@ public sealed class DriftDetectedConsumer(
 
         try
         {
-            var (adaptation, holdout) = AdaptationSetBuilder.Split(rows, o.HoldoutFraction, o.Seed);
+            var (shifted, holdout) = AdaptationSetBuilder.Split(rows, o.HoldoutFraction, o.Seed);
+            var (model, baseRecord) = await models.LoadAsync(m.ModelId, m.ModelVersion, o.Device, ct);
+            using var baseModel = model;
+            var replay = VersionMetadata.Parse(baseRecord.MetadataJson).ReplaySet;
+            var adaptation = replay is null || o.ReplayFraction <= 0
+                ? shifted
+                : AdaptationSetBuilder.WithReplay(shifted, await datasets.LoadAsync(replay, ct), o.ReplayFraction, o.Seed);
             var setId = Guid.NewGuid();
             var adaptationRef = await datasets.SaveAsync(adaptation, "datasets", $"{m.ModelId}/{m.RunId}/adaptation.pfb", ct);
             var holdoutRef = await datasets.SaveAsync(holdout, "datasets", $"{m.ModelId}/{m.RunId}/holdout.pfb", ct);
 
-            var (model, _) = await models.LoadAsync(m.ModelId, m.ModelVersion, o.Device, ct);
-            using var baseModel = model;
             using var data = DatasetArtifacts.ToDataset(adaptation);
             using var mask = SensitivityScorer.Score(baseModel, data,
                 new ScoringOptions { SelectRate = o.SelectRate, Seed = o.Seed, Device = o.Device }, cancellationToken: ct);
@@ -76,8 +80,8 @@ public sealed class DriftDetectedConsumer(
             }, ct);
 
             logger.LogInformation(
-                "Run {RunId}: scored {Rows} labelled rows ({Holdout} held out); mask selects {Fraction:P2} of parameters",
-                m.RunId, adaptation.Rows, holdout.Rows, mask.SelectedFraction);
+                "Run {RunId}: scored {Rows} rows ({Shifted} shifted, {Replay} replayed; {Holdout} shifted rows held out); mask selects {Fraction:P2} of parameters",
+                m.RunId, adaptation.Rows, shifted.Rows, adaptation.Rows - shifted.Rows, holdout.Rows, mask.SelectedFraction);
             await context.Publish(new SensitivityScored
             {
                 RunId = m.RunId, ModelId = m.ModelId, ModelVersion = m.ModelVersion, MaskUri = stored.Uri, Sha256 = stored.Sha256,

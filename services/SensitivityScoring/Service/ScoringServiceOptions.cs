@@ -8,7 +8,7 @@ public sealed class ScoringServiceOptions
     public const string Section = "Scoring";
 
     /// <summary>Labelled shifted rows needed before a run can score (adaptation set + holdout).</summary>
-    [Range(10, 1_000_000)]
+    [Range(40, 1_000_000)]
     public int MinLabelledRows { get; set; } = 800;
 
     /// <summary>At most this many of the most recent labelled rows are used.</summary>
@@ -29,6 +29,13 @@ public sealed class ScoringServiceOptions
     /// <summary>Share of each backbone weight tensor kept in the mask (MIST select_rate).</summary>
     [Range(0.0001, 1.0)]
     public double SelectRate { get; set; } = 0.02;
+
+    /// <summary>
+    /// Share of the adaptation set drawn from the model's replay set (labelled original-distribution
+    /// rows), so the tuned model keeps what it knew. 0 turns replay off. The shifted holdout is never mixed.
+    /// </summary>
+    [Range(0.0, 0.9)]
+    public double ReplayFraction { get; set; } = 0.3;
 
     public int Seed { get; set; } = 1;
 

@@ -47,6 +47,22 @@ public sealed class SensitivityScoredConsumer(
 
     private async Task TuneAsync(ConsumeContext context, SensitivityScored m, TuningServiceOptions o, CancellationToken ct)
     {
+        if (await models.FindByRunAsync(m.ModelId, m.RunId, ct) is { } registered)
+        {
+            // A retry after the candidate was registered but before CandidateTrained went out: announce
+            // the registered one rather than training and registering a second.
+            logger.LogWarning("Run {RunId} already registered v{Version}; announcing it", m.RunId, registered.Version);
+            var meta = VersionMetadata.Parse(registered.MetadataJson);
+            await context.Publish(new CandidateTrained
+            {
+                RunId = m.RunId, ModelId = m.ModelId, BaseVersion = m.ModelVersion, CandidateVersion = registered.Version,
+                ArtifactUri = registered.ArtifactUri, Sha256 = registered.Sha256, Strategy = meta.Strategy ?? o.Strategy,
+                SelectedFraction = m.SelectedFraction, UpdatedFractionPerStep = 0, Steps = 0, TrainSeconds = 0, Device = "n/a",
+                AdaptationSetId = m.AdaptationSetId, ShiftedHoldout = m.ShiftedHoldout,
+            }, ct);
+            return;
+        }
+
         var (model, baseRecord) = await models.LoadAsync(m.ModelId, m.ModelVersion, o.Device, ct);
         using var baseModel = model;
         using var data = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.AdaptationSet, ct));

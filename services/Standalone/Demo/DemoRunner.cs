@@ -132,11 +132,13 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         var bus = services.GetRequiredService<IBus>();
 
         using var reference = splits.Validation.Take(3000);
+        using var replaySample = splits.Train.Shuffle(o.Seed).Take(2000);
+        var replay = await datasets.SaveAsync(DatasetArtifacts.FromDataset(replaySample), "datasets", $"{o.ModelId}/replay.pfb", ct);
         var holdout = await datasets.SaveAsync(DatasetArtifacts.FromDataset(splits.ReferenceHoldout), "datasets", $"{o.ModelId}/reference-holdout.pfb", ct);
         var driftReference = await datasets.SaveAsync(DatasetArtifacts.FromDataset(reference), "datasets", $"{o.ModelId}/drift-reference.pfb", ct);
         var existing = await registry.GetVersionAsync(o.ModelId, 1, ct);
         var record = existing ?? await models.RegisterAsync(o.ModelId, model, "demo",
-            new VersionMetadata { ReferenceHoldout = holdout, DriftReference = driftReference }, version: 1, ct);
+            new VersionMetadata { ReferenceHoldout = holdout, DriftReference = driftReference, ReplaySet = replay }, version: 1, ct);
         await registry.SetProductionAsync(o.ModelId, record.Version, "demo", "initial model", ct);
         await bus.Publish(new ModelVersionRegistered
         {
