@@ -48,6 +48,15 @@ public class GatePolicyTests
     }
 
     [Fact]
+    public void A_relative_latency_jump_within_the_absolute_tolerance_does_not_fail()
+    {
+        // 0.4 → 0.9 ms is +125 %, but half a millisecond is timer noise.
+        var m = new GateMeasurements(0.5, 0.6, 0.9, 0.9, 0.4, 0.9);
+        Assert.Equal(GateDecision.Approve, GatePolicy.Decide(m, Auto).Decision);
+        Assert.Equal(GateDecision.Reject, GatePolicy.Decide(m, new GateOptions { LatencyToleranceMs = 0.1 }).Decision);
+    }
+
+    [Fact]
     public void Measurements_derive_gain_forgetting_and_relative_latency()
     {
         var m = new GateMeasurements(0.40, 0.70, 0.90, 0.85, 10, 12);

@@ -138,8 +138,26 @@ public sealed class CandidateTrainedConsumer(
         var shiftedAfter = Evaluator.Evaluate(candidateModel, shifted).Accuracy;
         var originalBefore = Evaluator.Evaluate(productionModel, original).Accuracy;
         var originalAfter = Evaluator.Evaluate(candidateModel, original).Accuracy;
-        var latencyBefore = Evaluator.MeasureLatency(productionModel, o.LatencyBatchSize).MsPerBatch;
-        var latencyAfter = Evaluator.MeasureLatency(candidateModel, o.LatencyBatchSize).MsPerBatch;
+        var (latencyBefore, latencyAfter) = MeasureLatency(productionModel, candidateModel, o);
         return new GateMeasurements(shiftedBefore, shiftedAfter, originalBefore, originalAfter, latencyBefore, latencyAfter);
+    }
+
+    /// <summary>
+    /// Median over interleaved rounds, so a burst of other load on the machine hits both models
+    /// alike instead of whichever happened to be measured second.
+    /// </summary>
+    private static (double Before, double After) MeasureLatency(ML.Models.ModelBundle production, ML.Models.ModelBundle candidate, GateOptions o)
+    {
+        var before = new double[o.LatencyRounds];
+        var after = new double[o.LatencyRounds];
+        for (var r = 0; r < o.LatencyRounds; r++)
+        {
+            before[r] = Evaluator.MeasureLatency(production, o.LatencyBatchSize, iterations: 5, warmup: 1).MsPerBatch;
+            after[r] = Evaluator.MeasureLatency(candidate, o.LatencyBatchSize, iterations: 5, warmup: 1).MsPerBatch;
+        }
+
+        Array.Sort(before);
+        Array.Sort(after);
+        return (before[before.Length / 2], after[after.Length / 2]);
     }
 }

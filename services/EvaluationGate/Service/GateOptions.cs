@@ -30,6 +30,14 @@ public sealed class GateOptions
     [Range(0.0, 100.0)]
     public double MaxLatencyIncrease { get; set; } = 0.5;
 
+    /// <summary>Latency increases smaller than this many milliseconds per batch never fail a candidate (timer noise).</summary>
+    [Range(0.0, 10_000.0)]
+    public double LatencyToleranceMs { get; set; } = 1.0;
+
+    /// <summary>Interleaved measurement rounds; the median of each model's rounds is compared.</summary>
+    [Range(1, 100)]
+    public int LatencyRounds { get; set; } = 7;
+
     /// <summary>A gain this far below MinGain, or forgetting this far above MaxForgetting, asks a person instead of rejecting.</summary>
     [Range(0.0, 1.0)]
     public double GreyZone { get; set; } = 0.02;

@@ -31,7 +31,7 @@ public static class GatePolicy
             $"gain on shifted data {Pct(m.Gain)} (minimum {Pct(o.MinGain)})");
         Check(m.Forgetting <= o.MaxForgetting, m.Forgetting <= o.MaxForgetting + o.GreyZone,
             $"forgetting on original data {Pct(m.Forgetting)} (maximum {Pct(o.MaxForgetting)})");
-        Check(m.LatencyIncrease <= o.MaxLatencyIncrease, false,
+        Check(m.LatencyIncrease <= o.MaxLatencyIncrease || m.LatencyMsAfter - m.LatencyMsBefore <= o.LatencyToleranceMs, false,
             $"latency {m.LatencyMsBefore:F2} → {m.LatencyMsAfter:F2} ms per batch, {Relative(m.LatencyIncrease)} (maximum {Relative(o.MaxLatencyIncrease)})");
 
         if (hard.Count > 0)
