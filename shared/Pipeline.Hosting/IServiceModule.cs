@@ -17,3 +17,14 @@ public interface IServiceModule
 
     void AddConsumers(IBusRegistrationConfigurator bus);
 }
+
+public static class ServiceModuleExtensions
+{
+    /// <summary>Options bound to a configuration section, validated by their data annotations when the host starts.</summary>
+    public static IServiceCollection AddValidatedOptions<TOptions>(this IServiceCollection services, IConfiguration configuration, string section)
+        where TOptions : class
+    {
+        services.AddOptions<TOptions>().Bind(configuration.GetSection(section)).ValidateDataAnnotations().ValidateOnStart();
+        return services;
+    }
+}

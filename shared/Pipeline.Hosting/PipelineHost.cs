@@ -50,10 +50,7 @@ public static class PipelineHost
     public static IServiceCollection AddPipelineServices(
         this IServiceCollection services, IConfiguration configuration, params IServiceModule[] modules)
     {
-        services.AddOptions<MessagingOptions>()
-            .Bind(configuration.GetSection(MessagingOptions.Section))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<MessagingOptions>(configuration, MessagingOptions.Section);
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddValidatorsFromAssemblyContaining<PayloadRefValidator>(ServiceLifetime.Singleton);

@@ -12,10 +12,7 @@ public sealed class DeploymentModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<DeploymentOptions>()
-            .Bind(configuration.GetSection(DeploymentOptions.Section))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<DeploymentOptions>(configuration, DeploymentOptions.Section);
         services.AddSingleton<ModelPromoter>();
         services.AddHostedService<RunWatchdog>();
     }

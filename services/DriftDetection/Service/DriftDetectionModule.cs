@@ -13,10 +13,7 @@ public sealed class DriftDetectionModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<DriftDetectionOptions>()
-            .Bind(configuration.GetSection(DriftDetectionOptions.Section))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<DriftDetectionOptions>(configuration, DriftDetectionOptions.Section);
         services.AddAdaptationArtifacts();
         services.AddSingleton<MonitorRegistry>();
     }

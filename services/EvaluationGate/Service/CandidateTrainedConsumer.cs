@@ -73,53 +73,46 @@ public sealed class CandidateTrainedConsumer(
             Decision = decision, Reasons = reasons,
         }, ct);
 
-        switch (decision)
+        var summary = string.Join("; ", reasons);
+        var next = decision switch
         {
-            case GateDecision.Approve:
-                if (await runs.TryTransitionAsync(m.RunId, RunState.Evaluating, RunState.Deploying, detail: "approved automatically", cancellationToken: ct))
-                {
-                    await approvals.AddAsync(new ApprovalRecord
-                    {
-                        RunId = m.RunId, Decision = ApprovalDecision.Auto, DecidedBy = GateUser, Mode = Storage.Repositories.ApprovalMode.Auto,
-                        Reason = string.Join("; ", reasons),
-                    }, ct);
-                    await context.Publish(new CandidateApproved
-                    {
-                        RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, By = GateUser,
-                        Mode = Contracts.ApprovalMode.Auto, Reasons = reasons,
-                    }, ct);
-                }
-
-                break;
-            case GateDecision.Reject:
-                if (await runs.TryTransitionAsync(m.RunId, RunState.Evaluating, RunState.Rejected, detail: string.Join("; ", reasons), cancellationToken: ct))
-                {
-                    await approvals.AddAsync(new ApprovalRecord
-                    {
-                        RunId = m.RunId, Decision = ApprovalDecision.Reject, DecidedBy = GateUser, Mode = Storage.Repositories.ApprovalMode.Auto,
-                        Reason = string.Join("; ", reasons),
-                    }, ct);
-                    await context.Publish(new CandidateRejected
-                    {
-                        RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, By = GateUser,
-                        Mode = Contracts.ApprovalMode.Auto, Reasons = reasons,
-                    }, ct);
-                }
-
-                break;
-            default:
-                if (await runs.TryTransitionAsync(m.RunId, RunState.Evaluating, RunState.AwaitingApproval, detail: string.Join("; ", reasons), cancellationToken: ct))
-                {
-                    var now = time.GetUtcNow();
-                    await context.Publish(new ApprovalRequested
-                    {
-                        RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, Reasons = reasons,
-                        ExpiresAt = now + o.ApprovalTimeout, Timestamp = now,
-                    }, ct);
-                }
-
-                break;
+            GateDecision.Approve => RunState.Deploying,
+            GateDecision.Reject => RunState.Rejected,
+            _ => RunState.AwaitingApproval,
+        };
+        if (!await runs.TryTransitionAsync(m.RunId, RunState.Evaluating, next,
+                detail: decision == GateDecision.Approve ? "approved automatically" : summary, cancellationToken: ct))
+        {
+            return;
         }
+
+        if (decision == GateDecision.AskOperator)
+        {
+            var now = time.GetUtcNow();
+            await context.Publish(new ApprovalRequested
+            {
+                RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, Reasons = reasons,
+                ExpiresAt = now + o.ApprovalTimeout, Timestamp = now,
+            }, ct);
+            return;
+        }
+
+        var approve = decision == GateDecision.Approve;
+        await approvals.AddAsync(new ApprovalRecord
+        {
+            RunId = m.RunId, Decision = approve ? ApprovalDecision.Auto : ApprovalDecision.Reject, DecidedBy = GateUser,
+            Mode = Storage.Repositories.ApprovalMode.Auto, Reason = summary,
+        }, ct);
+        object verdict = approve
+            ? new CandidateApproved
+            {
+                RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, By = GateUser, Mode = Contracts.ApprovalMode.Auto, Reasons = reasons,
+            }
+            : new CandidateRejected
+            {
+                RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, By = GateUser, Mode = Contracts.ApprovalMode.Auto, Reasons = reasons,
+            };
+        await context.Publish(verdict, ct);
     }
 
     private async Task<GateMeasurements> MeasureAsync(CandidateTrained m, int productionVersion, GateOptions o, CancellationToken ct)

@@ -13,10 +13,7 @@ public sealed class EvaluationGateModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<GateOptions>()
-            .Bind(configuration.GetSection(GateOptions.Section))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<GateOptions>(configuration, GateOptions.Section);
         services.AddAdaptationArtifacts();
         services.AddSingleton<OperatorDecisions>();
         services.AddHostedService<ApprovalExpiry>();

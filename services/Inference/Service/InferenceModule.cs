@@ -25,10 +25,7 @@ public sealed class InferenceModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<InferenceOptions>()
-            .Bind(configuration.GetSection(InferenceOptions.Section))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<InferenceOptions>(configuration, InferenceOptions.Section);
         services.AddAdaptationArtifacts();
         services.AddSingleton<ProductionModel>();
         services.AddSingleton<InferenceHandlers>();

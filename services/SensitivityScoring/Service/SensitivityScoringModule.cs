@@ -13,10 +13,7 @@ public sealed class SensitivityScoringModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<ScoringServiceOptions>()
-            .Bind(configuration.GetSection(ScoringServiceOptions.Section))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<ScoringServiceOptions>(configuration, ScoringServiceOptions.Section);
         services.AddAdaptationArtifacts();
         services.AddSingleton<AdaptationSetBuilder>();
     }

@@ -13,10 +13,7 @@ public sealed class SparseTuningModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.AddOptions<TuningServiceOptions>()
-            .Bind(configuration.GetSection(TuningServiceOptions.Section))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddValidatedOptions<TuningServiceOptions>(configuration, TuningServiceOptions.Section);
         services.AddAdaptationArtifacts();
     }
 
