@@ -1,0 +1,247 @@
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using MassTransit;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Pipeline.Adaptation;
+using Pipeline.Contracts;
+using Pipeline.DriftDetection;
+using Pipeline.Hosting.Artifacts;
+using Pipeline.Hosting;
+using Pipeline.Inference;
+using Pipeline.ML.Models;
+using Pipeline.Storage;
+using Pipeline.Storage.Migrations;
+using Pipeline.Storage.Repositories;
+
+namespace Pipeline.Observability.Tests;
+
+/// <summary>
+/// Two real service hosts in this process, built with the project's hosting defaults
+/// (AddPipelineDefaults + MapPipelineEndpoints), each on Kestrel at a free loopback port: Inference
+/// (with its HTTP API) and DriftDetection. They share one SQLite database and artifact folder, as
+/// the services share SQL Server and the artifact volume under compose. Each has MassTransit's
+/// in-memory transport; a bridge consumer in the inference host republishes ObservationsIngested
+/// on the drift host's bus, standing in for RabbitMQ between them.
+/// </summary>
+public sealed class ServiceHosts : IAsyncDisposable
+{
+    public const string ModelId = "fashion-mnist";
+
+    private const int Width = 784;
+
+    private readonly List<WebApplication> apps = [];
+    private PayloadRef? reference;
+
+    private ServiceHosts(string directory) => Directory = directory;
+
+    public string Directory { get; }
+
+    public WebApplication Inference { get; private set; } = null!;
+
+    public WebApplication Drift { get; private set; } = null!;
+
+    public Uri InferenceAddress { get; private set; } = null!;
+
+    public Uri DriftAddress { get; private set; } = null!;
+
+    public HttpClient InferenceHttp { get; private set; } = null!;
+
+    public static async Task<ServiceHosts> StartAsync()
+    {
+        var hosts = new ServiceHosts(System.IO.Directory.CreateTempSubdirectory("pipeline-observability-").FullName);
+        try
+        {
+            await hosts.StartCoreAsync();
+            return hosts;
+        }
+        catch
+        {
+            await hosts.DisposeAsync();
+            throw;
+        }
+    }
+
+    private Dictionary<string, string?> Settings() => new()
+    {
+        ["Messaging:Transport"] = "InMemory",
+        ["Messaging:Retry:Limit"] = "1",
+        ["Messaging:Retry:IntervalMilliseconds"] = "10",
+        ["Storage:Provider"] = "Sqlite",
+        ["Storage:ConnectionString"] = $"Data Source={Path.Combine(Directory, "pipeline.db")}",
+        ["Storage:ArtifactRoot"] = Path.Combine(Directory, "artifacts"),
+        ["Inference:ModelId"] = ModelId,
+        ["Inference:Device"] = "cpu",
+        ["Inference:RefreshInterval"] = "00:00:00",
+        ["DriftDetection:WindowSize"] = "32",
+        ["DriftDetection:Device"] = "cpu",
+        ["DriftDetection:UseEmbeddings"] = "false",
+        ["DriftDetection:MmdPermutations"] = "20",
+        ["DriftDetection:MaxReferenceRows"] = "200",
+        ["Logging:LogLevel:Default"] = "Warning",
+    };
+
+    private async Task StartCoreAsync()
+    {
+        // The registry and artifacts exist before the services start, as in production.
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(Settings()).Build();
+        await using (var seed = new ServiceCollection().AddLogging().AddPipelineStorage(configuration).AddAdaptationArtifacts().BuildServiceProvider())
+        {
+            await seed.GetRequiredService<MigrationRunner>().MigrateAsync();
+            var rows = Rows(200, seed: 0, scale: 1f);
+            reference = await seed.GetRequiredService<DatasetArtifacts>().SaveAsync(
+                new FeatureBlob(rows.Length, Width, [.. rows.SelectMany(r => r)]), "datasets", $"{ModelId}/drift-reference.pfb", CancellationToken.None);
+            await RegisterAsync(seed, seed: 1);
+            await seed.GetRequiredService<IModelRegistry>().SetProductionAsync(ModelId, 1, "tests", "observability test");
+        }
+
+        (Drift, DriftAddress) = await StartHostAsync([new DriftDetectionModule()], _ => { });
+        var bridge = new BusBridge(Drift.Services.GetRequiredService<IBus>());
+        (Inference, InferenceAddress) = await StartHostAsync(
+            [new InferenceModule(), new BridgeModule(bridge)], app => app.MapInferenceEndpoints());
+        InferenceHttp = new HttpClient { BaseAddress = InferenceAddress, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    private async Task<(WebApplication App, Uri Address)> StartHostAsync(IServiceModule[] modules, Action<WebApplication> map)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = Directory });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(Settings());
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.AddPipelineDefaults(modules);
+        var app = builder.Build();
+        app.MapPipelineEndpoints();
+        map(app);
+        apps.Add(app);
+        await app.StartAsync();
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await app.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, cts.Token);
+        return (app, address);
+    }
+
+    /// <summary>Registers ModelBundle.Create("mlp", seed) as the next version, with the drift reference rows in its metadata.</summary>
+    private async Task<ModelVersionRecord> RegisterAsync(IServiceProvider services, int seed)
+    {
+        using var bundle = ModelBundle.Create("mlp", seed);
+        return await services.GetRequiredService<ModelArtifacts>()
+            .RegisterAsync(ModelId, bundle, "tests", new VersionMetadata { DriftReference = reference }, null, CancellationToken.None);
+    }
+
+    /// <summary>Waits (bounded) until GET /model on the inference host reports the version.</summary>
+    public async Task WaitForServedVersionAsync(int version, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            try
+            {
+                using var response = await InferenceHttp.GetAsync(new Uri("/model", UriKind.Relative), cts.Token);
+                if (response.IsSuccessStatusCode)
+                {
+                    var status = await response.Content.ReadFromJsonAsync<JsonElement>(cts.Token);
+                    if (status.GetProperty("version").GetInt32() == version)
+                    {
+                        return;
+                    }
+                }
+
+                await Task.Delay(50, cts.Token);
+            }
+            catch (OperationCanceledException) when (cts.IsCancellationRequested)
+            {
+                throw new TimeoutException($"the inference host did not serve v{version} within {timeout.TotalSeconds:F0} s");
+            }
+        }
+    }
+
+    /// <summary>Deploys the next version as the Deployment service would: move the alias, publish ModelDeployed.</summary>
+    public async Task DeployNewVersionAsync(int seed)
+    {
+        var services = Inference.Services;
+        var record = await RegisterAsync(services, seed);
+        var previous = (await services.GetRequiredService<IModelRegistry>().GetProductionAsync(ModelId))?.Version;
+        await services.GetRequiredService<IModelRegistry>().SetProductionAsync(ModelId, record.Version, "tests", "observability test");
+        await services.GetRequiredService<IBus>().Publish(new ModelDeployed
+        {
+            ModelId = ModelId, Version = record.Version, PreviousVersion = previous, ArtifactUri = record.ArtifactUri,
+            Sha256 = record.Sha256, By = "tests", Reason = "observability test",
+        });
+    }
+
+    /// <summary>Rows of uniform pixels in [0, scale): scale 1 is the reference distribution, a smaller one is drifted (darker images).</summary>
+    public static float[][] Rows(int count, int seed, float scale)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count)
+            .Select(_ => Enumerable.Range(0, Width).Select(_ => (float)random.NextDouble() * scale).ToArray())
+            .ToArray();
+    }
+
+    public static string PredictJson(int rows, int seed, float scale = 1f) =>
+        JsonSerializer.Serialize(new { instances = Rows(rows, seed, scale) });
+
+    public Task<HttpResponseMessage> PostAsync(string path, string json) =>
+        InferenceHttp.PostAsync(new Uri(path, UriKind.Relative), new StringContent(json, Encoding.UTF8, "application/json"));
+
+    public async ValueTask DisposeAsync()
+    {
+        InferenceHttp?.Dispose();
+        foreach (var app in Enumerable.Reverse(apps))
+        {
+            try
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await app.StopAsync(cts.Token);
+            }
+            finally
+            {
+                await app.DisposeAsync();
+            }
+        }
+
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // best effort
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // best effort
+        }
+    }
+}
+
+/// <summary>The drift host's bus, as seen from the inference host.</summary>
+public sealed class BusBridge(IBus target)
+{
+    public IBus Target { get; } = target;
+}
+
+/// <summary>Carries what Inference publishes for DriftDetection across to the drift host (RabbitMQ's job under compose).</summary>
+public sealed class ObservationsBridgeConsumer(BusBridge bridge) : IConsumer<ObservationsIngested>
+{
+    public Task Consume(ConsumeContext<ObservationsIngested> context) =>
+        bridge.Target.Publish(context.Message, context.CancellationToken);
+}
+
+public sealed class BridgeModule(BusBridge bridge) : IServiceModule
+{
+    public string Name => "test-bridge";
+
+    public void ConfigureServices(IServiceCollection services, IConfiguration configuration) => services.AddSingleton(bridge);
+
+    public void AddConsumers(IBusRegistrationConfigurator bus) => bus.AddConsumer<ObservationsBridgeConsumer>();
+}
