@@ -16,9 +16,16 @@ public sealed class MetricsFilter<T> : IFilter<ConsumeContext<T>>
             await next.Send(context);
             PipelineMetrics.ConsumedMessages.WithLabels(type, "ok").Inc();
         }
-        catch
+        catch (Exception ex)
         {
-            PipelineMetrics.ConsumedMessages.WithLabels(type, "error").Inc();
+            // invalid: failed validation; rejected: a command that cannot be carried out; error: a fault.
+            var outcome = ex switch
+            {
+                FluentValidation.ValidationException => "invalid",
+                CommandRejectedException => "rejected",
+                _ => "error",
+            };
+            PipelineMetrics.ConsumedMessages.WithLabels(type, outcome).Inc();
             throw;
         }
     }

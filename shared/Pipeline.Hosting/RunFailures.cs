@@ -15,6 +15,7 @@ public static class RunFailures
         logger.LogWarning("Run {RunId} of {ModelId} failed in {Stage}: {Reason}", runId, modelId, stage, reason);
         if (await runs.TryFailAsync(runId, stage, reason, ct))
         {
+            PipelineMetrics.RunsFinished.WithLabels(modelId, "failed").Inc();
             await publish.Publish(new AdaptationRunFailed { RunId = runId, ModelId = modelId, Stage = stage, Reason = reason }, ct);
         }
     }

@@ -47,7 +47,11 @@ public sealed class CandidateApprovedConsumer(
             return;
         }
 
-        await runs.TryTransitionAsync(run.RunId, RunState.Deploying, RunState.Deployed, detail: $"v{m.CandidateVersion} in production", cancellationToken: ct);
+        if (await runs.TryTransitionAsync(run.RunId, RunState.Deploying, RunState.Deployed, detail: $"v{m.CandidateVersion} in production", cancellationToken: ct))
+        {
+            PipelineMetrics.RunsFinished.WithLabels(m.ModelId, "deployed").Inc();
+        }
+
         logger.LogInformation("Deployed {ModelId} v{Version} (was v{Previous}) for run {RunId}",
             m.ModelId, m.CandidateVersion, promotion.PreviousVersion, m.RunId);
         await context.Publish(new ModelDeployed

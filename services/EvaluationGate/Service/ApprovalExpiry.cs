@@ -42,6 +42,7 @@ public sealed class ApprovalExpiry(
                 Mode = Storage.Repositories.ApprovalMode.Auto, Reason = reason,
             }, ct);
             logger.LogWarning("Run {RunId} of {ModelId}: {Reason}", run.RunId, run.ModelId, reason);
+            PipelineMetrics.RunsFinished.WithLabels(run.ModelId, "rejected").Inc();
             await publish.Publish(new CandidateRejected
             {
                 RunId = run.RunId, ModelId = run.ModelId, CandidateVersion = run.CandidateVersion ?? run.BaseVersion + 1,

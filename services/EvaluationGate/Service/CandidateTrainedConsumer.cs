@@ -98,6 +98,11 @@ public sealed class CandidateTrainedConsumer(
         }
 
         var approve = decision == GateDecision.Approve;
+        if (!approve)
+        {
+            PipelineMetrics.RunsFinished.WithLabels(m.ModelId, "rejected").Inc();
+        }
+
         await approvals.AddAsync(new ApprovalRecord
         {
             RunId = m.RunId, Decision = approve ? ApprovalDecision.Auto : ApprovalDecision.Reject, DecidedBy = GateUser,

@@ -47,6 +47,11 @@ public sealed class OperatorDecisions(
             Mode = Storage.Repositories.ApprovalMode.Manual, Reason = reason,
         }, ct);
         logger.LogInformation("Run {RunId} {Verb} by {Operator}: {Reason}", runId, verb, user, reason);
+        if (!approve)
+        {
+            PipelineMetrics.RunsFinished.WithLabels(run.ModelId, "rejected").Inc();
+        }
+
         if (approve)
         {
             await context.Publish(new CandidateApproved
