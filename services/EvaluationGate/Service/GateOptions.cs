@@ -34,7 +34,7 @@ public sealed class GateOptions
     [Range(0.0, 10_000.0)]
     public double LatencyToleranceMs { get; set; } = 1.0;
 
-    /// <summary>Interleaved measurement rounds; the median of each model's rounds is compared.</summary>
+    /// <summary>Interleaved measurement rounds; each model's fastest round is compared.</summary>
     [Range(1, 100)]
     public int LatencyRounds { get; set; } = 7;
 
