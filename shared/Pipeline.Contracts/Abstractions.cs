@@ -62,6 +62,17 @@ public sealed record FeatureDriftScore
     public bool Drifted { get; init; }
 }
 
+/// <summary>A two-sided interval of a difference in accuracy (fractions, so within [−1, 1]).</summary>
+public sealed record ConfidenceInterval
+{
+    public required double Lower { get; init; }
+
+    public required double Upper { get; init; }
+
+    /// <summary>Confidence level, e.g. 0.95.</summary>
+    public required double Level { get; init; }
+}
+
 public sealed record LayerCoverage
 {
     public required string Layer { get; init; }

@@ -120,6 +120,12 @@ public sealed record CandidateEvaluated : IRunMessage
     public required double Forgetting { get; init; }
     public required double LatencyMsBefore { get; init; }
     public required double LatencyMsAfter { get; init; }
+
+    /// <summary>Confidence intervals of gain and forgetting (paired, same rows); optional for older senders.</summary>
+    public ConfidenceInterval? GainInterval { get; init; }
+    public ConfidenceInterval? ForgettingInterval { get; init; }
+    public int? ShiftedRows { get; init; }
+    public int? OriginalRows { get; init; }
     public required GateDecision Decision { get; init; }
     public IReadOnlyList<string> Reasons { get; init; } = [];
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;

@@ -41,6 +41,12 @@ public sealed class MessagingOptions : IValidatableObject
     /// <summary>Prefix for endpoint (queue) names, so test runs never share queues with one another.</summary>
     public string? EndpointPrefix { get; set; }
 
+    /// <summary>
+    /// MassTransit 8.4+ reports anonymous usage to a third-party host at start-up unless told not to.
+    /// A pipeline must not phone home by default (and cannot here: no network), so it is off.
+    /// </summary>
+    public bool UsageTelemetry { get; set; }
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (Transport == TransportKind.RabbitMq && string.IsNullOrWhiteSpace(Host))

@@ -68,6 +68,7 @@ public static class PipelineHost
         var messaging = configuration.GetSection(MessagingOptions.Section).Get<MessagingOptions>() ?? new MessagingOptions();
         services.AddMassTransit(x =>
         {
+            x.ConfigureUsageTelemetryOptions(t => t.Enabled = messaging.UsageTelemetry);
             x.SetEndpointNameFormatter(new KebabCaseEndpointNameFormatter(messaging.EndpointPrefix, includeNamespace: true));
             x.ConfigureHealthCheckOptions(o =>
             {

@@ -83,6 +83,19 @@ public sealed class SchemaParityTests
             base.ExplicitVisit(node);
         }
 
+        public override void ExplicitVisit(AlterTableAddTableElementStatement node)
+        {
+            var table = Tables.TryGetValue(node.SchemaObjectName.BaseIdentifier.Value, out var columns)
+                ? columns
+                : Tables[node.SchemaObjectName.BaseIdentifier.Value] = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var d in node.Definition.ColumnDefinitions)
+            {
+                table.Add(d.ColumnIdentifier.Value);
+            }
+
+            base.ExplicitVisit(node);
+        }
+
         public override void ExplicitVisit(CreateIndexStatement node)
         {
             Indexes.Add(node.Name.Value);

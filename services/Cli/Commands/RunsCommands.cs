@@ -130,7 +130,12 @@ public static class RunsCommands
             t.AddRow("shifted holdout", P(evaluation.AccShiftedBefore), P(evaluation.AccShiftedAfter));
             t.AddRow("original holdout", P(evaluation.AccOriginalBefore), P(evaluation.AccOriginalAfter));
             AnsiConsole.Write(t);
-            AnsiConsole.MarkupLine($"forgetting {evaluation.Forgetting:P2}; candidate latency {evaluation.LatencyMs:F2} ms per batch");
+            AnsiConsole.MarkupLine($"gain {evaluation.AccShiftedAfter - evaluation.AccShiftedBefore:P2}{Ci(evaluation.GainLower, evaluation.GainUpper)}; " +
+                $"forgetting {evaluation.Forgetting:P2}{Ci(evaluation.ForgettingLower, evaluation.ForgettingUpper)}; candidate latency {evaluation.LatencyMs:F2} ms per batch");
+            if (evaluation.Confidence is { } level)
+            {
+                AnsiConsole.MarkupLine($"intervals at {level:P0} confidence, paired on {evaluation.ShiftedRows} shifted and {evaluation.OriginalRows} original rows");
+            }
         }
 
         foreach (var a in approvals)
@@ -155,4 +160,7 @@ public static class RunsCommands
         WriteIndented = true,
         Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
     };
+
+    private static string Ci(double? lower, double? upper) =>
+        lower is { } l && upper is { } u ? $" [[{l:P2}, {u:P2}]]" : "";
 }

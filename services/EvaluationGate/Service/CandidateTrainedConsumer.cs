@@ -49,7 +49,14 @@ public sealed class CandidateTrainedConsumer(
             return;
         }
 
+        if (GatePolicy.InsufficientData(measured.Shifted.Count, measured.Original.Count, o) is { } tooLittle)
+        {
+            await RunFailures.FailAsync(runs, context, logger, m.RunId, m.ModelId, "evaluate", tooLittle, ct);
+            return;
+        }
+
         var (decision, reasons) = GatePolicy.Decide(measured, o);
+        GateMetrics.Record(m.ModelId, measured, decision.ToString());
         logger.LogInformation(
             "Run {RunId}: candidate v{Candidate} vs production v{Production}: shifted {ShiftedBefore:P1} → {ShiftedAfter:P1}, original {OriginalBefore:P1} → {OriginalAfter:P1}: {Decision}",
             m.RunId, m.CandidateVersion, productionVersion, measured.ShiftedBefore, measured.ShiftedAfter,
@@ -61,6 +68,9 @@ public sealed class CandidateTrainedConsumer(
             AccOriginalBefore = measured.OriginalBefore, AccOriginalAfter = measured.OriginalAfter,
             AccShiftedBefore = measured.ShiftedBefore, AccShiftedAfter = measured.ShiftedAfter,
             Forgetting = measured.Forgetting, LatencyMs = measured.LatencyMsAfter,
+            GainLower = measured.GainInterval.Lower, GainUpper = measured.GainInterval.Upper,
+            ForgettingLower = measured.ForgettingInterval.Lower, ForgettingUpper = measured.ForgettingInterval.Upper,
+            Confidence = o.Confidence, ShiftedRows = measured.Shifted.Count, OriginalRows = measured.Original.Count,
             Decision = decision.ToString(), ReasonsJson = JsonSerializer.Serialize(reasons),
         }, ct);
 
@@ -70,6 +80,9 @@ public sealed class CandidateTrainedConsumer(
             ShiftedAccuracyBefore = measured.ShiftedBefore, ShiftedAccuracyAfter = measured.ShiftedAfter,
             OriginalAccuracyBefore = measured.OriginalBefore, OriginalAccuracyAfter = measured.OriginalAfter,
             Forgetting = measured.Forgetting, LatencyMsBefore = measured.LatencyMsBefore, LatencyMsAfter = measured.LatencyMsAfter,
+            GainInterval = new ConfidenceInterval { Lower = measured.GainInterval.Lower, Upper = measured.GainInterval.Upper, Level = o.Confidence },
+            ForgettingInterval = new ConfidenceInterval { Lower = measured.ForgettingInterval.Lower, Upper = measured.ForgettingInterval.Upper, Level = o.Confidence },
+            ShiftedRows = measured.Shifted.Count, OriginalRows = measured.Original.Count,
             Decision = decision, Reasons = reasons,
         }, ct);
 
@@ -132,12 +145,26 @@ public sealed class CandidateTrainedConsumer(
         using var shifted = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.ShiftedHoldout, ct));
         using var original = DatasetArtifacts.ToDataset(await datasets.LoadAsync(referenceRef, ct));
 
-        var shiftedBefore = Evaluator.Evaluate(productionModel, shifted).Accuracy;
-        var shiftedAfter = Evaluator.Evaluate(candidateModel, shifted).Accuracy;
-        var originalBefore = Evaluator.Evaluate(productionModel, original).Accuracy;
-        var originalAfter = Evaluator.Evaluate(candidateModel, original).Accuracy;
+        var truthOriginal = original.LabelArray();
+        var productionOriginal = Correct(productionModel, original, truthOriginal);
+        var candidateOriginal = Correct(candidateModel, original, truthOriginal);
+        var truthShifted = shifted.LabelArray();
+        var shiftedDifference = PairedComparison.Compare(
+            Correct(productionModel, shifted, truthShifted), Correct(candidateModel, shifted, truthShifted), o.Confidence);
+        var originalDifference = PairedComparison.Compare(productionOriginal, candidateOriginal, o.Confidence);
+        var byClass = PairedComparison.CompareByClass(
+            productionOriginal, candidateOriginal, truthOriginal, productionModel.Info.Classes.Length, o.Confidence);
         var (latencyBefore, latencyAfter) = MeasureLatency(productionModel, candidateModel, o);
-        return new GateMeasurements(shiftedBefore, shiftedAfter, originalBefore, originalAfter, latencyBefore, latencyAfter);
+        return new GateMeasurements(shiftedDifference, originalDifference, byClass, latencyBefore, latencyAfter);
+    }
+
+    /// <summary>Per row: is the model's top class the label? Both models are judged on the same rows (paired).</summary>
+    private static bool[] Correct(ML.Models.ModelBundle model, ML.Data.ImageDataset data, long[] truth)
+    {
+        using var probabilities = model.PredictProbabilities(data.Images);
+        using var predicted = probabilities.argmax(1).cpu();
+        var classes = predicted.data<long>().ToArray();
+        return classes.Select((c, i) => c == truth[i]).ToArray();
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Pipeline.ML.Evaluation;
 
 namespace Pipeline.EvaluationGate;
 
@@ -38,9 +39,34 @@ public sealed class GateOptions
     [Range(1, 100)]
     public int LatencyRounds { get; set; } = 7;
 
-    /// <summary>A gain this far below MinGain, or forgetting this far above MaxForgetting, asks a person instead of rejecting.</summary>
+    /// <summary>Two-sided confidence level of the gain and forgetting intervals.</summary>
+    [Range(0.5, 0.9999)]
+    public double Confidence { get; set; } = 0.95;
+
+    /// <summary>
+    /// Half-width of the intervals the gate must be able to reach (0.04 = ±4 points). With
+    /// <see cref="ExpectedDiscordance"/> it fixes the smallest holdout the gate decides on.
+    /// </summary>
+    [Range(0.001, 0.5)]
+    public double Precision { get; set; } = 0.04;
+
+    /// <summary>
+    /// Share of holdout rows on which exactly one of production and candidate is right. Only those
+    /// rows inform the difference; the demo's runs measured 0.05–0.25.
+    /// </summary>
+    [Range(0.001, 1.0)]
+    public double ExpectedDiscordance { get; set; } = 0.15;
+
+    /// <summary>Rows each holdout needs: z² · ExpectedDiscordance / Precision² (361 with the defaults).</summary>
+    public int RequiredRows => PairedComparison.RequiredRows(Precision, ExpectedDiscordance, Confidence);
+
+    /// <summary>A class of the original data whose accuracy drops by more than this (significantly) fails a candidate.</summary>
     [Range(0.0, 1.0)]
-    public double GreyZone { get; set; } = 0.02;
+    public double MaxClassDrop { get; set; } = 0.10;
+
+    /// <summary>Classes with fewer original-holdout rows than this are not judged on their own.</summary>
+    [Range(1, 1_000_000)]
+    public int MinClassRows { get; set; } = 30;
 
     /// <summary>How long an approval request stays open before it expires into a rejection.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]

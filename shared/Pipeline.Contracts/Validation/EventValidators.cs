@@ -142,6 +142,10 @@ public sealed class CandidateEvaluatedValidator : AbstractValidator<CandidateEva
         RuleFor(x => x.Forgetting).Finite().InclusiveBetween(-1, 1);
         RuleFor(x => x.LatencyMsBefore).Finite().GreaterThanOrEqualTo(0);
         RuleFor(x => x.LatencyMsAfter).Finite().GreaterThanOrEqualTo(0);
+        RuleFor(x => x.GainInterval!).SetValidator(new ConfidenceIntervalValidator()).When(x => x.GainInterval is not null);
+        RuleFor(x => x.ForgettingInterval!).SetValidator(new ConfidenceIntervalValidator()).When(x => x.ForgettingInterval is not null);
+        RuleFor(x => x.ShiftedRows).GreaterThan(0).When(x => x.ShiftedRows is not null);
+        RuleFor(x => x.OriginalRows).GreaterThan(0).When(x => x.OriginalRows is not null);
         RuleFor(x => x.Decision).IsInEnum();
         RuleFor(x => x.Timestamp).ValidTimestamp();
     }
@@ -225,5 +229,15 @@ public sealed class AdaptationRunFailedValidator : AbstractValidator<AdaptationR
         RuleFor(x => x.Stage).NotEmpty().MaximumLength(64);
         RuleFor(x => x.Reason).Reason();
         RuleFor(x => x.Timestamp).ValidTimestamp();
+    }
+}
+
+public sealed class ConfidenceIntervalValidator : AbstractValidator<ConfidenceInterval>
+{
+    public ConfidenceIntervalValidator()
+    {
+        RuleFor(x => x.Lower).Finite().InclusiveBetween(-1, 1);
+        RuleFor(x => x.Upper).Finite().InclusiveBetween(-1, 1).GreaterThanOrEqualTo(x => x.Lower);
+        RuleFor(x => x.Level).ExclusiveBetween(0, 1);
     }
 }

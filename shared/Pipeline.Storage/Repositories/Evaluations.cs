@@ -34,6 +34,23 @@ public sealed record EvaluationRecord
     /// <summary>Candidate inference latency (ms).</summary>
     public double LatencyMs { get; init; }
 
+    /// <summary>Confidence interval of the gain on the shifted holdout (null for evaluations stored before intervals).</summary>
+    public double? GainLower { get; init; }
+
+    public double? GainUpper { get; init; }
+
+    /// <summary>Confidence interval of the forgetting on the original holdout.</summary>
+    public double? ForgettingLower { get; init; }
+
+    public double? ForgettingUpper { get; init; }
+
+    /// <summary>Confidence level of both intervals.</summary>
+    public double? Confidence { get; init; }
+
+    public int? ShiftedRows { get; init; }
+
+    public int? OriginalRows { get; init; }
+
     /// <summary>Gate decision (e.g. approve, reject, await_approval).</summary>
     public required string Decision { get; init; }
 
@@ -63,26 +80,37 @@ internal static class EvaluationSql
         UPDATE dbo.evaluations WITH (UPDLOCK, SERIALIZABLE)
         SET candidate_version = @CandidateVersion, production_version = @ProductionVersion, acc_original_before = @AccOriginalBefore,
             acc_original_after = @AccOriginalAfter, acc_shifted_before = @AccShiftedBefore, acc_shifted_after = @AccShiftedAfter,
-            forgetting = @Forgetting, latency_ms = @LatencyMs, decision = @Decision, reasons = @ReasonsJson, created_at = @CreatedAt
+            forgetting = @Forgetting, latency_ms = @LatencyMs, decision = @Decision, reasons = @ReasonsJson, created_at = @CreatedAt,
+            gain_lower = @GainLower, gain_upper = @GainUpper, forgetting_lower = @ForgettingLower, forgetting_upper = @ForgettingUpper,
+            confidence = @Confidence, shifted_rows = @ShiftedRows, original_rows = @OriginalRows
         WHERE run_id = @RunId;
         IF @@ROWCOUNT = 0
-            INSERT INTO dbo.evaluations (run_id, candidate_version, production_version, acc_original_before, acc_original_after, acc_shifted_before, acc_shifted_after, forgetting, latency_ms, decision, reasons, created_at)
-            VALUES (@RunId, @CandidateVersion, @ProductionVersion, @AccOriginalBefore, @AccOriginalAfter, @AccShiftedBefore, @AccShiftedAfter, @Forgetting, @LatencyMs, @Decision, @ReasonsJson, @CreatedAt);
+            INSERT INTO dbo.evaluations (run_id, candidate_version, production_version, acc_original_before, acc_original_after, acc_shifted_before, acc_shifted_after, forgetting, latency_ms, decision, reasons, created_at,
+                gain_lower, gain_upper, forgetting_lower, forgetting_upper, confidence, shifted_rows, original_rows)
+            VALUES (@RunId, @CandidateVersion, @ProductionVersion, @AccOriginalBefore, @AccOriginalAfter, @AccShiftedBefore, @AccShiftedAfter, @Forgetting, @LatencyMs, @Decision, @ReasonsJson, @CreatedAt,
+                @GainLower, @GainUpper, @ForgettingLower, @ForgettingUpper, @Confidence, @ShiftedRows, @OriginalRows);
         """,
         """
-        INSERT INTO evaluations (run_id, candidate_version, production_version, acc_original_before, acc_original_after, acc_shifted_before, acc_shifted_after, forgetting, latency_ms, decision, reasons, created_at)
-        VALUES (@RunId, @CandidateVersion, @ProductionVersion, @AccOriginalBefore, @AccOriginalAfter, @AccShiftedBefore, @AccShiftedAfter, @Forgetting, @LatencyMs, @Decision, @ReasonsJson, @CreatedAt)
+        INSERT INTO evaluations (run_id, candidate_version, production_version, acc_original_before, acc_original_after, acc_shifted_before, acc_shifted_after, forgetting, latency_ms, decision, reasons, created_at,
+            gain_lower, gain_upper, forgetting_lower, forgetting_upper, confidence, shifted_rows, original_rows)
+        VALUES (@RunId, @CandidateVersion, @ProductionVersion, @AccOriginalBefore, @AccOriginalAfter, @AccShiftedBefore, @AccShiftedAfter, @Forgetting, @LatencyMs, @Decision, @ReasonsJson, @CreatedAt,
+            @GainLower, @GainUpper, @ForgettingLower, @ForgettingUpper, @Confidence, @ShiftedRows, @OriginalRows)
         ON CONFLICT (run_id) DO UPDATE SET candidate_version = excluded.candidate_version, production_version = excluded.production_version,
             acc_original_before = excluded.acc_original_before, acc_original_after = excluded.acc_original_after,
             acc_shifted_before = excluded.acc_shifted_before, acc_shifted_after = excluded.acc_shifted_after,
             forgetting = excluded.forgetting, latency_ms = excluded.latency_ms, decision = excluded.decision,
-            reasons = excluded.reasons, created_at = excluded.created_at;
+            reasons = excluded.reasons, created_at = excluded.created_at,
+            gain_lower = excluded.gain_lower, gain_upper = excluded.gain_upper, forgetting_lower = excluded.forgetting_lower,
+            forgetting_upper = excluded.forgetting_upper, confidence = excluded.confidence, shifted_rows = excluded.shifted_rows,
+            original_rows = excluded.original_rows;
         """);
 
     private const string Columns =
         "run_id AS RunId, candidate_version AS CandidateVersion, production_version AS ProductionVersion, acc_original_before AS AccOriginalBefore, " +
         "acc_original_after AS AccOriginalAfter, acc_shifted_before AS AccShiftedBefore, acc_shifted_after AS AccShiftedAfter, forgetting AS Forgetting, " +
-        "latency_ms AS LatencyMs, decision AS Decision, reasons AS ReasonsJson, created_at AS CreatedAt";
+        "latency_ms AS LatencyMs, decision AS Decision, reasons AS ReasonsJson, created_at AS CreatedAt, " +
+        "gain_lower AS GainLower, gain_upper AS GainUpper, forgetting_lower AS ForgettingLower, forgetting_upper AS ForgettingUpper, " +
+        "confidence AS Confidence, shifted_rows AS ShiftedRows, original_rows AS OriginalRows";
 
     public static readonly SqlQuery Get = new(
         "evaluations.get",
@@ -117,6 +145,13 @@ public sealed class EvaluationRepository : RepositoryBase, IEvaluationRepository
             evaluation.LatencyMs,
             evaluation.Decision,
             evaluation.ReasonsJson,
+            evaluation.GainLower,
+            evaluation.GainUpper,
+            evaluation.ForgettingLower,
+            evaluation.ForgettingUpper,
+            evaluation.Confidence,
+            evaluation.ShiftedRows,
+            evaluation.OriginalRows,
             CreatedAt = evaluation.CreatedAt == default ? Now : evaluation.CreatedAt,
         }, ct: cancellationToken)).ConfigureAwait(false);
     }
