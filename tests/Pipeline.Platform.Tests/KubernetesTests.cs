@@ -197,3 +197,23 @@ public class KubernetesTests
         Assert.Equal("cuda", Str(Seq(container, "env").Single(e => Str(e, "name") == "Tuning__Device"), "value"));
     }
 }
+
+public class ImageTests
+{
+    [Fact]
+    public void Service_images_run_as_an_unprivileged_user_and_the_build_context_leaves_out_state_and_secrets()
+    {
+        var dockerfile = File.ReadAllLines(Path.Combine(RepoPaths.Root, "infra/docker/Dockerfile"));
+        var runtime = dockerfile.SkipWhile(l => !l.StartsWith("FROM mcr.microsoft.com/dotnet/aspnet", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(runtime);
+        var user = runtime.Last(l => l.StartsWith("USER ", StringComparison.Ordinal));
+        Assert.DoesNotContain("root", user, StringComparison.Ordinal);
+        Assert.True(runtime.IndexOf(user) < runtime.FindIndex(l => l.StartsWith("ENTRYPOINT", StringComparison.Ordinal)));
+
+        var ignored = File.ReadAllLines(Path.Combine(RepoPaths.Root, ".dockerignore"));
+        foreach (var pattern in new[] { "**/bin/", "**/obj/", ".pipeline/", ".env" })
+        {
+            Assert.Contains(pattern, ignored);
+        }
+    }
+}
