@@ -55,6 +55,7 @@ public static class PipelineHost
         services.TryAddSingleton(TimeProvider.System);
         services.AddValidatorsFromAssemblyContaining<PayloadRefValidator>(ServiceLifetime.Singleton);
         services.AddPipelineStorage(configuration);
+        services.AddPipelineTelemetry(configuration, string.Join('+', modules.Select(m => m.Name)));
 
         services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), tags: [LiveTag])
