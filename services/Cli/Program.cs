@@ -19,4 +19,4 @@ foreach (var command in OperatorCommands.Create())
     root.Subcommands.Add(command);
 }
 
-return await root.Parse(args).InvokeAsync();
+return await Pipeline.Hosting.CommandLineRunner.RunAsync(root, args);

@@ -7,6 +7,13 @@ using Spectre.Console;
 var root = new RootCommand("The whole pipeline in one process (in-memory transport, SQLite, local artifacts)");
 
 var scenario = new Option<string>("--scenario") { Description = "Drift injected midway: rotate-30, noise, contrast, brightness, blur, invert, prior-shift", DefaultValueFactory = _ => "rotate-30" };
+scenario.Validators.Add(r =>
+{
+    if (r.GetValueOrDefault<string>() is { } name && !Pipeline.ML.Data.DriftScenario.TryParse(name, out _))
+    {
+        r.AddError($"unknown scenario '{name}': use rotate-DEG, noise-SIGMA, contrast-F, brightness-D, blur-SIGMA, invert or prior-shift");
+    }
+});
 var output = new Option<string?>("--out") { Description = "Write the demo JSON here" };
 var seed = new Option<int>("--seed") { Description = "Seed for data splits, base model and drift", DefaultValueFactory = _ => 1 };
 var dataDir = new Option<string?>("--data") { Description = "Fashion-MNIST directory (default $PIPELINE_DATA_DIR or /usr/share/datasets/fashion-mnist)" };
@@ -43,4 +50,4 @@ demo.SetAction(async (r, ct) =>
 });
 root.Subcommands.Add(demo);
 
-return await root.Parse(args).InvokeAsync();
+return await Pipeline.Hosting.CommandLineRunner.RunAsync(root, args);

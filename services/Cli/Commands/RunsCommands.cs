@@ -2,7 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Hosting;
 using Pipeline.Storage;
 using Pipeline.Storage.Repositories;
 using Spectre.Console;
@@ -38,13 +40,15 @@ public static class RunsCommands
         {
             if (r.GetValue(Db) is { } file)
             {
-                if (!File.Exists(file))
-                {
-                    throw new FileNotFoundException($"no database at {file}");
-                }
-
                 o.Provider = StorageProvider.Sqlite;
                 o.ConnectionString = $"Data Source={file}";
+            }
+
+            // Reading must never create an empty database where the user mistyped a path.
+            if (o.Provider == StorageProvider.Sqlite
+                && new SqliteConnectionStringBuilder(o.ConnectionString).DataSource is { Length: > 0 } path && !File.Exists(path))
+            {
+                throw new UserErrorException($"no database at {path}: pass --db FILE (the demo prints the one it used)");
             }
 
             o.MigrateOnStartup = false;
