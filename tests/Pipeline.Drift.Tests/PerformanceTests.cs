@@ -110,14 +110,20 @@ public class PerformanceTests
     }
 
     [Fact]
-    public void Observed_accuracy_from_enough_labels_can_start_a_run_that_the_estimate_missed()
+    public void Enough_labels_decide_instead_of_the_estimate_both_ways()
     {
         // Confidently wrong: the estimate sees no drop, 500 labels show a large one.
         var labelled = Decide(Sums(1000, 0.85, 0.15, labelled: 500, correct: 300));
         Assert.True(labelled.StartRun);
         Assert.Contains("observed accuracy 60.0", labelled.Reason, StringComparison.Ordinal);
+        Assert.Contains("labels decide", labelled.Reason, StringComparison.Ordinal);
 
-        var few = Decide(Sums(1000, 0.85, 0.15, labelled: 100, correct: 60)); // below MinLabelledRows (200)
+        // Less confident but as accurate as ever: the estimate says 5 points, 1000 labels say none.
+        var unhurt = Decide(Sums(1000, 0.80, 0.15, labelled: 1000, correct: 852));
+        Assert.False(unhurt.StartRun);
+        Assert.Equal(TriggerOutcome.DriftWithoutHarm, unhurt.Outcome);
+
+        var few = Decide(Sums(1000, 0.85, 0.15, labelled: 100, correct: 60)); // below MinLabelledRows (500): the estimate decides
         Assert.False(few.StartRun);
         Assert.DoesNotContain("observed", few.Reason, StringComparison.Ordinal);
     }
@@ -196,10 +202,10 @@ public class PerformanceTests
 
         // Confident as ever, but the feedback says half the predictions were wrong.
         monitor.Ingest(Traffic(500, 0.8, 6, 0.6f));
-        monitor.RecordFeedback(400, 200);
+        monitor.RecordFeedback(600, 300);
         var w = monitor.Ingest(Traffic(500, 0.8, 7, 0.6f)).Windows.Single();
         Assert.True(w.Raise);
-        Assert.Equal(400, w.Performance!.LabelledRows);
+        Assert.Equal(600, w.Performance!.LabelledRows);
         Assert.Contains("observed accuracy 50.0", w.Trigger!.Reason, StringComparison.Ordinal);
     }
 

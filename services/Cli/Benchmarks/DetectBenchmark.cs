@@ -56,17 +56,21 @@ public static class DetectBenchmark
             using var run = SeedRun.Create(seed, o, log);
             calibrations.Add(run.CalibrationSummary());
             log?.Invoke($"seed {seed}: clean stream of {o.CleanWindows} windows");
-            clean = clean.Add(run.Clean(o.CleanWindows));
+            var watch = Stopwatch.StartNew();
+            var c = run.Clean(o.CleanWindows);
+            log?.Invoke($"seed {seed}: clean: {c.DriftedWindows} drifted windows, {c.FalseAlarms} confirmed, {c.Runs} runs, " +
+                $"true accuracy {c.TrueAccuracy * 100:0.0} %, estimated {c.EstimatedAccuracy * 100:0.0} % ({watch.Elapsed.TotalSeconds:0} s)");
+            clean = clean.Add(c);
             foreach (var s in scenarios)
             {
                 ct.ThrowIfCancellationRequested();
                 var r = run.Shift(s, o.LeadWindows, o.ShiftWindows);
                 log?.Invoke($"seed {seed}: {r.Scenario}: true drop {r.AccuracyDrop * 100:0.0} pts, estimated {r.EstimatedDrop * 100:0.0}, " +
-                    $"{(r.Detected ? $"drift after {r.DelayRows} rows" : "no drift")}, {(r.RunStarted ? $"run after {r.RunDelayRows} rows" : "no run")}");
+                    $"{(r.Detected ? $"drift after {r.DelayRows} rows" : "no drift")}, {(r.RunStarted ? $"run after {r.RunDelayRows} rows" : "no run")} [{r.Trace}]");
                 shifts.Add(r);
             }
             var g = run.Gradual(o.GradualDegrees, o.LeadWindows, o.GradualWindows);
-            log?.Invoke($"seed {seed}: {g.Scenario}: final drop {g.AccuracyDrop * 100:0.0} pts, {(g.RunStarted ? $"run after {g.RunDelayRows} rows" : "no run")}");
+            log?.Invoke($"seed {seed}: {g.Scenario}: final drop {g.AccuracyDrop * 100:0.0} pts, {(g.RunStarted ? $"run after {g.RunDelayRows} rows" : "no run")} [{g.Trace}]");
             shifts.Add(g);
         }
         return new DetectBenchmarkResult

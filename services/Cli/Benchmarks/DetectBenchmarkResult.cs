@@ -91,6 +91,8 @@ public sealed record ShiftResult
     [JsonPropertyName("decision_estimated_drop")] public double? DecisionEstimatedDrop { get; init; }
     [JsonPropertyName("decision")] public required string Decision { get; init; }
     [JsonPropertyName("reason")] public required string Reason { get; init; }
+    /// <summary>One character per window after the onset: '.' no drift, 'p' drift pending, 'w' without harm, 'H' with harm (run), 'u' harm unknown.</summary>
+    [JsonPropertyName("trace")] public string Trace { get; init; } = "";
     /// <summary>A run during the clean lead-in (a false alarm before the onset).</summary>
     [JsonPropertyName("lead_run")] public bool LeadRun { get; init; }
 }

@@ -149,6 +149,7 @@ internal sealed class SeedRun : IDisposable
         int? detected = null, started = null;
         WindowReport? decision = null, run = null;
         bool leadRun = false;
+        var trace = new System.Text.StringBuilder();
         for (int w = 0; w < lead; w++)
         {
             foreach (var report in monitor.Ingest(_clean.Draw(rng, _o.WindowRows).Rows).Windows)
@@ -162,6 +163,15 @@ internal sealed class SeedRun : IDisposable
             tally.Add(rows, correct);
             foreach (var report in monitor.Ingest(rows).Windows)
             {
+                trace.Append(report.Trigger?.Outcome switch
+                {
+                    TriggerOutcome.NoDrift => '.',
+                    TriggerOutcome.DriftPending => 'p',
+                    TriggerOutcome.DriftWithoutHarm => 'w',
+                    TriggerOutcome.DriftWithHarm => 'H',
+                    TriggerOutcome.HarmUnknown => 'u',
+                    _ => '?',
+                });
                 bool confirmed = report.Trigger?.Outcome is TriggerOutcome.DriftWithHarm or TriggerOutcome.DriftWithoutHarm or TriggerOutcome.HarmUnknown;
                 if (confirmed && detected is null)
                 {
@@ -179,7 +189,7 @@ internal sealed class SeedRun : IDisposable
         return new ShiftResult
         {
             Scenario = name, Seed = _seed, Detected = detected is not null, DelayRows = detected, RunStarted = started is not null,
-            RunDelayRows = started, RowsStreamed = tally.Rows, LeadRun = leadRun,
+            RunDelayRows = started, RowsStreamed = tally.Rows, LeadRun = leadRun, Trace = trace.ToString(),
             StreamTrueAccuracy = tally.True, StreamEstimatedAccuracy = tally.Estimated,
             DecisionEstimatedDrop = last?.Performance?.EstimatedDrop,
             Decision = last?.Trigger?.Outcome ?? TriggerOutcome.NoDrift,

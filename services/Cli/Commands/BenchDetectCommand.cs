@@ -15,11 +15,12 @@ public static class BenchDetectCommand
         var output = new Option<string?>("--out") { Description = "Write the JSON result to this file (default: stdout)" };
         var cleanWindows = new Option<int>("--clean-windows") { Description = "Windows of the clean stream", DefaultValueFactory = _ => 500 };
         var minDrop = new Option<double>("--min-drop") { Description = "Trigger's minimum accuracy drop (fraction)", DefaultValueFactory = _ => 0.02 };
+        var scenarios = new Option<string?>("--scenarios") { Description = "Comma-separated shifts instead of the default list (rotate-5, noise-0.1, …)" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Fashion-MNIST directory (default $PIPELINE_DATA_DIR or /usr/share/datasets/fashion-mnist)" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Base-model cache (default $PIPELINE_CACHE_DIR or ~/.cache/pipeline)" };
         var command = new Command("detect", "Stream clean and shifted traffic through the drift monitor and trigger policy; report detection, delay and runs")
         {
-            seeds, output, cleanWindows, minDrop, dataDir, cacheDir,
+            seeds, output, cleanWindows, minDrop, scenarios, dataDir, cacheDir,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -29,6 +30,10 @@ public static class BenchDetectCommand
                 Seeds = r.GetValue(seeds), CleanWindows = r.GetValue(cleanWindows), MinAccuracyDrop = r.GetValue(minDrop),
                 DataDirectory = r.GetValue(dataDir), CacheDirectory = r.GetValue(cacheDir),
             };
+            if (r.GetValue(scenarios) is { } list)
+            {
+                o = o with { Scenarios = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
+            }
             if (o.Seeds is < 1 or > 20 || o.CleanWindows < 1 || o.MinAccuracyDrop is < 0 or >= 1)
             {
                 err.MarkupLine("[red]bench detect: --seeds must be 1..20, --clean-windows positive, --min-drop in [0, 1)[/]");

@@ -62,9 +62,9 @@ public sealed class DriftDetectionOptions
     /// <summary>False: confirmed drift alone starts a run, as before accuracy was estimated.</summary>
     public bool RequireHarm { get; set; } = true;
 
-    /// <summary>Labelled rows (in batches or from feedback) before observed accuracy counts as evidence.</summary>
+    /// <summary>Labelled rows (in batches or from feedback) in the evidence from which observed accuracy decides instead of the estimate.</summary>
     [Range(1, 1_000_000)]
-    public int MinLabelledRows { get; set; } = 200;
+    public int MinLabelledRows { get; set; } = 500;
 
     /// <summary>Most recent drifted windows pooled into the accuracy evidence.</summary>
     [Range(1, 1000)]

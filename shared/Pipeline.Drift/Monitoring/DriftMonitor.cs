@@ -414,7 +414,8 @@ public sealed class DriftMonitor
             Note(problems, "MMD skipped: fewer than 2 usable rows");
             return null;
         }
-        int seed = HashCode.Combine(_options.Seed, _windowId);
+        // Not HashCode.Combine: it is randomised per process, which made MMD p-values (and raises) differ between runs.
+        int seed = unchecked((_options.Seed * 1_000_003) ^ (int)(_windowId * 7_919));
         return Mmd.Test(mv.Sample, cur, _options.MmdPermutations, seed, _options.MmdMaxPoints);
     }
 

@@ -9,8 +9,11 @@ public sealed record TriggerOptions
     public double MinAccuracyDrop { get; init; } = 0.02;
     /// <summary>Two-sided level of the accuracy intervals; a drop is significant when its interval lies above zero.</summary>
     public double ConfidenceLevel { get; init; } = 0.95;
-    /// <summary>Labelled rows needed before observed accuracy counts as evidence.</summary>
-    public int MinLabelledRows { get; init; } = 200;
+    /// <summary>
+    /// Labelled rows in the evidence from which observed accuracy decides instead of the estimate
+    /// (labels are the truth; the estimate is a proxy that some shifts bias).
+    /// </summary>
+    public int MinLabelledRows { get; init; } = 500;
     /// <summary>Most recent drifted windows pooled into the accuracy evidence.</summary>
     public int MaxEvidenceWindows { get; init; } = 8;
     /// <summary>False: drift alone starts a run (the behaviour before accuracy was estimated).</summary>
@@ -68,8 +71,9 @@ public sealed record TriggerDecision(string Outcome, bool StartRun, string Reaso
 /// <summary>
 /// Acts on harm, not on any change: a run starts only when distribution drift is confirmed (the
 /// monitor's hysteresis) AND the accuracy drop against the reference is at least
-/// <see cref="TriggerOptions.MinAccuracyDrop"/> with its interval above zero, whether estimated from
-/// calibrated confidence or observed on labels. Pure: the monitor and the benchmark call it.
+/// <see cref="TriggerOptions.MinAccuracyDrop"/> with its interval above zero: observed on labels where
+/// at least <see cref="TriggerOptions.MinLabelledRows"/> came back, else estimated from calibrated
+/// confidence. Pure: the monitor and the benchmark call it.
 /// </summary>
 public sealed class TriggerPolicy
 {
@@ -108,24 +112,26 @@ public sealed class TriggerPolicy
             return new(TriggerOutcome.HarmUnknown, true, $"{confirmed}; accuracy cannot be assessed ({why}): drift alone starts the run");
         }
 
-        var parts = new List<string>();
-        bool harm = false;
-        if (estimated)
-        {
-            var e = evidence!;
-            bool hit = e.EstimatedDrop >= min && e.EstimatedDropLower > 0;
-            harm |= hit;
-            parts.Add(Inv($"estimated accuracy {e.EstimatedAccuracy:P1} [{e.EstimatedLower:P1}, {e.EstimatedUpper:P1}] on {e.Rows} rows, drop {Pts(e.EstimatedDrop!.Value)} (lower bound {Pts(e.EstimatedDropLower!.Value)})"));
-        }
+        var e = evidence!;
+        string against = Inv($"against reference {e.ReferenceAccuracy:P1}, minimum drop {Pts(min)}");
+        string detail;
+        bool harm;
         if (observed)
         {
-            var e = evidence!;
-            bool hit = e.ObservedDrop >= min && e.ObservedDropLower > 0;
-            harm |= hit;
-            parts.Add(Inv($"observed accuracy {e.ObservedAccuracy:P1} on {e.LabelledRows} labelled rows, drop {Pts(e.ObservedDrop!.Value)} (lower bound {Pts(e.ObservedDropLower!.Value)})"));
+            harm = e.ObservedDrop >= min && e.ObservedDropLower > 0;
+            detail = Inv($"observed accuracy {e.ObservedAccuracy:P1} on {e.LabelledRows} labelled rows, drop {Pts(e.ObservedDrop!.Value)} (lower bound {Pts(e.ObservedDropLower!.Value)})");
+            if (estimated)
+            {
+                detail += Inv($" (estimated drop {Pts(e.EstimatedDrop!.Value)}: labels decide)");
+            }
         }
-        string against = Inv($"against reference {evidence!.ReferenceAccuracy:P1}, minimum drop {Pts(min)}");
-        string detail = $"{string.Join("; ", parts)}, {against}";
+        else
+        {
+            harm = e.EstimatedDrop >= min && e.EstimatedDropLower > 0;
+            detail = Inv($"estimated accuracy {e.EstimatedAccuracy:P1} [{e.EstimatedLower:P1}, {e.EstimatedUpper:P1}] on {e.Rows} rows, drop {Pts(e.EstimatedDrop!.Value)} (lower bound {Pts(e.EstimatedDropLower!.Value)})");
+        }
+
+        detail = $"{detail}, {against}";
         return harm
             ? new(TriggerOutcome.DriftWithHarm, true, $"{confirmed} and accuracy hurt: {detail}")
             : new(TriggerOutcome.DriftWithoutHarm, false, $"drift without harm: {confirmed}, but {detail}: no run");
