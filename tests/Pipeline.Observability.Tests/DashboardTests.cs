@@ -42,7 +42,7 @@ public sealed class DashboardTests
         var exprs = string.Join('\n', Assets.DashboardExprs().Select(e => e.Expr));
         foreach (var needed in new[]
                  {
-                     "pipeline_drift_share_drifted", "pipeline_drift_dataset_score", "pipeline_drift_windows_total",
+                     "pipeline_drift_share_drifted", "pipeline_drift_dataset_score", "pipeline_drift_windows_total", "pipeline_drift_decisions_total",
                      "pipeline_adaptation_runs_started_total", "pipeline_consumed_messages_total",
                      "pipeline_consume_duration_seconds_bucket", "pipeline_invalid_messages_total", "inference_predictions_total",
                      "inference_model_version", "inference_request_duration_seconds_bucket", "inference_model_swaps_total", "up{",

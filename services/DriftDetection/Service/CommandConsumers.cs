@@ -9,7 +9,8 @@ namespace Pipeline.DriftDetection;
 
 /// <summary>LabelsObserved → labels attached to their observation batch (the adaptation set's source).</summary>
 public sealed class LabelsObservedConsumer(
-    IObservationRepository observations, IOptions<DriftDetectionOptions> options, TimeProvider time, ILogger<LabelsObservedConsumer> logger)
+    IObservationRepository observations, MonitorRegistry monitors, IOptions<DriftDetectionOptions> options, TimeProvider time,
+    ILogger<LabelsObservedConsumer> logger)
     : IConsumer<LabelsObserved>
 {
     public async Task Consume(ConsumeContext<LabelsObserved> context)
@@ -38,6 +39,34 @@ public sealed class LabelsObservedConsumer(
 
         await observations.SetLabelsAsync(m.ModelId, m.BatchId.ToString(), m.Labels, ct);
         logger.LogDebug("Labels for batch {BatchId} ({Count} rows) stored", m.BatchId, m.Labels.Count);
+        if (batch.Labels is null)
+        {
+            // First labels of this batch (labels sent with the batch were counted when it was ingested).
+            var (labelled, correct) = Feedback.Score(batch.Predictions, m.Labels);
+            using var modelLock = await monitors.LockAsync(m.ModelId, ct);
+            monitors.RecordFeedback(m.ModelId, batch.ModelVersion, labelled, correct);
+        }
+    }
+}
+
+internal static class Feedback
+{
+    /// <summary>Labelled rows (label ≥ 0) and how many of them the prediction got right.</summary>
+    public static (int Labelled, int Correct) Score(IReadOnlyList<int> predictions, IReadOnlyList<int> labels)
+    {
+        int labelled = 0, correct = 0;
+        for (var i = 0; i < Math.Min(predictions.Count, labels.Count); i++)
+        {
+            if (labels[i] < 0)
+            {
+                continue;
+            }
+
+            labelled++;
+            correct += labels[i] == predictions[i] ? 1 : 0;
+        }
+
+        return (labelled, correct);
     }
 }
 

@@ -55,6 +55,21 @@ public sealed class DriftDetectionOptions
 
     public int Seed { get; set; } = 1;
 
+    /// <summary>Smallest accuracy drop against the reference (fraction) for drift to start a run; smaller: "drift without harm".</summary>
+    [Range(0.0, 0.99)]
+    public double MinAccuracyDrop { get; set; } = 0.02;
+
+    /// <summary>False: confirmed drift alone starts a run, as before accuracy was estimated.</summary>
+    public bool RequireHarm { get; set; } = true;
+
+    /// <summary>Labelled rows (in batches or from feedback) in the evidence from which observed accuracy decides instead of the estimate.</summary>
+    [Range(1, 1_000_000)]
+    public int MinLabelledRows { get; set; } = 500;
+
+    /// <summary>Most recent drifted windows pooled into the accuracy evidence.</summary>
+    [Range(1, 1000)]
+    public int MaxEvidenceWindows { get; set; } = 8;
+
     public MonitorOptions ToMonitorOptions() => new()
     {
         Window = Window,
@@ -70,5 +85,9 @@ public sealed class DriftDetectionOptions
         EnableMmd = EnableMmd,
         MmdPermutations = MmdPermutations,
         Seed = Seed,
+        Trigger = new Drift.Performance.TriggerOptions
+        {
+            MinAccuracyDrop = MinAccuracyDrop, RequireHarm = RequireHarm, MinLabelledRows = MinLabelledRows, MaxEvidenceWindows = MaxEvidenceWindows,
+        },
     };
 }

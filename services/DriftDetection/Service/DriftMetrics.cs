@@ -16,6 +16,17 @@ internal static class DriftMetrics
     public static readonly Counter RowsRejected = Metrics.CreateCounter(
         "pipeline_drift_rows_rejected_total", "Observation rows the monitor rejected (NaN, wrong width).", "model");
 
+    public static readonly Counter Decisions = Metrics.CreateCounter(
+        "pipeline_drift_decisions_total",
+        "Trigger decisions per window, by model and outcome (no_drift, drift_pending, drift_with_harm, drift_without_harm, drift_harm_unknown).",
+        "model", "outcome");
+
+    public static readonly Gauge EstimatedAccuracy = Metrics.CreateGauge(
+        "pipeline_drift_estimated_accuracy", "Accuracy estimated from calibrated confidence (CBPE) for the latest window's evidence.", "model");
+
+    public static readonly Gauge EstimatedAccuracyDrop = Metrics.CreateGauge(
+        "pipeline_drift_estimated_accuracy_drop", "Estimated accuracy drop against the reference for the latest window's evidence.", "model");
+
     public static readonly Counter RunsStarted = Metrics.CreateCounter(
         "pipeline_adaptation_runs_started_total", "Adaptation runs started, by model and trigger (drift, operator).", "model", "trigger");
 }

@@ -58,6 +58,21 @@ public sealed class MonitorRegistry(
         return (entry.Monitor, entry.Embedder);
     }
 
+    /// <summary>
+    /// Late labels of a batch count toward the observed accuracy of the monitor's next window, when that
+    /// monitor still watches the version that made the predictions. Returns false when it does not.
+    /// </summary>
+    public bool RecordFeedback(string modelId, int version, int labelled, int correct)
+    {
+        if (!monitors.TryGetValue(modelId, out var entry) || entry.Version != version)
+        {
+            return false;
+        }
+
+        entry.Monitor.RecordFeedback(labelled, correct);
+        return true;
+    }
+
     private async Task<DriftMonitorState> InitialStateAsync(string modelId, CancellationToken ct)
     {
         var active = await runs.GetActiveRunAsync(modelId, ct) is not null;
@@ -126,6 +141,7 @@ public sealed class MonitorRegistry(
             Summary = rows.Columns == ML.Data.Features.Length ? InputSummary.Image() : InputSummary.RawColumns(rows.Columns),
             Seed = options.Value.Seed,
         }, time.GetUtcNow());
+        profile.Performance = await CalibrateAsync(modelId, version, metadata, bundle, ct);
 
         var put = await artifacts.PutAsync(System.Text.Encoding.UTF8.GetBytes(profile.ToJson()), "profiles", $"{modelId}/v{version}/profile.json", ct);
         await drift.UpsertReferenceProfileAsync(new DriftReferenceProfile
@@ -134,6 +150,41 @@ public sealed class MonitorRegistry(
         }, ct);
         logger.LogInformation("Built the drift reference profile of {ModelId} v{Version} from {Rows} rows", modelId, version, rows.Rows);
         return profile;
+    }
+
+    /// <summary>
+    /// Temperature scaling of the version's confidence on its labelled reference holdout, so that accuracy
+    /// can be estimated on traffic without labels; null (drift alone then decides) when there is none.
+    /// </summary>
+    private async Task<Drift.Performance.ConfidenceCalibration?> CalibrateAsync(
+        string modelId, int version, VersionMetadata metadata, ModelBundle model, CancellationToken ct)
+    {
+        if (metadata.ReferenceHoldout is null)
+        {
+            logger.LogWarning("{ModelId} v{Version} has no reference holdout: accuracy cannot be estimated, drift alone starts runs", modelId, version);
+            return null;
+        }
+
+        var holdout = await datasets.LoadAsync(metadata.ReferenceHoldout, ct);
+        if (holdout.Labels is null)
+        {
+            logger.LogWarning("The reference holdout of {ModelId} v{Version} has no labels: accuracy cannot be estimated", modelId, version);
+            return null;
+        }
+
+        try
+        {
+            var calibration = Drift.Performance.ConfidenceCalibration.Fit(ToObservations(holdout, model, embeddings: false));
+            logger.LogInformation(
+                "Calibrated {ModelId} v{Version} on {Rows} holdout rows: temperature {Temperature:F2}, accuracy {Accuracy:P1}, ECE {Before:F3} → {After:F3}",
+                modelId, version, calibration.Rows, calibration.Temperature, calibration.ReferenceAccuracy, calibration.EceBefore, calibration.EceAfter);
+            return calibration;
+        }
+        catch (Drift.DriftInputException ex)
+        {
+            logger.LogWarning("No calibration for {ModelId} v{Version}: {Reason}", modelId, version, ex.Message);
+            return null;
+        }
     }
 
     /// <summary>Rows as monitor observations; predictions (and embeddings) come from the model when not given.</summary>

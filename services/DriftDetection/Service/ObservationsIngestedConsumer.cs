@@ -94,10 +94,21 @@ public sealed class ObservationsIngestedConsumer(
         DriftMetrics.Windows.WithLabels(m.ModelId, window.Status == WindowStatus.Error ? "error" : window.DatasetDrift ? "drifted" : "clean").Inc();
         DriftMetrics.ShareDrifted.WithLabels(m.ModelId).Set(window.ShareDrifted);
         DriftMetrics.DatasetDriftScore.WithLabels(m.ModelId).Set(window.DatasetDriftScore);
+        if (window.Trigger is { } trigger)
+        {
+            DriftMetrics.Decisions.WithLabels(m.ModelId, trigger.Outcome).Inc();
+        }
+
+        if (window.Performance is { EstimatedAccuracy: { } estimated, EstimatedDrop: { } drop })
+        {
+            DriftMetrics.EstimatedAccuracy.WithLabels(m.ModelId).Set(estimated);
+            DriftMetrics.EstimatedAccuracyDrop.WithLabels(m.ModelId).Set(drop);
+        }
+
         logger.LogInformation(
-            "Window {WindowId}: {Rows} rows, drift {Drift} (share {Share:P0}, severity {Severity}, {Consecutive} in a row){Suppressed}",
+            "Window {WindowId}: {Rows} rows, drift {Drift} (share {Share:P0}, severity {Severity}, {Consecutive} in a row): {Outcome}: {Reason}",
             windowId, window.Rows, window.DatasetDrift, window.ShareDrifted, window.Severity, window.ConsecutiveDriftedWindows,
-            window.SuppressedReason is null ? "" : $", suppressed: {window.SuppressedReason}");
+            window.Trigger?.Outcome, window.Trigger?.Reason);
 
         if (!window.Raise)
         {

@@ -28,6 +28,8 @@ public sealed record DemoOptions
     public int AfterDeployRows { get; init; } = 1000;
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(9);
     public string? DatabaseFile { get; init; }
+    /// <summary>"Drift without harm" decisions after which the demo ends with outcome no_run.</summary>
+    public int HarmlessDecisions { get; init; } = 4;
 }
 
 /// <summary>
@@ -82,7 +84,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         await WaitForModelAsync(http, baseRecord.Version, ct);
 
         var watch = new RunWatch();
-        var result = await StreamAsync(http, splits, scenario, events, watch, ct);
+        var result = await StreamAsync(http, splits, scenario, events, watch, services.GetRequiredService<IDriftRepository>(), ct);
 
         var summary = await SummariseAsync(services, env.Mode, splits, scenario, baseRecord.Version, watch, result, ct);
         PrintSummary(summary);
@@ -92,6 +94,12 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
             var json = new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
             await File.WriteAllTextAsync(path, JsonSerializer.Serialize(summary, json), ct);
             Say($"wrote {Markup.Escape(path)}");
+        }
+
+        if (summary.Outcome == "no_run")
+        {
+            Say("[green]drift without harm: no run[/]");
+            return 0;
         }
 
         Say($"inspect the run: ./pipeline ctl runs show {summary.RunId} --db {Markup.Escape(o.DatabaseFile ?? "")}");
@@ -191,7 +199,8 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
     }
 
     private async Task<StreamResult> StreamAsync(
-        HttpClient http, FashionMnistSplits splits, DriftScenario scenario, DemoEvents events, RunWatch watch, CancellationToken ct)
+        HttpClient http, FashionMnistSplits splits, DriftScenario scenario, DemoEvents events, RunWatch watch, IDriftRepository drift,
+        CancellationToken ct)
     {
         var pool = splits.Test.Count - 2000; // the last 2000 test images are kept for the summary
         using var clean = splits.Test.Slice(0, o.CleanRows);
@@ -222,6 +231,8 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
                 }
 
                 injectedAt = clock.Elapsed.TotalSeconds;
+                var injectedUtc = DateTimeOffset.UtcNow;
+                var polls = 0;
                 Say($"[yellow]drift injected[/]: {scenario.Name} from row {rows}");
                 traffic.Description = $"production traffic ({scenario.Name})";
                 var tuning = ctx.AddTask("adaptation run", maxValue: 1);
@@ -247,6 +258,13 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
                         tuning.Description = $"tuning ({t.Phase}) loss {t.Loss:F3}";
                     }
 
+                    if (watch.RunId is null && ++polls % 4 == 0 && await HarmlessDriftAsync(drift, injectedUtc, ct) is { } harmless)
+                    {
+                        watch.Outcome = "no_run";
+                        watch.Reasons = [harmless];
+                        Say($"[green]drift without harm[/]: {Markup.Escape(harmless)}");
+                    }
+
                     if (watch.Outcome is not null && watch.Outcome != "deployed")
                     {
                         break;
@@ -269,6 +287,26 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         }
 
         return new StreamResult(rows, before.Value, during.Value, after.Value, injectedAt);
+    }
+
+    /// <summary>
+    /// The reason of the latest "drift without harm" decision once DriftDetection has made
+    /// <see cref="DemoOptions.HarmlessDecisions"/> of them since the drift was injected (and started no run).
+    /// </summary>
+    private async Task<string?> HarmlessDriftAsync(IDriftRepository drift, DateTimeOffset since, CancellationToken ct)
+    {
+        var harmless = new List<string>();
+        foreach (var report in (await drift.ListReportsAsync(o.ModelId, 50, ct)).Where(r => r.CreatedAt >= since).OrderBy(r => r.CreatedAt))
+        {
+            using var json = JsonDocument.Parse(report.ReportJson ?? "{}");
+            if (json.RootElement.TryGetProperty("trigger", out var t) && t.ValueKind == JsonValueKind.Object
+                && t.GetProperty("outcome").GetString() == "drift_without_harm")
+            {
+                harmless.Add(t.GetProperty("reason").GetString() ?? "");
+            }
+        }
+
+        return harmless.Count >= o.HarmlessDecisions ? harmless[^1] : null;
     }
 
     private async Task<int> SendAsync(HttpClient http, float[][] rows, long[] labels, int offset, Accuracy accuracy, CancellationToken ct)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Pipeline.Drift.Performance;
 using Pipeline.Drift.Statistics;
 
 namespace Pipeline.Drift.Monitoring;
@@ -30,6 +31,8 @@ public sealed class DriftMonitor
     private bool _inFlight;
     private bool _paused;
     private DateTimeOffset? _cooldownUntil;
+    private readonly PerformanceTracker _performance;
+    private readonly TriggerPolicy _policy;
 
     /// <summary>Creates a monitor; throws <see cref="DriftInputException"/> for an invalid profile or options.</summary>
     public DriftMonitor(ReferenceProfile profile, MonitorOptions? options = null, TimeProvider? time = null, DriftMonitorState? state = null)
@@ -42,6 +45,8 @@ public sealed class DriftMonitor
         _time = time ?? TimeProvider.System;
         _names = _profile.Features.Select(f => f.Name).ToArray();
         _ring = new Observation[_options.WindowSize];
+        _performance = new PerformanceTracker(_profile.Performance, _options.Trigger);
+        _policy = new TriggerPolicy(_options.Trigger);
         if (state is not null)
         {
             _windowId = state.LastWindowId;
@@ -86,6 +91,7 @@ public sealed class DriftMonitor
         {
             _inFlight = false;
             _consecutive = 0;
+            _performance.ResetStreak();
             _cooldownUntil = _time.GetUtcNow() + _options.Cooldown;
         }
     }
@@ -94,6 +100,15 @@ public sealed class DriftMonitor
     public void RunAbandoned()
     {
         lock (_gate) _inFlight = false;
+    }
+
+    /// <summary>
+    /// Labels that came back for rows already ingested (feedback): <paramref name="correct"/> of
+    /// <paramref name="labelled"/> predictions were right. They count toward the next window's observed accuracy.
+    /// </summary>
+    public void RecordFeedback(int labelled, int correct)
+    {
+        lock (_gate) _performance.AddFeedback(labelled, correct);
     }
 
     /// <summary>Operator paused adaptation: windows are still evaluated and reported, never raised.</summary>
@@ -282,19 +297,24 @@ public sealed class DriftMonitor
             : (share >= _options.HighShare || prediction is { Drifted: true } ? DriftSeverity.High : DriftSeverity.Medium);
 
         _consecutive = dataset ? _consecutive + 1 : 0;
-        bool hysteresis = _consecutive >= _options.ConsecutiveWindowsToRaise;
+        var evidence = _performance.Record(_performance.Measure(rows), dataset);
+        var trigger = _policy.Decide(dataset, _consecutive, _options.ConsecutiveWindowsToRaise, evidence);
         string? suppressed = null;
-        if (hysteresis)
+        if (trigger.StartRun)
         {
             if (_paused) suppressed = "paused";
             else if (_inFlight) suppressed = "run_in_flight";
             else if (_cooldownUntil is { } until && report.ClosedAt < until) suppressed = "cooldown";
         }
-        bool raise = hysteresis && suppressed is null;
+        bool raise = trigger.StartRun && suppressed is null;
+        if (suppressed is not null) trigger = trigger with { StartRun = false, Reason = $"{trigger.Reason}; run suppressed: {suppressed}" };
         int consecutiveNow = _consecutive;
         if (raise)
         {
+            // Drift without harm keeps the streak (and its pooled evidence) going: a gradual shift
+            // that becomes harmful later still starts a run. A raise starts both afresh.
             _consecutive = 0;
+            _performance.ResetStreak();
             if (_options.MarkRunInFlightOnRaise) _inFlight = true;
         }
 
@@ -323,6 +343,8 @@ public sealed class DriftMonitor
             ConsecutiveDriftedWindows = consecutiveNow,
             Raise = raise,
             SuppressedReason = suppressed,
+            Performance = evidence,
+            Trigger = trigger,
         };
     }
 
@@ -392,7 +414,8 @@ public sealed class DriftMonitor
             Note(problems, "MMD skipped: fewer than 2 usable rows");
             return null;
         }
-        int seed = HashCode.Combine(_options.Seed, _windowId);
+        // Not HashCode.Combine: it is randomised per process, which made MMD p-values (and raises) differ between runs.
+        int seed = unchecked((_options.Seed * 1_000_003) ^ (int)(_windowId * 7_919));
         return Mmd.Test(mv.Sample, cur, _options.MmdPermutations, seed, _options.MmdMaxPoints);
     }
 

@@ -59,6 +59,8 @@ public sealed record MonitorOptions
     public int TopFeatures { get; init; } = 5;
     /// <summary>Seed for MMD subsampling/permutations (combined with the window id).</summary>
     public int Seed { get; init; } = 1;
+    /// <summary>When confirmed drift may start a run (accuracy harm; see <see cref="Performance.TriggerPolicy"/>).</summary>
+    public Performance.TriggerOptions Trigger { get; init; } = new();
 
     /// <summary>Rows between evaluations.</summary>
     public int Step => Window == WindowKind.Tumbling ? WindowSize : WindowSize - Overlap;
@@ -77,5 +79,6 @@ public sealed record MonitorOptions
         if (!(MmdAlpha > 0 && MmdAlpha < 1) || !(PredictionAlpha > 0 && PredictionAlpha < 1))
             throw new DriftInputException("Alphas must be in (0, 1).");
         Decision.Validate();
+        Trigger.Validate();
     }
 }

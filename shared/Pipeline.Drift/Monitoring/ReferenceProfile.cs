@@ -107,6 +107,11 @@ public sealed class ReferenceProfile
     public PredictionProfile? Predictions { get; set; }
     /// <summary>MMD reference sample (null when disabled).</summary>
     public MultivariateProfile? Multivariate { get; set; }
+    /// <summary>
+    /// Confidence calibration fitted on the version's labelled reference holdout (null when there was
+    /// none): lets the monitor estimate accuracy without labels. Set by the host, not by <see cref="Build"/>.
+    /// </summary>
+    public Performance.ConfidenceCalibration? Performance { get; set; }
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -140,6 +145,7 @@ public sealed class ReferenceProfile
     {
         if (SchemaVersion != 1) throw new DriftInputException($"Unsupported profile schema version {SchemaVersion}.");
         Summary.Validate();
+        Performance?.Validate();
         if (Features.Count != Summary.OutputWidth)
             throw new DriftInputException($"Profile has {Features.Count} features, its summary produces {Summary.OutputWidth}.");
         foreach (var f in Features)

@@ -88,6 +88,10 @@ public sealed record WindowReport
     public bool Raise { get; init; }
     /// <summary>Why a raise was withheld although the hysteresis was met: "run_in_flight", "paused", "cooldown".</summary>
     public string? SuppressedReason { get; init; }
+    /// <summary>Accuracy evidence: this window alone, or the pooled drifted streak it belongs to.</summary>
+    public Performance.PerformanceEstimate? Performance { get; init; }
+    /// <summary>The trigger decision and its reason (null unless Evaluated).</summary>
+    public Performance.TriggerDecision? Trigger { get; init; }
 }
 
 /// <summary>Result of one <see cref="DriftMonitor.Ingest"/> call.</summary>

@@ -1,0 +1,75 @@
+using Pipeline.Drift.Monitoring;
+
+namespace Pipeline.Drift.Performance;
+
+/// <summary>
+/// Accuracy evidence of a monitor: sums of each closed window (calibrated confidence, labels in the
+/// rows, feedback that arrived since) and the pooled evidence of the current drifted streak (its
+/// last <see cref="TriggerOptions.MaxEvidenceWindows"/> windows). Pooling is why a persistent harmless
+/// shift does not start a run by chance: the longer it lasts, the tighter the interval around its
+/// small true drop. Not thread-safe; the monitor holds its lock.
+/// </summary>
+public sealed class PerformanceTracker(ConfidenceCalibration? calibration, TriggerOptions options)
+{
+    private readonly Queue<PerformanceSums> _streak = new();
+    private int _feedbackLabelled;
+    private int _feedbackCorrect;
+
+    /// <summary>The calibration in use (null: only labels can tell).</summary>
+    public ConfidenceCalibration? Calibration => calibration;
+
+    /// <summary>Labels that came back later for rows already seen; counted with the next window.</summary>
+    public void AddFeedback(int labelled, int correct)
+    {
+        if (labelled <= 0) return;
+        _feedbackLabelled += labelled;
+        _feedbackCorrect += Math.Clamp(correct, 0, labelled);
+    }
+
+    /// <summary>Sums of one window's rows plus the feedback pending since the last window.</summary>
+    public PerformanceSums Measure(IReadOnlyList<Observation> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        int n = 0, labelled = _feedbackLabelled, correct = _feedbackCorrect;
+        double sum = 0, sum2 = 0;
+        foreach (var r in rows)
+        {
+            if (calibration is not null && float.IsFinite(r.Confidence) && r.Confidence is >= 0 and <= 1)
+            {
+                double c = calibration.Calibrate(r.Confidence);
+                n++;
+                sum += c;
+                sum2 += c * c;
+            }
+            if (r.Label is { } label && r.PredictedClass >= 0)
+            {
+                labelled++;
+                if (label == r.PredictedClass) correct++;
+            }
+        }
+        _feedbackLabelled = 0;
+        _feedbackCorrect = 0;
+        return new PerformanceSums { Rows = n, SumCalibrated = sum, SumCalibratedSquared = sum2, Labelled = labelled, Correct = correct };
+    }
+
+    /// <summary>
+    /// Records a window: a drifted one joins the streak and the pooled streak is the evidence; a clean
+    /// one ends the streak and is its own evidence.
+    /// </summary>
+    public PerformanceEstimate Record(PerformanceSums window, bool drifted)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        if (!drifted)
+        {
+            _streak.Clear();
+            return PerformanceEstimate.From(window, 1, calibration, options.Z);
+        }
+        _streak.Enqueue(window);
+        while (_streak.Count > options.MaxEvidenceWindows) _streak.Dequeue();
+        var pooled = _streak.Aggregate(new PerformanceSums(), (a, b) => a.Add(b));
+        return PerformanceEstimate.From(pooled, _streak.Count, calibration, options.Z);
+    }
+
+    /// <summary>A run started (or the run's outcome reset the hysteresis): evidence starts afresh.</summary>
+    public void ResetStreak() => _streak.Clear();
+}

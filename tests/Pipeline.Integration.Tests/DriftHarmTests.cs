@@ -1,0 +1,88 @@
+using System.Text.Json;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Adaptation;
+using Pipeline.Contracts;
+using Pipeline.DriftDetection;
+using Pipeline.Hosting.Artifacts;
+using Pipeline.Storage.Artifacts;
+using Pipeline.Storage.Repositories;
+
+namespace Pipeline.Integration.Tests;
+
+/// <summary>The DriftDetection service acts on harm: a shift the model handles is recorded, with its reason, and starts no run.</summary>
+public class DriftHarmTests
+{
+    [Fact]
+    public async Task A_harmless_shift_is_recorded_as_drift_without_harm_and_starts_no_run_while_a_harmful_one_does()
+    {
+        await using var hosts = new ServiceHosts("harm");
+        var drift = await hosts.StartAsync([new DriftDetectionModule()], new Dictionary<string, string?>
+        {
+            ["DriftDetection:WindowSize"] = "200", ["DriftDetection:ConsecutiveWindowsToRaise"] = "1", ["DriftDetection:Cooldown"] = "00:00:00",
+            ["DriftDetection:MmdPermutations"] = "20", ["DriftDetection:MaxReferenceRows"] = "300", ["DriftDetection:MinLabelledRows"] = "200",
+        });
+        var services = drift.Services;
+        await Seed.BaseModelAsync(services, "harm-model");
+        var models = services.GetRequiredService<ModelArtifacts>();
+        var (loaded, _) = await models.LoadAsync("harm-model", 1, "cpu", CancellationToken.None);
+        using var model = loaded;
+
+        // Brighter images: every pixel statistic moves, the model still recognises the templates.
+        var brighter = Synthetic.Rows(200, seed: 21, shifted: false);
+        for (var i = 0; i < brighter.Features.Length; i++)
+        {
+            brighter.Features[i] = Math.Min(1f, brighter.Features[i] + 0.15f);
+        }
+
+        await IngestAsync(services, model, "harm-model", brighter);
+        var reports = services.GetRequiredService<IDriftRepository>();
+        var harmless = await WaitForReportAsync(reports, "harm-model", 1);
+        Assert.True(harmless.DatasetDrift);
+        var trigger = JsonDocument.Parse(harmless.ReportJson!).RootElement.GetProperty("trigger");
+        Assert.Equal("drift_without_harm", trigger.GetProperty("outcome").GetString());
+        Assert.StartsWith("drift without harm", trigger.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Contains("labelled rows", trigger.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Null(await services.GetRequiredService<IAdaptationRunRepository>().GetActiveRunAsync("harm-model"));
+
+        // Inverted images: the model fails on them, and the labels say so: a run starts.
+        await IngestAsync(services, model, "harm-model", Synthetic.Rows(200, seed: 22, shifted: true));
+        var harmful = await WaitForReportAsync(reports, "harm-model", 2);
+        var second = JsonDocument.Parse(harmful.ReportJson!).RootElement.GetProperty("trigger");
+        Assert.Equal("drift_with_harm", second.GetProperty("outcome").GetString());
+        var run = await services.GetRequiredService<IAdaptationRunRepository>().GetActiveRunAsync("harm-model");
+        Assert.NotNull(run);
+        Assert.Equal(harmful.Id, run.DriftReportId);
+    }
+
+    private static async Task IngestAsync(IServiceProvider services, ML.Models.ModelBundle model, string modelId, FeatureBlob rows)
+    {
+        var vectors = Enumerable.Range(0, rows.Rows).Select(i => rows.Row(i).ToArray()).ToArray();
+        var predicted = model.Predict(vectors);
+        var payload = await new DatasetArtifacts(services.GetRequiredService<IArtifactStore>())
+            .SaveAsync(rows, "observations", $"{modelId}/{Guid.NewGuid()}.pfb", CancellationToken.None);
+        await services.GetRequiredService<IBus>().Publish(new ObservationsIngested
+        {
+            ModelId = modelId, ModelVersion = 1, BatchId = Guid.NewGuid(), Features = payload, Count = rows.Rows, FeatureCount = rows.Columns,
+            Predictions = predicted.Select(p => p.Class).ToArray(),
+            Confidences = predicted.Select(p => p.Probabilities[p.Class]).ToArray(),
+            Labels = rows.Labels,
+        });
+    }
+
+    private static async Task<DriftReport> WaitForReportAsync(IDriftRepository reports, string modelId, int count)
+    {
+        for (var i = 0; i < 300; i++)
+        {
+            var stored = await reports.ListReportsAsync(modelId);
+            if (stored.Count >= count)
+            {
+                return stored.OrderBy(r => r.CreatedAt).ElementAt(count - 1);
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException($"{count} drift report(s) of {modelId} did not arrive");
+    }
+}
