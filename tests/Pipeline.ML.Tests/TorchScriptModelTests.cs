@@ -167,4 +167,32 @@ public sealed class TorchScriptModelTests
         File.WriteAllText(junk, "not a model");
         Assert.Contains("junk.pt is not a TorchScript module", Refusal(manifest, junk), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Bench_adapt_runs_on_a_users_tabular_model_and_saves_torchscript_pytorch_loads()
+    {
+        var dir = PyTorchModels.Directory;
+        var save = Synthetic.TempDir();
+        var result = Benchmarks.AdaptBenchmark.Run(new Benchmarks.AdaptBenchmarkOptions
+        {
+            Scenario = "tabular-shift", Seed = 2, Device = "cpu", Methods = ["head", "mist"],
+            ModelPath = Path.Combine(dir, "tabular.pt"), ManifestPath = Path.Combine(dir, "tabular.json"),
+            OriginalCsv = Path.Combine(dir, "tabular-reference.csv"), ShiftedCsv = Path.Combine(dir, "tabular-shifted.csv"), LabelColumn = "label",
+            SaveAdaptedDirectory = save,
+            BudgetOverride = new Benchmarks.BenchmarkBudget { Name = "tiny", AdaptSize = 200, Steps = 6, BatchSize = 32, EvalSize = 300 },
+        });
+        Assert.Equal("csv", result.Dataset);
+        Assert.Equal("torchscript", result.Model.Architecture);
+        Assert.Equal(["head", "mist"], result.Results.Select(r => r.Method));
+        Assert.InRange(result.Base.AccOriginal, 0.7, 1.0);
+        Assert.True(result.Base.AccShifted < result.Base.AccOriginal, "the shifted CSV must hurt the exported model");
+        using var rows = TabularRows("tabular-shifted.csv", 50);
+        foreach (var method in new[] { "head", "mist" })
+        {
+            var manifest = ModelManifest.Load(Path.Combine(save, method + ".json"));
+            using var adapted = ModelBundle.FromTorchScript(Path.Combine(save, method + ".pt"), manifest, torch.CPU);
+            using var logits = adapted.Logits(rows.Images);
+            AssertClose(PyTorchModels.Predict(Path.Combine(save, method + ".pt"), Flat(rows.Images), [8]).Logits, Flat(logits));
+        }
+    }
 }
