@@ -142,8 +142,8 @@ public sealed class CandidateTrainedConsumer(
 
         var referenceRef = VersionMetadata.Parse(productionRecord.MetadataJson).ReferenceHoldout
             ?? throw new InvalidDataException($"{m.ModelId} v{productionVersion} has no reference holdout in its metadata");
-        using var shifted = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.ShiftedHoldout, ct));
-        using var original = DatasetArtifacts.ToDataset(await datasets.LoadAsync(referenceRef, ct));
+        using var shifted = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.ShiftedHoldout, ct), production.Info.InputShape);
+        using var original = DatasetArtifacts.ToDataset(await datasets.LoadAsync(referenceRef, ct), production.Info.InputShape);
 
         var truthOriginal = original.LabelArray();
         var productionOriginal = Correct(productionModel, original, truthOriginal);
