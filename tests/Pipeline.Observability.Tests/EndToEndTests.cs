@@ -72,19 +72,27 @@ public sealed class EndToEndTests(ITestOutputHelper output)
             Assert.Equal(KeyPanels.Length, key.Select(e => e.Source).Distinct().Count());
 
             // The key panels show data once two scrapes have seen predictions.
-            await PrometheusServer.WaitUntilAsync(async ct =>
+            var empty = new List<string>();
+            try
             {
-                foreach (var e in key)
+                await PrometheusServer.WaitUntilAsync(async ct =>
                 {
-                    var answer = await prometheus.QueryAsync(e.Evaluable, ct);
-                    if (ResultCount(answer) == 0)
+                    empty.Clear();
+                    foreach (var e in key)
                     {
-                        return false;
+                        if (ResultCount(await prometheus.QueryAsync(e.Evaluable, ct)) == 0)
+                        {
+                            empty.Add(e.Source);
+                        }
                     }
-                }
 
-                return true;
-            }, Wait, "the key panels to show data");
+                    return empty.Count == 0;
+                }, Wait, "the key panels to show data");
+            }
+            catch (TimeoutException ex)
+            {
+                throw new TimeoutException($"{ex.Message}; still empty: {string.Join("; ", empty)}", ex);
+            }
 
             var failures = new List<string>();
             foreach (var e in Assets.AllExprs())
