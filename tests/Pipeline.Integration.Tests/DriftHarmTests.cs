@@ -50,7 +50,7 @@ public class DriftHarmTests
         var harmful = await WaitForReportAsync(reports, "harm-model", 2);
         var second = JsonDocument.Parse(harmful.ReportJson!).RootElement.GetProperty("trigger");
         Assert.Equal("drift_with_harm", second.GetProperty("outcome").GetString());
-        var run = await services.GetRequiredService<IAdaptationRunRepository>().GetActiveRunAsync("harm-model");
+        var run = await WaitForRunAsync(services, "harm-model"); // the report is stored just before the run starts
         Assert.NotNull(run);
         Assert.Equal(harmful.Id, run.DriftReportId);
     }
@@ -63,6 +63,8 @@ public class DriftHarmTests
         {
             ["DriftDetection:WindowSize"] = "200", ["DriftDetection:ConsecutiveWindowsToRaise"] = "1", ["DriftDetection:Cooldown"] = "00:00:00",
             ["DriftDetection:MmdPermutations"] = "20", ["DriftDetection:MaxReferenceRows"] = "300", ["DriftDetection:MinLabelledRows"] = "200",
+            // Only a collapse counts as harm here, so the confidence of brighter images cannot start the run: the feedback must.
+            ["DriftDetection:MinAccuracyDrop"] = "0.5",
         });
         var services = drift.Services;
         await Seed.BaseModelAsync(services, "late-model");
@@ -103,7 +105,7 @@ public class DriftHarmTests
         var hurt = JsonDocument.Parse((await WaitForReportAsync(reports, "late-model", 2)).ReportJson!).RootElement.GetProperty("trigger");
         Assert.Equal("drift_with_harm", hurt.GetProperty("outcome").GetString());
         Assert.Contains("observed accuracy 0.0 % on 200 labelled rows", hurt.GetProperty("reason").GetString(), StringComparison.Ordinal);
-        Assert.NotNull(await services.GetRequiredService<IAdaptationRunRepository>().GetActiveRunAsync("late-model"));
+        Assert.NotNull(await WaitForRunAsync(services, "late-model"));
     }
 
     private static async Task<Guid> IngestAsync(IServiceProvider services, ML.Models.ModelBundle model, string modelId, FeatureBlob rows)
@@ -121,6 +123,22 @@ public class DriftHarmTests
             Labels = rows.Labels,
         });
         return batchId;
+    }
+
+    private static async Task<AdaptationRun?> WaitForRunAsync(IServiceProvider services, string modelId)
+    {
+        var runs = services.GetRequiredService<IAdaptationRunRepository>();
+        for (var i = 0; i < 50; i++)
+        {
+            if (await runs.GetActiveRunAsync(modelId) is { } run)
+            {
+                return run;
+            }
+
+            await Task.Delay(100);
+        }
+
+        return null;
     }
 
     private static async Task<DriftReport> WaitForReportAsync(IDriftRepository reports, string modelId, int count)
