@@ -129,6 +129,25 @@ public class PerformanceTests
     }
 
     [Fact]
+    public void When_labels_come_back_for_the_model_an_estimated_harm_waits_a_few_windows_for_them()
+    {
+        var policy = new TriggerPolicy(new TriggerOptions { LabelWaitWindows = 2 });
+        PerformanceEstimate Evidence(int labelled, int correct) => PerformanceEstimate.From(Sums(1000, 0.78, 0.2, labelled, correct), 2, Calibration(), 1.96);
+
+        var wait = policy.Decide(true, 2, 2, Evidence(100, 84), labelsExpected: true);
+        Assert.Equal(TriggerOutcome.AwaitingLabels, wait.Outcome);
+        Assert.False(wait.StartRun);
+        Assert.Contains("waiting for them (2 more window(s) at most)", wait.Reason, StringComparison.Ordinal);
+        Assert.Equal(TriggerOutcome.AwaitingLabels, policy.Decide(true, 3, 2, Evidence(300, 250), labelsExpected: true).Outcome);
+        // The labels arrived and say no harm: no run.
+        Assert.Equal(TriggerOutcome.DriftWithoutHarm, policy.Decide(true, 3, 2, Evidence(600, 510), labelsExpected: true).Outcome);
+        // They never came: after the wait the estimate decides.
+        Assert.True(policy.Decide(true, 4, 2, Evidence(100, 84), labelsExpected: true).StartRun);
+        // A model whose labels never come back does not wait at all.
+        Assert.True(policy.Decide(true, 2, 2, Evidence(0, 0), labelsExpected: false).StartRun);
+    }
+
+    [Fact]
     public void Without_a_calibration_or_labels_drift_alone_decides_and_says_so()
     {
         var unknown = Policy.Decide(true, 2, 2, PerformanceEstimate.From(Sums(1000, 0.8, 0.2), 2, null, 1.96));

@@ -50,24 +50,95 @@ public class DriftHarmTests
         var harmful = await WaitForReportAsync(reports, "harm-model", 2);
         var second = JsonDocument.Parse(harmful.ReportJson!).RootElement.GetProperty("trigger");
         Assert.Equal("drift_with_harm", second.GetProperty("outcome").GetString());
-        var run = await services.GetRequiredService<IAdaptationRunRepository>().GetActiveRunAsync("harm-model");
+        var run = await WaitForRunAsync(services, "harm-model"); // the report is stored just before the run starts
         Assert.NotNull(run);
         Assert.Equal(harmful.Id, run.DriftReportId);
     }
 
-    private static async Task IngestAsync(IServiceProvider services, ML.Models.ModelBundle model, string modelId, FeatureBlob rows)
+    [Fact]
+    public async Task Late_feedback_that_shows_the_model_wrong_starts_a_run_the_confidence_did_not()
+    {
+        await using var hosts = new ServiceHosts("feedback");
+        var drift = await hosts.StartAsync([new DriftDetectionModule()], new Dictionary<string, string?>
+        {
+            ["DriftDetection:WindowSize"] = "200", ["DriftDetection:ConsecutiveWindowsToRaise"] = "1", ["DriftDetection:Cooldown"] = "00:00:00",
+            ["DriftDetection:MmdPermutations"] = "20", ["DriftDetection:MaxReferenceRows"] = "300", ["DriftDetection:MinLabelledRows"] = "200",
+            // Only a collapse counts as harm here, so the confidence of brighter images cannot start the run: the feedback must.
+            ["DriftDetection:MinAccuracyDrop"] = "0.5",
+        });
+        var services = drift.Services;
+        await Seed.BaseModelAsync(services, "late-model");
+        var (loaded, _) = await services.GetRequiredService<ModelArtifacts>().LoadAsync("late-model", 1, "cpu", CancellationToken.None);
+        using var model = loaded;
+        FeatureBlob Brighter(int seed)
+        {
+            var rows = Synthetic.Rows(200, seed, shifted: false);
+            for (var i = 0; i < rows.Features.Length; i++)
+            {
+                rows.Features[i] = Math.Min(1f, rows.Features[i] + 0.15f);
+            }
+
+            return new FeatureBlob(rows.Rows, rows.Columns, rows.Features, null);
+        }
+
+        // Confident predictions, no labels: the estimate sees no harm.
+        var first = Brighter(31);
+        var batchId = await IngestAsync(services, model, "late-model", first);
+        var reports = services.GetRequiredService<IDriftRepository>();
+        var calm = JsonDocument.Parse((await WaitForReportAsync(reports, "late-model", 1)).ReportJson!).RootElement.GetProperty("trigger");
+        Assert.Equal("drift_without_harm", calm.GetProperty("outcome").GetString());
+
+        // The labels come back later and say the world changed meaning (a concept shift): every prediction was wrong.
+        var predicted = model.Predict(Enumerable.Range(0, first.Rows).Select(i => first.Row(i).ToArray()).ToArray());
+        await services.GetRequiredService<IBus>().Publish(new LabelsObserved
+        {
+            ModelId = "late-model", BatchId = batchId, Labels = predicted.Select(p => (p.Class + 1) % 10).ToArray(),
+        });
+        var observations = services.GetRequiredService<IObservationRepository>();
+        for (var i = 0; i < 100 && (await observations.GetBatchAsync("late-model", batchId.ToString()))?.Labels is null; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        await Task.Delay(1000); // the consumer hands the feedback to the monitor right after storing it
+        await IngestAsync(services, model, "late-model", Brighter(32));
+        var hurt = JsonDocument.Parse((await WaitForReportAsync(reports, "late-model", 2)).ReportJson!).RootElement.GetProperty("trigger");
+        Assert.Equal("drift_with_harm", hurt.GetProperty("outcome").GetString());
+        Assert.Contains("observed accuracy 0.0 % on 200 labelled rows", hurt.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.NotNull(await WaitForRunAsync(services, "late-model"));
+    }
+
+    private static async Task<Guid> IngestAsync(IServiceProvider services, ML.Models.ModelBundle model, string modelId, FeatureBlob rows)
     {
         var vectors = Enumerable.Range(0, rows.Rows).Select(i => rows.Row(i).ToArray()).ToArray();
         var predicted = model.Predict(vectors);
         var payload = await new DatasetArtifacts(services.GetRequiredService<IArtifactStore>())
             .SaveAsync(rows, "observations", $"{modelId}/{Guid.NewGuid()}.pfb", CancellationToken.None);
+        var batchId = Guid.NewGuid();
         await services.GetRequiredService<IBus>().Publish(new ObservationsIngested
         {
-            ModelId = modelId, ModelVersion = 1, BatchId = Guid.NewGuid(), Features = payload, Count = rows.Rows, FeatureCount = rows.Columns,
+            ModelId = modelId, ModelVersion = 1, BatchId = batchId, Features = payload, Count = rows.Rows, FeatureCount = rows.Columns,
             Predictions = predicted.Select(p => p.Class).ToArray(),
             Confidences = predicted.Select(p => p.Probabilities[p.Class]).ToArray(),
             Labels = rows.Labels,
         });
+        return batchId;
+    }
+
+    private static async Task<AdaptationRun?> WaitForRunAsync(IServiceProvider services, string modelId)
+    {
+        var runs = services.GetRequiredService<IAdaptationRunRepository>();
+        for (var i = 0; i < 50; i++)
+        {
+            if (await runs.GetActiveRunAsync(modelId) is { } run)
+            {
+                return run;
+            }
+
+            await Task.Delay(100);
+        }
+
+        return null;
     }
 
     private static async Task<DriftReport> WaitForReportAsync(IDriftRepository reports, string modelId, int count)

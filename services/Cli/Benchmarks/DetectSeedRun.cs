@@ -80,7 +80,7 @@ internal sealed class SeedRun : IDisposable
             foreach (var report in monitor.Ingest(rows).Windows)
             {
                 if (report.DatasetDrift) drifted++;
-                if (report.Trigger?.Outcome is TriggerOutcome.DriftWithHarm or TriggerOutcome.DriftWithoutHarm or TriggerOutcome.HarmUnknown) confirmed++;
+                if (report.Trigger?.Outcome is TriggerOutcome.DriftWithHarm or TriggerOutcome.DriftWithoutHarm or TriggerOutcome.HarmUnknown or TriggerOutcome.AwaitingLabels) confirmed++;
                 if (report.Raise)
                 {
                     runs++;
@@ -170,9 +170,10 @@ internal sealed class SeedRun : IDisposable
                     TriggerOutcome.DriftWithoutHarm => 'w',
                     TriggerOutcome.DriftWithHarm => 'H',
                     TriggerOutcome.HarmUnknown => 'u',
+                    TriggerOutcome.AwaitingLabels => 'l',
                     _ => '?',
                 });
-                bool confirmed = report.Trigger?.Outcome is TriggerOutcome.DriftWithHarm or TriggerOutcome.DriftWithoutHarm or TriggerOutcome.HarmUnknown;
+                bool confirmed = report.Trigger?.Outcome is TriggerOutcome.DriftWithHarm or TriggerOutcome.DriftWithoutHarm or TriggerOutcome.HarmUnknown or TriggerOutcome.AwaitingLabels;
                 if (confirmed && detected is null)
                 {
                     detected = k * _o.WindowRows;

@@ -36,7 +36,7 @@ public static class BenchDetectCommand
             }
             if (o.Seeds is < 1 or > 20 || o.CleanWindows < 1 || o.MinAccuracyDrop is < 0 or >= 1)
             {
-                err.MarkupLine("[red]bench detect: --seeds must be 1..20, --clean-windows positive, --min-drop in [0, 1)[/]");
+                err.MarkupLine("[red]bench detect: --seeds must be 1..20, --clean-windows positive, --min-drop in [[0, 1)[/]");
                 return 2;
             }
             DetectBenchmarkResult result;

@@ -42,8 +42,8 @@ public sealed class LabelsObservedConsumer(
         if (batch.Labels is null)
         {
             // First labels of this batch (labels sent with the batch were counted when it was ingested).
+            // The monitor is thread-safe: no model lock, so feedback never queues behind a window's evaluation.
             var (labelled, correct) = Feedback.Score(batch.Predictions, m.Labels);
-            using var modelLock = await monitors.LockAsync(m.ModelId, ct);
             monitors.RecordFeedback(m.ModelId, batch.ModelVersion, labelled, correct);
         }
     }

@@ -66,6 +66,10 @@ public sealed class DriftDetectionOptions
     [Range(1, 1_000_000)]
     public int MinLabelledRows { get; set; } = 500;
 
+    /// <summary>Windows to wait after confirmation for labels, when this model's labels come back and the estimate alone says harm.</summary>
+    [Range(0, 100)]
+    public int LabelWaitWindows { get; set; } = 3;
+
     /// <summary>Most recent drifted windows pooled into the accuracy evidence.</summary>
     [Range(1, 1000)]
     public int MaxEvidenceWindows { get; set; } = 8;
@@ -88,6 +92,7 @@ public sealed class DriftDetectionOptions
         Trigger = new Drift.Performance.TriggerOptions
         {
             MinAccuracyDrop = MinAccuracyDrop, RequireHarm = RequireHarm, MinLabelledRows = MinLabelledRows, MaxEvidenceWindows = MaxEvidenceWindows,
+            LabelWaitWindows = LabelWaitWindows,
         },
     };
 }

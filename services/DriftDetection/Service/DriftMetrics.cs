@@ -18,7 +18,7 @@ internal static class DriftMetrics
 
     public static readonly Counter Decisions = Metrics.CreateCounter(
         "pipeline_drift_decisions_total",
-        "Trigger decisions per window, by model and outcome (no_drift, drift_pending, drift_with_harm, drift_without_harm, drift_harm_unknown).",
+        "Trigger decisions per window, by model and outcome (no_drift, drift_pending, drift_with_harm, drift_without_harm, drift_awaiting_labels, drift_harm_unknown).",
         "model", "outcome");
 
     public static readonly Gauge EstimatedAccuracy = Metrics.CreateGauge(

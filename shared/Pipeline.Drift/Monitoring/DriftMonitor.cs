@@ -297,8 +297,9 @@ public sealed class DriftMonitor
             : (share >= _options.HighShare || prediction is { Drifted: true } ? DriftSeverity.High : DriftSeverity.Medium);
 
         _consecutive = dataset ? _consecutive + 1 : 0;
+        bool labelsExpected = _performance.LabelsSeen > 0;
         var evidence = _performance.Record(_performance.Measure(rows), dataset);
-        var trigger = _policy.Decide(dataset, _consecutive, _options.ConsecutiveWindowsToRaise, evidence);
+        var trigger = _policy.Decide(dataset, _consecutive, _options.ConsecutiveWindowsToRaise, evidence, labelsExpected);
         string? suppressed = null;
         if (trigger.StartRun)
         {

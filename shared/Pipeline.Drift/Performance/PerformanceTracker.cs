@@ -15,6 +15,9 @@ public sealed class PerformanceTracker(ConfidenceCalibration? calibration, Trigg
     private int _feedbackLabelled;
     private int _feedbackCorrect;
 
+    /// <summary>Labelled rows this monitor has seen in all (labels in batches and feedback).</summary>
+    public long LabelsSeen { get; private set; }
+
     /// <summary>The calibration in use (null: only labels can tell).</summary>
     public ConfidenceCalibration? Calibration => calibration;
 
@@ -49,6 +52,7 @@ public sealed class PerformanceTracker(ConfidenceCalibration? calibration, Trigg
         }
         _feedbackLabelled = 0;
         _feedbackCorrect = 0;
+        LabelsSeen += labelled;
         return new PerformanceSums { Rows = n, SumCalibrated = sum, SumCalibratedSquared = sum2, Labelled = labelled, Correct = correct };
     }
 

@@ -14,6 +14,12 @@ public sealed record TriggerOptions
     /// (labels are the truth; the estimate is a proxy that some shifts bias).
     /// </summary>
     public int MinLabelledRows { get; init; } = 500;
+    /// <summary>
+    /// When this model's labels come back (some were seen) but too few cover the drift yet, and the
+    /// estimate alone says harm: wait up to this many windows after confirmation for the labels
+    /// before the estimate decides. 0: never wait.
+    /// </summary>
+    public int LabelWaitWindows { get; init; } = 3;
     /// <summary>Most recent drifted windows pooled into the accuracy evidence.</summary>
     public int MaxEvidenceWindows { get; init; } = 8;
     /// <summary>False: drift alone starts a run (the behaviour before accuracy was estimated).</summary>
@@ -29,6 +35,7 @@ public sealed record TriggerOptions
         if (!(ConfidenceLevel > 0.5 && ConfidenceLevel < 1)) throw new DriftInputException($"ConfidenceLevel must be in (0.5, 1), got {ConfidenceLevel}.");
         if (MinLabelledRows < 1) throw new DriftInputException("MinLabelledRows must be at least 1.");
         if (MaxEvidenceWindows < 1) throw new DriftInputException("MaxEvidenceWindows must be at least 1.");
+        if (LabelWaitWindows < 0) throw new DriftInputException("LabelWaitWindows must not be negative.");
     }
 
     // Acklam's rational approximation (relative error < 1.2e-9): enough for an interval.
@@ -61,6 +68,8 @@ public static class TriggerOutcome
     public const string DriftWithHarm = "drift_with_harm";
     /// <summary>Drift confirmed but accuracy not significantly down by the minimum: recorded, no run.</summary>
     public const string DriftWithoutHarm = "drift_without_harm";
+    /// <summary>Drift confirmed, the estimate says harm, labels are coming back but too few yet: wait (bounded) for them.</summary>
+    public const string AwaitingLabels = "drift_awaiting_labels";
     /// <summary>Drift confirmed and accuracy cannot be assessed (no calibration, too few labels): drift alone decides.</summary>
     public const string HarmUnknown = "drift_harm_unknown";
 }
@@ -89,8 +98,11 @@ public sealed class TriggerPolicy
     /// <summary>The options in force.</summary>
     public TriggerOptions Options => _options;
 
-    /// <summary>Decides one window.</summary>
-    public TriggerDecision Decide(bool datasetDrift, int consecutiveDrifted, int windowsToConfirm, PerformanceEstimate? evidence)
+    /// <summary>
+    /// Decides one window. <paramref name="labelsExpected"/>: labels for this model have arrived before,
+    /// so waiting a little for them beats trusting the estimate alone.
+    /// </summary>
+    public TriggerDecision Decide(bool datasetDrift, int consecutiveDrifted, int windowsToConfirm, PerformanceEstimate? evidence, bool labelsExpected = false)
     {
         if (!datasetDrift) return new(TriggerOutcome.NoDrift, false, "no dataset drift in this window");
         if (consecutiveDrifted < windowsToConfirm)
@@ -129,6 +141,12 @@ public sealed class TriggerPolicy
         {
             harm = e.EstimatedDrop >= min && e.EstimatedDropLower > 0;
             detail = Inv($"estimated accuracy {e.EstimatedAccuracy:P1} [{e.EstimatedLower:P1}, {e.EstimatedUpper:P1}] on {e.Rows} rows, drop {Pts(e.EstimatedDrop!.Value)} (lower bound {Pts(e.EstimatedDropLower!.Value)})");
+            int waited = consecutiveDrifted - windowsToConfirm;
+            if (harm && labelsExpected && waited < _options.LabelWaitWindows)
+            {
+                return new(TriggerOutcome.AwaitingLabels, false, Inv(
+                    $"{confirmed}; {detail}, {against}; labels come back for this model but only {e.LabelledRows} cover the drift ({_options.MinLabelledRows} decide): waiting for them ({_options.LabelWaitWindows - waited} more window(s) at most)"));
+            }
         }
 
         detail = $"{detail}, {against}";
