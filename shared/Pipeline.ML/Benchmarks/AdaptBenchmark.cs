@@ -165,7 +165,7 @@ public sealed record AdaptBenchmarkResult
 /// adapt each method on the same labelled shifted adaptation set with the same step budget, and evaluate
 /// on held-out shifted and original test data.
 /// </summary>
-public static class AdaptBenchmark
+public static partial class AdaptBenchmark
 {
     /// <summary>Runs the benchmark.</summary>
     public static AdaptBenchmarkResult Run(AdaptBenchmarkOptions options, IProgress<BenchmarkProgress>? progress = null,
@@ -176,7 +176,7 @@ public static class AdaptBenchmark
         var methods = options.Methods.Select(m => m.Trim().ToLowerInvariant()).Where(m => m.Length > 0).ToList();
         foreach (var m in methods)
         {
-            if (!TuningStrategies.All.Contains(m)) throw new ArgumentException($"unknown method '{m}'", nameof(options));
+            if (!KnownMethods.Contains(m)) throw new ArgumentException($"unknown method '{m}'", nameof(options));
         }
         var userData = options.ShiftedImages is not null || options.ShiftedLabels is not null;
         if (userData && (options.ShiftedImages is null || options.ShiftedLabels is null))
@@ -247,6 +247,12 @@ public static class AdaptBenchmark
         foreach (var method in methods)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (method is not (TuningStrategies.Full or TuningStrategies.Head))
+            {
+                result.Results.Add(RunStrategy(method, baseModel, adapt, splits, budget, options, originalTest, shiftedTest,
+                    baseOrig.Accuracy, baseShift.Accuracy, progress, cancellationToken));
+                continue;
+            }
             var tuning = new TuningOptions { Steps = budget.Steps, BatchSize = budget.BatchSize, Seed = options.Seed, Device = options.Device };
             SensitivityMask? mask = null;
             double scoreSeconds = 0;
