@@ -73,3 +73,48 @@ public class ContinualMetricsTests
         Assert.Throws<ArgumentException>(() => UserRegime.Parse("=x:y"));
     }
 }
+
+public class ContinualBenchmarkTests
+{
+    private static readonly ContinualBudget Tiny = new()
+    {
+        Name = "quick", BaseTrainSize = 1500, BaseEpochs = 1, Epochs = 2, BatchSize = 32, EvalSize = 200, ReferenceSize = 200,
+    };
+
+    [FashionMnistFact]
+    public void Tiny_sequence_fills_the_matrix_and_the_summary_follows_from_it()
+    {
+        var cache = Synthetic.TempDir();
+        var r = ContinualBenchmark.Run(new ContinualBenchmarkOptions
+        {
+            Sequence = ["rotate-30", "noise-0.3"], Methods = ["head", "mist"], Labels = 64, Seed = 3, Replay = 32,
+            CacheDirectory = cache, Device = "cpu", BudgetOverride = Tiny,
+        });
+        Assert.Equal(["original", "rotate-30", "noise-0.3"], r.Sequence);
+        Assert.Equal(3, r.Base.Acc.Length);
+        Assert.True(r.Base.Acc[1] < r.Base.Acc[0], "rotation must hurt the base model");
+        Assert.Equal(["head", "mist"], r.Results.Select(x => x.Method).ToArray());
+        foreach (var m in r.Results)
+        {
+            Assert.Equal(2, m.AccMatrix.Count);
+            Assert.All(m.AccMatrix, row => Assert.Equal(3, row.Length));
+            var s = ContinualMetrics.Compute(m.AccMatrix, r.Base.Acc);
+            Assert.Equal(s.AvgAcc, m.AvgAcc, 12);
+            Assert.Equal(s.Forgetting, m.Forgetting, 12);
+            Assert.Equal(s.Bwt, m.Bwt, 12);
+            Assert.True(m.SamplePasses > 0 && m.TrainSeconds > 0);
+            Assert.Equal(32, m.Replay);
+        }
+        var mist = r.Results.Single(x => x.Method == "mist");
+        Assert.True(mist.SelectedFraction <= 0.05, $"selected {mist.SelectedFraction}");
+        using var doc = System.Text.Json.JsonDocument.Parse(r.ToJson());
+        foreach (var key in new[] { "dataset", "sequence", "seed", "budget", "labels_per_regime", "model", "base", "results" })
+            Assert.True(doc.RootElement.TryGetProperty(key, out _), key);
+        var row = doc.RootElement.GetProperty("results")[0];
+        foreach (var key in new[] { "method", "acc_matrix", "avg_acc", "forgetting", "max_forgetting", "bwt", "train_seconds", "sample_passes",
+                     "selected_fraction", "updated_fraction_per_step", "optimizer_state_bytes", "device" })
+            Assert.True(row.TryGetProperty(key, out _), key);
+        Assert.Contains("| mist |", ContinualReport.Summary([r, r]));
+        Assert.Throws<ArgumentException>(() => ContinualBenchmark.Run(new ContinualBenchmarkOptions { Methods = ["magic"], BudgetOverride = Tiny }));
+    }
+}
