@@ -20,17 +20,18 @@ public sealed class DatasetArtifacts(IArtifactStore artifacts)
         return new PayloadRef { Uri = stored.Uri, Sha256 = stored.Sha256, SizeBytes = stored.Size };
     }
 
-    /// <summary>A labelled blob as an image dataset for the ML core.</summary>
-    public static ImageDataset ToDataset(FeatureBlob blob)
+    /// <summary>A labelled blob as a dataset for the ML core, each row reshaped to <paramref name="inputShape"/>.</summary>
+    public static ImageDataset ToDataset(FeatureBlob blob, IReadOnlyList<int> inputShape)
     {
         if (blob.Labels is null)
         {
             throw new InvalidDataException("dataset needs labels");
         }
 
-        if (blob.Columns != Features.Length)
+        var length = Features.Length(inputShape);
+        if (blob.Columns != length)
         {
-            throw new InvalidDataException($"expected {Features.Length} features per row (28×28), got {blob.Columns}");
+            throw new InvalidDataException($"expected {length} features per row (input shape [{string.Join(", ", inputShape)}]), got {blob.Columns}");
         }
 
         var rows = new float[blob.Rows][];
@@ -39,19 +40,20 @@ public sealed class DatasetArtifacts(IArtifactStore artifacts)
             rows[i] = blob.Row(i).ToArray();
         }
 
-        return ImageDataset.FromFeatureVectors(rows, blob.Labels.Select(l => (long)l).ToArray());
+        return ImageDataset.FromFeatureVectors(rows, blob.Labels.Select(l => (long)l).ToArray(), inputShape);
     }
 
-    /// <summary>An image dataset as a labelled blob.</summary>
+    /// <summary>A dataset as a labelled blob (rows flattened row-major).</summary>
     public static FeatureBlob FromDataset(ImageDataset data)
     {
         var rows = data.ToFeatureVectors();
-        var flat = new float[rows.Length * Features.Length];
+        var width = rows.Length == 0 ? Features.Length(data.InputShape) : rows[0].Length;
+        var flat = new float[rows.Length * width];
         for (var i = 0; i < rows.Length; i++)
         {
-            rows[i].CopyTo(flat, i * Features.Length);
+            rows[i].CopyTo(flat, i * width);
         }
 
-        return new FeatureBlob(rows.Length, Features.Length, flat, data.LabelArray().Select(l => (int)l).ToArray());
+        return new FeatureBlob(rows.Length, width, flat, data.LabelArray().Select(l => (int)l).ToArray());
     }
 }

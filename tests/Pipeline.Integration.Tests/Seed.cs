@@ -21,26 +21,26 @@ public static class Synthetic
     private static float[][] MakeTemplates()
     {
         var rng = new Random(1234);
-        return Enumerable.Range(0, 10).Select(_ => Enumerable.Range(0, Features.Length).Select(_ => rng.NextSingle()).ToArray()).ToArray();
+        return Enumerable.Range(0, 10).Select(_ => Enumerable.Range(0, FashionMnist.ImageLength).Select(_ => rng.NextSingle()).ToArray()).ToArray();
     }
 
     public static FeatureBlob Rows(int n, int seed, bool shifted)
     {
         var rng = new Random(seed);
-        var features = new float[n * Features.Length];
+        var features = new float[n * FashionMnist.ImageLength];
         var labels = new int[n];
         for (var i = 0; i < n; i++)
         {
             var c = rng.Next(10);
             labels[i] = c;
-            for (var j = 0; j < Features.Length; j++)
+            for (var j = 0; j < FashionMnist.ImageLength; j++)
             {
                 var v = Math.Clamp((0.8f * Templates[c][j]) + (0.2f * rng.NextSingle()), 0f, 1f);
-                features[(i * Features.Length) + j] = shifted ? 1f - v : v;
+                features[(i * FashionMnist.ImageLength) + j] = shifted ? 1f - v : v;
             }
         }
 
-        return new FeatureBlob(n, Features.Length, features, labels);
+        return new FeatureBlob(n, FashionMnist.ImageLength, features, labels);
     }
 }
 
@@ -53,7 +53,7 @@ public static class Seed
     public static async Task<ModelVersionRecord> BaseModelAsync(IServiceProvider services, string modelId)
     {
         var datasets = new DatasetArtifacts(services.GetRequiredService<IArtifactStore>());
-        using var train = DatasetArtifacts.ToDataset(Synthetic.Rows(600, seed: 1, shifted: false));
+        using var train = DatasetArtifacts.ToDataset(Synthetic.Rows(600, seed: 1, shifted: false), FashionMnist.InputShape);
         using var model = BaseTrainer.Train(train, new BaseTrainingOptions { Architecture = "mlp", Epochs = 2, BatchSize = 64, Seed = 1, Device = "cpu" });
         var holdout = await datasets.SaveAsync(Synthetic.Rows(200, seed: 2, shifted: false), "datasets", $"{modelId}/holdout.pfb", CancellationToken.None);
         var reference = await datasets.SaveAsync(Synthetic.Rows(300, seed: 3, shifted: false), "datasets", $"{modelId}/reference.pfb", CancellationToken.None);

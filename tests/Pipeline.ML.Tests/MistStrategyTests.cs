@@ -29,7 +29,7 @@ public class MistStrategyTests
         using var reference = Synthetic.Dataset(40, 2);
         // A large backbone rate so every step moves measurably; the structure is what is tested.
         var options = new MistOptions { SelectRate = 0.05, BackboneLr = 1e-2 };
-        using var mist = new MistStrategy(options, "mist", "prototype", 10, model.Model.EmbeddingDim);
+        using var mist = new MistStrategy(options, "mist", "prototype", 10);
         var start = Synthetic.Snapshot(model);
 
         var (first, s1) = mist.Adapt(model, data1, Context(model, reference, 0));
@@ -37,9 +37,9 @@ public class MistStrategyTests
         {
             var after1 = Synthetic.Snapshot(first);
             long changedScored = 0, budget = 0;
-            foreach (var (name, p) in model.Model.named_parameters())
+            foreach (var (name, p) in model.Model.NamedParameters())
             {
-                if (!SensitivityScorer.IsScored(name, p)) continue;
+                if (!SensitivityScorer.IsScored(model.Model, name, p)) continue;
                 budget += SensitivityScorer.Budget(p.numel(), 0.05);
                 changedScored += start[name].Zip(after1[name]).Count(z => !Synthetic.BitEqual(z.First, z.Second));
                 var counts = first.SelectionCounts[name].flatten().data<short>().ToArray();
@@ -75,7 +75,7 @@ public class MistStrategyTests
                 }
                 // The classifier is the folded prototype readout, never trained by gradient: predictions match it.
                 using var emb = second.EmbedTensor(shifted.Images);
-                using var scores = mist.Readout.Scores(emb);
+                using var scores = mist.Readout!.Scores(emb);
                 var fromReadout = scores.argmax(1).data<long>().ToArray();
                 Assert.Equal(fromReadout, ParameterOps.PredictWithClassifier(second, shifted.Images));
             }
@@ -92,19 +92,19 @@ public class MistStrategyTests
         using var reference = Synthetic.Dataset(20, 2);
         // Pretend every element was selected 300 times: 0.9^300 ≈ 2e-14 scales the gradient, so the backbone weights
         // do not move measurably. Weight decay is not scaled by the penalty (as in the code), so it is off here.
-        foreach (var (name, p) in model.Model.named_parameters())
+        foreach (var (name, p) in model.Model.NamedParameters())
         {
-            if (SensitivityScorer.IsScored(name, p)) model.SelectionCounts[name] = torch.full(p.shape, 300, dtype: ScalarType.Int16);
+            if (SensitivityScorer.IsScored(model.Model, name, p)) model.SelectionCounts[name] = torch.full(p.shape, 300, dtype: ScalarType.Int16);
         }
-        using var mist = new MistStrategy(new MistOptions { BackboneLr = 1e-2, WeightDecay = 0 }, "mist", "prototype", 10, model.Model.EmbeddingDim);
+        using var mist = new MistStrategy(new MistOptions { BackboneLr = 1e-2, WeightDecay = 0 }, "mist", "prototype", 10);
         var (tuned, _) = mist.Adapt(model, data, Context(model, reference, 0));
         using (tuned)
         {
             var a = Synthetic.Snapshot(model);
             var b = Synthetic.Snapshot(tuned);
-            foreach (var (name, p) in model.Model.named_parameters())
+            foreach (var (name, p) in model.Model.NamedParameters())
             {
-                if (!SensitivityScorer.IsScored(name, p)) continue;
+                if (!SensitivityScorer.IsScored(model.Model, name, p)) continue;
                 var maxMove = a[name].Zip(b[name]).Max(z => Math.Abs(z.First - z.Second));
                 Assert.True(maxMove < 1e-9, $"{name} moved {maxMove} despite k = 300");
             }
@@ -117,8 +117,8 @@ public class MistStrategyTests
         using var model = ModelBundle.Create("mlp", 5);
         using var data = Synthetic.Dataset(32, 1);
         using var reference = Synthetic.Dataset(20, 2);
-        using var mist = new MistStrategy(new MistOptions(), "mist", "ridge", 10, model.Model.EmbeddingDim);
-        using var random = new MistStrategy(new MistOptions { RandomMask = true }, "random", "prototype", 10, model.Model.EmbeddingDim);
+        using var mist = new MistStrategy(new MistOptions(), "mist", "ridge", 10);
+        using var random = new MistStrategy(new MistOptions { RandomMask = true }, "random", "prototype", 10);
         var (a, sa) = mist.Adapt(model, data, Context(model, reference, 0));
         var (b, sb) = random.Adapt(model, data, Context(model, reference, 0));
         using (a)
@@ -163,7 +163,7 @@ public class MistStrategyTests
         using var d2 = DriftScenario.Parse("contrast-0.3").Apply(d2raw, 0);
         foreach (var name in ContinualStrategies.All)
         {
-            using var strategy = ContinualStrategies.Create(name, 10, baseModel.Model.EmbeddingDim);
+            using var strategy = ContinualStrategies.Create(name, 10);
             var current = baseModel.Clone();
             try
             {

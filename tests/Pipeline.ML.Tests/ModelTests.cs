@@ -15,7 +15,7 @@ public sealed class ModelTests
         Assert.Equal(160 + 4640 + 200832 + 4128 + 1290, cnn.Info.ParamsTotal);
         using var mlp = ModelBundle.Create("mlp", 1);
         Assert.Equal(784 * 256 + 256 + 256 * 128 + 128 + 4128 + 1290, mlp.Info.ParamsTotal);
-        var groups = cnn.Model.named_parameters().Select(p => AdaptiveModel.GroupOf(p.name)).Distinct().ToList();
+        var groups = cnn.Model.NamedParameters().Select(p => AdaptiveModel.GroupOf(p.Name)).Distinct().ToList();
         Assert.Equal(3, groups.Count);
         Assert.Throws<ArgumentException>(() => ModelBundle.Create("resnet", 1));
     }
@@ -40,7 +40,7 @@ public sealed class ModelTests
         var path = Path.Combine(dir, "m.model");
         using var m = ModelBundle.Create(arch, 3, "note");
         m.To(torch.CPU);
-        m.SelectionCounts["backbone.fc.weight"] = torch.ones(m.Model.named_parameters().First(p => p.name.Contains("fc", StringComparison.Ordinal)).parameter.shape, ScalarType.Int16);
+        m.SelectionCounts["backbone.fc.weight"] = torch.ones(m.Model.NamedParameters().First(p => p.Name.Contains("fc", StringComparison.Ordinal)).Parameter.shape, ScalarType.Int16);
         m.Save(path);
         using var l = ModelBundle.Load(path, torch.CPU);
         Assert.Equal(arch, l.Info.Architecture);
@@ -69,7 +69,7 @@ public sealed class ModelTests
         }
         var emb = l.Embed(features);
         Assert.Equal(8, emb.Length);
-        Assert.Equal(l.Model.EmbeddingDim, emb[0].Length);
+        Assert.Equal(((BuiltInNetwork)l.Model).EmbeddingDim, emb[0].Length);
     }
 
     [Fact]
@@ -88,7 +88,7 @@ public sealed class ModelTests
     {
         using var data = Synthetic.Dataset(5, 4);
         var f = data.ToFeatureVectors();
-        using var back = ImageDataset.FromFeatureVectors(f, data.LabelArray());
+        using var back = ImageDataset.FromFeatureVectors(f, data.LabelArray(), FashionMnist.InputShape);
         Assert.True(Synthetic.Same(back.Images, data.Images));
     }
 }

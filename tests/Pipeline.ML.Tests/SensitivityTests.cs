@@ -30,8 +30,8 @@ public sealed class SensitivityTests
         Assert.True(mask.SelectedFraction > 0.02);
         foreach (var c in mask.Coverage)
         {
-            var p = model.Model.named_parameters().Single(x => x.name == c.Name).parameter;
-            if (SensitivityScorer.IsScored(c.Name, p))
+            var p = model.Model.NamedParameters().Single(x => x.Name == c.Name).Parameter;
+            if (SensitivityScorer.IsScored(model.Model, c.Name, p))
             {
                 Assert.Equal("top-k", c.Policy);
                 Assert.Equal((long)Math.Floor(c.Total * 0.02), c.Selected);

@@ -91,10 +91,10 @@ public class StrategyTests
         {
             Assert.Contains("ranks 2,2,2", stats.Detail);
             Assert.True(stats.SamplePasses > 0 && stats.Steps == Tiny.StepsFor(64));
-            var after = tuned.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().cpu());
-            foreach (var (name, p) in model.Model.named_parameters())
+            var after = tuned.Model.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.detach().cpu());
+            foreach (var (name, p) in model.Model.NamedParameters())
             {
-                if (AdaptiveModel.GroupOf(name) == ParameterGroup.Projection || p.dim() < 2)
+                if (model.Model.GroupOf(name) == ParameterGroup.Projection || p.dim() < 2)
                 {
                     Assert.Equal(before[name], after[name].data<float>().ToArray());
                     continue;

@@ -29,7 +29,7 @@ internal static class Synthetic
     }
 
     public static Dictionary<string, float[]> Snapshot(ModelBundle m) =>
-        m.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().cpu().contiguous().data<float>().ToArray());
+        m.Model.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.detach().cpu().contiguous().data<float>().ToArray());
 
     public static Dictionary<string, bool[]> MaskArrays(Pipeline.ML.Sensitivity.SensitivityMask mask) =>
         mask.Masks.ToDictionary(kv => kv.Key, kv => kv.Value.contiguous().data<bool>().ToArray());

@@ -143,7 +143,7 @@ public sealed class TuningTests : IDisposable
 
         // Pretend every element was chosen in 200 earlier adaptations: 0.9^200 ≈ 7e-10 scales the updates to ~nothing.
         using var veteran = baseModel.Clone();
-        foreach (var (name, p) in veteran.Model.named_parameters())
+        foreach (var (name, p) in veteran.Model.NamedParameters())
             veteran.SelectionCounts[name] = torch.full(p.shape, (short)200, ScalarType.Int16);
         using var fresh = Tuner.Tune("random", baseModel, mask, data, Options(steps: 6));
         using var penalised = Tuner.Tune("random", veteran, mask, data, Options(steps: 6));

@@ -37,10 +37,17 @@ public static class BenchAdaptCommand
         var device = new Option<string>("--device") { Description = "auto (CUDA when available), cpu or cuda", DefaultValueFactory = _ => "auto" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Fashion-MNIST directory (default $PIPELINE_DATA_DIR or /usr/share/datasets/fashion-mnist)" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Base-model cache (default $PIPELINE_CACHE_DIR or ~/.cache/pipeline)" };
+        var model = new Option<string?>("--model") { Description = "Your TorchScript model (.pt saved by torch.jit.save) instead of a built-in architecture" };
+        var manifest = new Option<string?>("--manifest") { Description = "The manifest of --model (docs/models.md)" };
+        var saveAdapted = new Option<string?>("--save-adapted") { Description = "Write each adapted model to DIR/<method>.pt (TorchScript) + DIR/<method>.json" };
+        var originalCsv = new Option<string?>("--original-csv") { Description = "Labelled original rows (CSV) for a model that does not take Fashion-MNIST images" };
+        var shiftedCsv = new Option<string?>("--shifted-csv") { Description = "Labelled shifted rows (CSV): adaptation set and shifted test set" };
+        var labelColumn = new Option<string?>("--label-column") { Description = "Label column of the CSV files (class name or index)" };
 
-        var command = new Command("adapt", "Benchmark adaptation methods on a shifted Fashion-MNIST scenario")
+        var command = new Command("adapt", "Benchmark adaptation methods on a shifted Fashion-MNIST scenario, or on your own model and data")
         {
             scenario, shiftedImages, shiftedLabels, methods, seed, budget, output, architecture, device, dataDir, cacheDir,
+            model, manifest, saveAdapted, originalCsv, shiftedCsv, labelColumn,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -62,7 +69,13 @@ public static class BenchAdaptCommand
                 return 2;
             }
             var name = r.GetValue(scenario)!;
-            if (images is null && !DriftScenario.TryParse(name, out _))
+            if ((r.GetValue(model) is null) != (r.GetValue(manifest) is null))
+            {
+                err.MarkupLine("[red]--model and --manifest go together[/]");
+                return 2;
+            }
+            var csv = r.GetValue(originalCsv) is not null || r.GetValue(shiftedCsv) is not null;
+            if (images is null && !csv && !DriftScenario.TryParse(name, out _))
             {
                 err.MarkupLineInterpolated($"[red]unknown scenario '{name}'[/] (rotate-DEG, noise-SIGMA, brightness-D, contrast-F, blur-SIGMA, invert, prior-shift-KEEP)");
                 return 2;
@@ -79,6 +92,12 @@ public static class BenchAdaptCommand
                 Device = r.GetValue(device) ?? "auto",
                 DataDirectory = r.GetValue(dataDir),
                 CacheDirectory = r.GetValue(cacheDir),
+                ModelPath = r.GetValue(model),
+                ManifestPath = r.GetValue(manifest),
+                SaveAdaptedDirectory = r.GetValue(saveAdapted),
+                OriginalCsv = r.GetValue(originalCsv),
+                ShiftedCsv = r.GetValue(shiftedCsv),
+                LabelColumn = r.GetValue(labelColumn),
             };
 
             AdaptBenchmarkResult? result = null;
@@ -119,7 +138,8 @@ public static class BenchAdaptCommand
                 err.MarkupLine("[yellow]cancelled[/]");
                 return 130;
             }
-            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ArgumentException or FormatException)
+            catch (Exception e) when (e is FileNotFoundException or InvalidDataException or ArgumentException or FormatException
+                or Pipeline.ML.Models.ModelValidationException)
             {
                 err.MarkupLineInterpolated($"[red]{e.Message}[/]");
                 return 1;

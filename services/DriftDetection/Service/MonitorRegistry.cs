@@ -121,11 +121,7 @@ public sealed class MonitorRegistry(
         var (model, _) = await models.LoadAsync(modelId, version, options.Value.Device, ct);
         using var bundle = model;
         var observations = ToObservations(rows, bundle, options.Value.UseEmbeddings);
-        var profile = ReferenceProfile.Build(modelId, version, observations, new ProfileOptions
-        {
-            Summary = rows.Columns == ML.Data.Features.Length ? InputSummary.Image() : InputSummary.RawColumns(rows.Columns),
-            Seed = options.Value.Seed,
-        }, time.GetUtcNow());
+        var profile = ReferenceProfile.Build(modelId, version, observations, ProfileOptionsFor(bundle.Info, options.Value.Seed), time.GetUtcNow());
 
         var put = await artifacts.PutAsync(System.Text.Encoding.UTF8.GetBytes(profile.ToJson()), "profiles", $"{modelId}/v{version}/profile.json", ct);
         await drift.UpsertReferenceProfileAsync(new DriftReferenceProfile
@@ -134,6 +130,27 @@ public sealed class MonitorRegistry(
         }, ct);
         logger.LogInformation("Built the drift reference profile of {ModelId} v{Version} from {Rows} rows", modelId, version, rows.Rows);
         return profile;
+    }
+
+    /// <summary>
+    /// What the monitor tests for a model: one-channel images are pooled into a grid of mean intensities plus
+    /// global statistics; every other input (tabular rows, multi-channel tensors) is tested column by column,
+    /// with the manifest's categorical columns on chi-squared and the rest on KS/PSI/W1/JS.
+    /// </summary>
+    public static ProfileOptions ProfileOptionsFor(ML.Models.ModelInfo info, int seed)
+    {
+        var shape = info.InputShape;
+        var width = ML.Data.Features.Length(shape);
+        if (shape.Length == 3 && shape[0] == 1 && shape[1] >= 2 && shape[2] >= 2)
+        {
+            return new ProfileOptions { Summary = InputSummary.Image(shape[1], shape[2], Math.Min(7, Math.Min(shape[1], shape[2]))), Seed = seed };
+        }
+
+        var names = info.Features is { } f && f.Length == width ? f.Select(c => c.Name).ToList() : null;
+        var categorical = info.Features is { } g && g.Length == width
+            ? g.Select((c, i) => (c, i)).Where(x => x.c.Kind == FeatureSpec.Categorical).Select(x => x.i).ToHashSet()
+            : [];
+        return new ProfileOptions { Summary = InputSummary.RawColumns(width, names), CategoricalFeatures = categorical, Seed = seed };
     }
 
     /// <summary>Rows as monitor observations; predictions (and embeddings) come from the model when not given.</summary>

@@ -129,8 +129,8 @@ public sealed class CandidateTrainedConsumer(
 
         var referenceRef = VersionMetadata.Parse(productionRecord.MetadataJson).ReferenceHoldout
             ?? throw new InvalidDataException($"{m.ModelId} v{productionVersion} has no reference holdout in its metadata");
-        using var shifted = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.ShiftedHoldout, ct));
-        using var original = DatasetArtifacts.ToDataset(await datasets.LoadAsync(referenceRef, ct));
+        using var shifted = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.ShiftedHoldout, ct), production.Info.InputShape);
+        using var original = DatasetArtifacts.ToDataset(await datasets.LoadAsync(referenceRef, ct), production.Info.InputShape);
 
         var shiftedBefore = Evaluator.Evaluate(productionModel, shifted).Accuracy;
         var shiftedAfter = Evaluator.Evaluate(candidateModel, shifted).Accuracy;

@@ -44,14 +44,16 @@ public sealed class InferenceHandlers(
     public async Task<IResult> PredictAsync(HttpContext http)
     {
         var ct = http.RequestAborted;
-        AllowBodyOf(http, ((long)settings.MaxBatchRows * Features.Length * MaxBytesPerValue) + 65_536);
+        // Rows are checked against the version serving now; a swap before the lease is taken is re-checked below.
+        var expected = model.Current;
+        AllowBodyOf(http, ((long)settings.MaxBatchRows * (expected?.InputLength ?? 1) * MaxBytesPerValue) + 65_536);
         var (request, error) = await ReadAsync<PredictRequest>(http, "predict", ct);
         if (error is not null)
         {
             return error;
         }
 
-        var problem = ValidatePredict(request!);
+        var problem = ValidatePredict(request!, expected);
         if (problem is not null)
         {
             return Reject("predict", StatusCodes.Status400BadRequest, "Invalid prediction request", problem);
@@ -71,6 +73,11 @@ public sealed class InferenceHandlers(
 
             // The lease pins this version: a swap meanwhile neither changes nor disposes it.
             var served = lease.Model;
+            if (!ReferenceEquals(served, expected) && ValidatePredict(request!, served) is { } changed)
+            {
+                return Reject("predict", StatusCodes.Status400BadRequest, "Invalid prediction request", changed);
+            }
+
             version = served.Version;
             classes = served.Classes;
             predictions = served.Predict(rows!, settings.ForwardBatchSize);
@@ -177,12 +184,16 @@ public sealed class InferenceHandlers(
         }
     }
 
-    internal string? ValidatePredict(PredictRequest request)
+    /// <summary>Checks rows against the serving model's input (any model when none serves: the lease then answers 503).</summary>
+    internal string? ValidatePredict(PredictRequest request, LoadedModel? served)
     {
         var rows = request.Instances;
+        var width = served?.InputLength;
+        var unit = served?.UnitScale ?? false;
+        var shape = served is null ? "" : $" (input shape [{string.Join(", ", served.InputShape)}])";
         if (rows is null)
         {
-            return "The body must be a JSON object with \"instances\": an array of rows of 784 numbers in [0, 1].";
+            return $"The body must be a JSON object with \"instances\": an array of rows of {width?.ToString(CultureInfo.InvariantCulture) ?? "N"} numbers{(unit ? " in [0, 1]" : "")}.";
         }
 
         if (rows.Length == 0)
@@ -200,20 +211,20 @@ public sealed class InferenceHandlers(
             var row = rows[i];
             if (row is null)
             {
-                return $"instances[{i}] is null; every row must be an array of {Features.Length} numbers.";
+                return $"instances[{i}] is null; every row must be an array of {width?.ToString(CultureInfo.InvariantCulture) ?? "N"} numbers.";
             }
 
-            if (row.Length != Features.Length)
+            if (width is { } w && row.Length != w)
             {
-                return $"instances[{i}] has {row.Length} values; every row must have {Features.Length} (28×28 pixels).";
+                return $"instances[{i}] has {row.Length} values; every row must have {w}{shape}.";
             }
 
             for (var j = 0; j < row.Length; j++)
             {
                 var v = row[j];
-                if (!float.IsFinite(v) || v < 0f || v > 1f)
+                if (!float.IsFinite(v) || (unit && (v < 0f || v > 1f)))
                 {
-                    return $"instances[{i}][{j}] is {v.ToString(CultureInfo.InvariantCulture)}; values must be finite numbers in [0, 1].";
+                    return $"instances[{i}][{j}] is {v.ToString(CultureInfo.InvariantCulture)}; values must be finite numbers{(unit ? " in [0, 1]" : "")}.";
                 }
             }
         }
@@ -254,13 +265,14 @@ public sealed class InferenceHandlers(
     {
         try
         {
-            var flat = new float[(long)rows.Length * Features.Length];
+            var width = rows[0]!.Length;
+            var flat = new float[(long)rows.Length * width];
             for (var i = 0; i < rows.Length; i++)
             {
-                rows[i]!.CopyTo(flat, (long)i * Features.Length);
+                rows[i]!.CopyTo(flat, (long)i * width);
             }
 
-            var blob = new FeatureBlob(rows.Length, Features.Length, flat);
+            var blob = new FeatureBlob(rows.Length, width, flat);
             var features = await datasets.SaveAsync(blob, ObservationsKind, $"{model.ModelId}/{batchId}.pfb", ct);
             await bus.Publish(new ObservationsIngested
             {
@@ -269,7 +281,7 @@ public sealed class InferenceHandlers(
                 BatchId = batchId,
                 Features = features,
                 Count = rows.Length,
-                FeatureCount = Features.Length,
+                FeatureCount = width,
                 Predictions = items.Select(p => p.Class).ToArray(),
                 Confidences = items.Select(p => Math.Clamp(p.Confidence, 0f, 1f)).ToArray(),
             }, ct);

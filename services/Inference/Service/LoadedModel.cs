@@ -21,7 +21,19 @@ public sealed class LoadedModel
         LoadedAt = loadedAt;
         Classes = bundle.Info.Classes;
         Architecture = bundle.Info.Architecture;
+        InputShape = bundle.Info.InputShape;
+        InputLength = bundle.InputLength;
+        UnitScale = bundle.UnitScale;
     }
+
+    /// <summary>One input row's shape (the registry's), without the batch dimension.</summary>
+    public IReadOnlyList<int> InputShape { get; }
+
+    /// <summary>Values per request row.</summary>
+    public int InputLength { get; }
+
+    /// <summary>True when values must lie in [0, 1].</summary>
+    public bool UnitScale { get; }
 
     public string ModelId { get; }
 

@@ -194,15 +194,14 @@ public sealed class ProductionModel : IDisposable
                     $"the message's SHA-256 {expectedSha256[..Math.Min(12, expectedSha256.Length)]}… differs from the registry's {record.Sha256[..12]}…");
             }
 
-            var inputs = bundle.Info.InputShape.Aggregate(1L, (a, d) => a * d);
-            if (inputs != Features.Length || bundle.Info.Classes.Length == 0)
+            if (!record.InputShape.SequenceEqual(bundle.Info.InputShape) || bundle.Info.Classes.Length == 0)
             {
                 throw new ModelRefusedException(
-                    $"the model takes {inputs} inputs and has {bundle.Info.Classes.Length} classes; this service needs {Features.Length} inputs and at least one class");
+                    $"the model takes input [{string.Join(", ", bundle.Info.InputShape)}] with {bundle.Info.Classes.Length} classes; the registry says [{string.Join(", ", record.InputShape)}] and at least one class is needed");
             }
 
             // Warm up (and prove the weights run) before any request can see the model.
-            var probe = bundle.Predict([new float[Features.Length]], 1);
+            var probe = bundle.Predict([new float[bundle.InputLength]], 1);
             if (probe.Length != 1 || probe[0].Probabilities.Length != bundle.Info.Classes.Length)
             {
                 throw new ModelRefusedException("the model's output does not match its class list");

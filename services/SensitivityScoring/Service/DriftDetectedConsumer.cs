@@ -55,7 +55,7 @@ public sealed class DriftDetectedConsumer(
             var adaptationRef = await datasets.SaveAsync(adaptation, "datasets", $"{m.ModelId}/{m.RunId}/adaptation.pfb", ct);
             var holdoutRef = await datasets.SaveAsync(holdout, "datasets", $"{m.ModelId}/{m.RunId}/holdout.pfb", ct);
 
-            using var data = DatasetArtifacts.ToDataset(adaptation);
+            using var data = DatasetArtifacts.ToDataset(adaptation, model.Info.InputShape);
             using var mask = SensitivityScorer.Score(baseModel, data,
                 new ScoringOptions { SelectRate = o.SelectRate, Seed = o.Seed, Device = o.Device }, cancellationToken: ct);
 

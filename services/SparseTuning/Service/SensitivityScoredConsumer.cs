@@ -65,7 +65,7 @@ public sealed class SensitivityScoredConsumer(
 
         var (model, baseRecord) = await models.LoadAsync(m.ModelId, m.ModelVersion, o.Device, ct);
         using var baseModel = model;
-        using var data = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.AdaptationSet, ct));
+        using var data = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.AdaptationSet, ct), model.Info.InputShape);
         using var mask = o.Strategy == "mist"
             ? Pipeline.ML.Sensitivity.SensitivityMask.Load(await artifacts.GetVerifiedLocalPathAsync(m.MaskUri, m.Sha256, ct))
             : null;

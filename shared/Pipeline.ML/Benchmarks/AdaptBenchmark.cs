@@ -88,6 +88,24 @@ public sealed record AdaptBenchmarkOptions
     /// <summary>"auto", "cpu" or "cuda".</summary>
     public string Device { get; init; } = "auto";
 
+    /// <summary>A user's TorchScript model (with <see cref="ManifestPath"/>) instead of a built-in architecture.</summary>
+    public string? ModelPath { get; init; }
+
+    /// <summary>The manifest of <see cref="ModelPath"/>.</summary>
+    public string? ManifestPath { get; init; }
+
+    /// <summary>Write each adapted model here as METHOD.pt (+ METHOD.json); user models only.</summary>
+    public string? SaveAdaptedDirectory { get; init; }
+
+    /// <summary>Labelled original-distribution rows (CSV with a header) for a model that does not take Fashion-MNIST.</summary>
+    public string? OriginalCsv { get; init; }
+
+    /// <summary>Labelled shifted rows (CSV), split into the adaptation set and the shifted test set.</summary>
+    public string? ShiftedCsv { get; init; }
+
+    /// <summary>The label column of the CSV files (class name or index).</summary>
+    public string? LabelColumn { get; init; }
+
     /// <summary>Replaces the named budget's protocol (tests and experiments only; the CLI never sets it).</summary>
     public BenchmarkBudget? BudgetOverride { get; init; }
 }
@@ -178,50 +196,43 @@ public static partial class AdaptBenchmark
         {
             if (!KnownMethods.Contains(m)) throw new ArgumentException($"unknown method '{m}'", nameof(options));
         }
-        var userData = options.ShiftedImages is not null || options.ShiftedLabels is not null;
-        if (userData && (options.ShiftedImages is null || options.ShiftedLabels is null))
-            throw new ArgumentException("--shifted-images and --shifted-labels go together", nameof(options));
-        var scenario = userData ? null : DriftScenario.Parse(options.Scenario);
+        if (options.SaveAdaptedDirectory is not null && options.ModelPath is null)
+            throw new ArgumentException("--save-adapted writes TorchScript and needs a user's model (--model, --manifest)", nameof(options));
         var total = Stopwatch.StartNew();
 
-        progress?.Report(new BenchmarkProgress("data", "loading Fashion-MNIST", 0, 1));
-        using var splits = FashionMnist.LoadSplits(options.Seed, options.DataDirectory);
-        using var originalTest = splits.Test.Take(budget.EvalSize);
-        ImageDataset adapt, shiftedTest;
-        if (userData)
+        // A user's model is loaded (and checked against its manifest) before any data, so a bad file fails fast.
+        using var userModel = options.ModelPath is null ? null
+            : ModelBundle.FromTorchScript(options.ModelPath, ModelManifest.Load(options.ManifestPath
+                ?? throw new ArgumentException("--model needs --manifest", nameof(options))), ComputeDevice.Resolve(options.Device));
+        progress?.Report(new BenchmarkProgress("data", "loading data", 0, 1));
+        using var data = BenchmarkData.Load(options, budget, userModel?.Info);
+        var (adapt, originalTest, shiftedTest) = (data.Adapt, data.OriginalTest, data.ShiftedTest);
+        progress?.Report(new BenchmarkProgress("data", "ready", 1, 1));
+
+        var baseWatch = Stopwatch.StartNew();
+        ModelBundle baseModel;
+        var fromCache = false;
+        if (userModel is not null)
         {
-            using var user = FashionMnist.LoadIdx(options.ShiftedImages!, options.ShiftedLabels!);
-            using var shuffled = user.Shuffle(options.Seed);
-            var nAdapt = Math.Min(budget.AdaptSize, shuffled.Count / 2);
-            adapt = shuffled.Slice(0, nAdapt);
-            shiftedTest = shuffled.Slice(nAdapt, Math.Min(budget.EvalSize, shuffled.Count - nAdapt));
+            baseModel = userModel.Clone();
         }
         else
         {
-            using var shiftedPool = scenario!.Apply(splits.Validation, options.Seed);
-            adapt = shiftedPool.Take(budget.AdaptSize);
-            using var shiftedAll = scenario.Apply(originalTest, options.Seed + 1);
-            shiftedTest = shiftedAll.Take(budget.EvalSize);
+            var baseOptions = new BaseTrainingOptions
+            {
+                Architecture = options.Architecture,
+                Epochs = budget.BaseEpochs,
+                TrainSize = budget.BaseTrainSize,
+                Seed = options.Seed,
+                Device = options.Device,
+            };
+            var trainProgress = progress is null ? null
+                : new SyncProgress<TrainingProgress>(p => progress.Report(new BenchmarkProgress("base", $"epoch {p.Epoch} loss {p.Loss:F3}", p.Step, p.TotalSteps)));
+            (baseModel, fromCache) = BaseTrainer.TrainOrLoad(data.Splits!.Train, baseOptions, options.CacheDirectory, trainProgress, cancellationToken);
         }
-        progress?.Report(new BenchmarkProgress("data", "ready", 1, 1));
-        using var adaptOwned = adapt;
-        using var shiftedOwned = shiftedTest;
-
-        var baseOptions = new BaseTrainingOptions
-        {
-            Architecture = options.Architecture,
-            Epochs = budget.BaseEpochs,
-            TrainSize = budget.BaseTrainSize,
-            Seed = options.Seed,
-            Device = options.Device,
-        };
-        var baseWatch = Stopwatch.StartNew();
-        var trainProgress = progress is null ? null
-            : new SyncProgress<TrainingProgress>(p => progress.Report(new BenchmarkProgress("base", $"epoch {p.Epoch} loss {p.Loss:F3}", p.Step, p.TotalSteps)));
-        var (baseModel, fromCache) = BaseTrainer.TrainOrLoad(splits.Train, baseOptions, options.CacheDirectory, trainProgress, cancellationToken);
         using var baseOwned = baseModel;
         var baseSeconds = baseWatch.Elapsed.TotalSeconds;
-        progress?.Report(new BenchmarkProgress("base", fromCache ? "loaded from cache" : "trained", 1, 1));
+        progress?.Report(new BenchmarkProgress("base", userModel is not null ? "loaded" : fromCache ? "loaded from cache" : "trained", 1, 1));
 
         var baseOrig = Evaluator.Evaluate(baseModel, originalTest);
         var baseShift = Evaluator.Evaluate(baseModel, shiftedTest);
@@ -238,10 +249,11 @@ public static partial class AdaptBenchmark
                 EceOriginal = baseOrig.Ece,
                 EceShifted = baseShift.Ece,
                 FromCache = fromCache,
-                TrainSeconds = fromCache ? 0 : baseSeconds,
+                TrainSeconds = fromCache || userModel is not null ? 0 : baseSeconds,
             },
             Protocol = budget,
-            ShiftedSource = userData ? $"idx:{options.ShiftedImages}" : $"scenario:{scenario!.Name}",
+            ShiftedSource = data.ShiftedSource,
+            Dataset = data.Dataset,
         };
 
         foreach (var method in methods)
@@ -249,7 +261,7 @@ public static partial class AdaptBenchmark
             cancellationToken.ThrowIfCancellationRequested();
             if (method is not (TuningStrategies.Full or TuningStrategies.Head))
             {
-                result.Results.Add(RunStrategy(method, baseModel, adapt, splits, budget, options, originalTest, shiftedTest,
+                result.Results.Add(RunStrategy(method, baseModel, adapt, data.Splits, budget, options, originalTest, shiftedTest,
                     baseOrig.Accuracy, baseShift.Accuracy, progress, cancellationToken));
                 continue;
             }
@@ -276,6 +288,7 @@ public static partial class AdaptBenchmark
             var orig = Evaluator.Evaluate(tuned.Model, originalTest);
             var shift = Evaluator.Evaluate(tuned.Model, shiftedTest);
             var latency = Evaluator.MeasureLatency(tuned.Model, 64, 10);
+            if (options.SaveAdaptedDirectory is { } saveDir) SaveAdapted(tuned.Model, saveDir, method);
             result.Results.Add(new BenchmarkMethodResult
             {
                 Method = method,
@@ -302,6 +315,18 @@ public static partial class AdaptBenchmark
             progress?.Report(new BenchmarkProgress(method, "done", budget.Steps, budget.Steps));
         }
         return result with { TotalSeconds = total.Elapsed.TotalSeconds };
+    }
+
+    /// <summary>
+    /// Writes an adapted model as <c>DIR/METHOD.pt</c>, TorchScript that PyTorch's <c>torch.jit.load</c> reads, and
+    /// <c>DIR/METHOD.json</c>, its manifest (the input manifest, unchanged: adaptation keeps names and shapes).
+    /// </summary>
+    public static void SaveAdapted(ModelBundle model, string directory, string method)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        Directory.CreateDirectory(directory);
+        model.ExportTorchScript(Path.Combine(directory, method + ".pt"));
+        File.WriteAllText(Path.Combine(directory, method + ".json"), model.Info.ToManifest().ToJson());
     }
 }
 

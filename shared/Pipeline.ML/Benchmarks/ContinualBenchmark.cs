@@ -188,7 +188,7 @@ public static class ContinualBenchmark
         RegimeData regimes, IReadOnlyList<ImageDataset?> buffers, AdaptationBudget adaptation, ContinualBenchmarkOptions options,
         double[] baseAcc, IProgress<BenchmarkProgress>? progress, CancellationToken ct)
     {
-        using var strategy = ContinualStrategies.Create(method, baseModel.Info.Classes.Length, baseModel.Model.EmbeddingDim);
+        using var strategy = ContinualStrategies.Create(method, baseModel.Info.Classes.Length);
         var current = baseModel.Clone();
         var matrix = new List<double[]>();
         var stats = new List<AdaptationStats>();

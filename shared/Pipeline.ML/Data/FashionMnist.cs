@@ -49,6 +49,15 @@ public static class FashionMnist
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     ];
 
+    /// <summary>Image side length.</summary>
+    public const int Side = 28;
+
+    /// <summary>Pixels per image (28 × 28).</summary>
+    public const int ImageLength = Side * Side;
+
+    /// <summary>One image as a model input: [1, 28, 28].</summary>
+    public static IReadOnlyList<int> InputShape { get; } = [1, Side, Side];
+
     /// <summary>$PIPELINE_DATA_DIR, else /usr/share/datasets/fashion-mnist.</summary>
     public static string DefaultDirectory =>
         Environment.GetEnvironmentVariable("PIPELINE_DATA_DIR") is { Length: > 0 } d ? d : "/usr/share/datasets/fashion-mnist";
@@ -91,8 +100,8 @@ public static class FashionMnist
     {
         var images = IdxReader.Read(imagesPath);
         var labels = IdxReader.Read(labelsPath);
-        var isImages = images.Dimensions.Length == 3 && images.Dimensions[1] == Features.Side && images.Dimensions[2] == Features.Side;
-        var isVectors = images.Dimensions.Length == 2 && images.Dimensions[1] == Features.Length;
+        var isImages = images.Dimensions.Length == 3 && images.Dimensions[1] == Side && images.Dimensions[2] == Side;
+        var isVectors = images.Dimensions.Length == 2 && images.Dimensions[1] == ImageLength;
         if (!isImages && !isVectors)
             throw new InvalidDataException($"{imagesPath}: expected images [N, 28, 28] or [N, 784], got [{string.Join(", ", images.Dimensions)}]");
         if (labels.Dimensions.Length != 1 || labels.Dimensions[0] != images.Dimensions[0])
@@ -116,7 +125,7 @@ public static class FashionMnist
             lab[i] = labels.Bytes[i];
         }
         return new ImageDataset(
-            TorchSharp.torch.tensor(pixels, new long[] { n, 1, Features.Side, Features.Side }).clamp(0, 1),
+            TorchSharp.torch.tensor(pixels, new long[] { n, 1, Side, Side }).clamp(0, 1),
             TorchSharp.torch.tensor(lab, ScalarType.Int64));
     }
 

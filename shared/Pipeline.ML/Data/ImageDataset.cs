@@ -4,8 +4,8 @@ using static TorchSharp.torch;
 namespace Pipeline.ML.Data;
 
 /// <summary>
-/// Labelled images on the CPU: <see cref="Images"/> is float32 [N, 1, 28, 28] with values in [0, 1],
-/// <see cref="Labels"/> is int64 [N]. The dataset owns both tensors.
+/// Labelled model inputs on the CPU: <see cref="Images"/> is float32 [N, ...input_shape] (images [N, C, H, W] in
+/// [0, 1] for image models, [N, F] rows for tabular ones), <see cref="Labels"/> is int64 [N]. The dataset owns both tensors.
 /// </summary>
 public sealed class ImageDataset : IDisposable
 {
@@ -14,14 +14,14 @@ public sealed class ImageDataset : IDisposable
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(labels);
-        if (images.dim() != 4) throw new ArgumentException("images must be [N, C, H, W]", nameof(images));
+        if (images.dim() < 2) throw new ArgumentException("inputs must be [N, ...input_shape]", nameof(images));
         if (labels.dim() != 1 || labels.shape[0] != images.shape[0])
             throw new ArgumentException("labels must be [N] and match the images", nameof(labels));
         Images = images.DetachFromDisposeScope();
         Labels = labels.DetachFromDisposeScope();
     }
 
-    /// <summary>float32 [N, 1, 28, 28] in [0, 1].</summary>
+    /// <summary>float32 [N, ...input_shape].</summary>
     public Tensor Images { get; }
 
     /// <summary>int64 [N].</summary>
@@ -57,7 +57,10 @@ public sealed class ImageDataset : IDisposable
     /// <summary>Labels as an array.</summary>
     public long[] LabelArray() => Labels.data<long>().ToArray();
 
-    /// <summary>Images flattened to feature vectors of 784 floats each.</summary>
+    /// <summary>One input shape without the batch dimension.</summary>
+    public int[] InputShape => Images.shape.Skip(1).Select(d => (int)d).ToArray();
+
+    /// <summary>Inputs flattened to feature rows (row-major).</summary>
     public float[][] ToFeatureVectors()
     {
         var n = Count;
@@ -70,12 +73,12 @@ public sealed class ImageDataset : IDisposable
         return result;
     }
 
-    /// <summary>Builds a dataset from feature vectors (784 floats each, in [0, 1]) and labels.</summary>
-    public static ImageDataset FromFeatureVectors(IReadOnlyList<float[]> features, IReadOnlyList<long> labels)
+    /// <summary>Builds a dataset from feature rows (row-major, <paramref name="inputShape"/> each) and labels.</summary>
+    public static ImageDataset FromFeatureVectors(IReadOnlyList<float[]> features, IReadOnlyList<long> labels, IReadOnlyList<int> inputShape)
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(labels);
-        var images = Features.ToImageTensor(features);
+        var images = Features.ToTensor(features, inputShape);
         return new ImageDataset(images, torch.tensor(labels.ToArray(), ScalarType.Int64));
     }
 
@@ -101,28 +104,32 @@ public sealed class ImageDataset : IDisposable
     }
 }
 
-/// <summary>Conversion between flat feature vectors and image tensors.</summary>
+/// <summary>Conversion between flat feature rows (what HTTP requests and feature blobs carry) and model input tensors.</summary>
 public static class Features
 {
-    /// <summary>Image side length.</summary>
-    public const int Side = 28;
-
-    /// <summary>Features per sample (28 × 28).</summary>
-    public const int Length = Side * Side;
-
-    /// <summary>Turns a batch of 784-float vectors into a float32 [N, 1, 28, 28] tensor.</summary>
-    public static Tensor ToImageTensor(IReadOnlyList<float[]> features)
+    /// <summary>Values in one row for a model input of <paramref name="inputShape"/> (the product of its dimensions).</summary>
+    public static int Length(IReadOnlyList<int> inputShape)
     {
-        ArgumentNullException.ThrowIfNull(features);
-        var n = features.Count;
-        var flat = new float[(long)n * Length];
+        ArgumentNullException.ThrowIfNull(inputShape);
+        if (inputShape.Count == 0 || inputShape.Any(d => d <= 0))
+            throw new ArgumentException($"input shape [{string.Join(", ", inputShape)}] must have positive dimensions", nameof(inputShape));
+        return checked(inputShape.Aggregate(1, (a, d) => a * d));
+    }
+
+    /// <summary>Turns rows of <see cref="Length"/> floats each into a float32 tensor [N, ...inputShape].</summary>
+    public static Tensor ToTensor(IReadOnlyList<float[]> rows, IReadOnlyList<int> inputShape)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var length = Length(inputShape);
+        var n = rows.Count;
+        var flat = new float[(long)n * length];
         for (var i = 0; i < n; i++)
         {
-            var f = features[i] ?? throw new ArgumentException($"feature vector {i} is null", nameof(features));
-            if (f.Length != Length)
-                throw new ArgumentException($"feature vector {i} has {f.Length} values; expected {Length}", nameof(features));
-            Array.Copy(f, 0, flat, (long)i * Length, Length);
+            var f = rows[i] ?? throw new ArgumentException($"feature vector {i} is null", nameof(rows));
+            if (f.Length != length)
+                throw new ArgumentException($"feature vector {i} has {f.Length} values; expected {length}", nameof(rows));
+            Array.Copy(f, 0, flat, (long)i * length, length);
         }
-        return torch.tensor(flat, new long[] { n, 1, Side, Side });
+        return torch.tensor(flat, new long[] { n }.Concat(inputShape.Select(d => (long)d)).ToArray());
     }
 }

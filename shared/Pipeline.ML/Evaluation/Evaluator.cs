@@ -118,15 +118,15 @@ public static class Evaluator
     {
         ArgumentNullException.ThrowIfNull(model);
         var device = model.Device;
-        model.Model.eval();
+        model.Model.SetTraining(false);
         using var noGrad = torch.no_grad();
         using var gen = new Generator(0);
-        using var x = torch.rand(new long[] { batchSize, 1, Features.Side, Features.Side }, generator: gen).to(device);
+        using var x = torch.rand(new long[] { batchSize }.Concat(model.Info.InputShape.Select(d => (long)d)).ToArray(), generator: gen).to(device);
         var times = new List<double>();
         for (var i = 0; i < warmup + iterations; i++)
         {
             var sw = Stopwatch.StartNew();
-            using (var y = model.Model.forward(x))
+            using (var y = model.Model.Forward(x))
             {
                 if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
                 _ = y.shape;

@@ -1,3 +1,4 @@
+using Pipeline.ML.Data;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -20,7 +21,7 @@ public enum ParameterGroup
 
 /// <summary>
 /// A classifier split into backbone → embedding, projection head (MI objective) and classifier head.
-/// Input: float32 [N, 1, 28, 28] in [0, 1]. Output of <c>forward</c>: logits [N, classes].
+/// Input: float32 [N, 1, 28, 28] in [0, 1] (the built-ins are Fashion-MNIST models). Output of <c>forward</c>: logits [N, classes].
 /// </summary>
 public abstract class AdaptiveModel : Module<Tensor, Tensor>
 {
@@ -44,6 +45,20 @@ public abstract class AdaptiveModel : Module<Tensor, Tensor>
     /// <summary>Classifier head: embeddings → logits.</summary>
     public abstract Tensor Classify(Tensor embeddings);
 
+    /// <summary>The projection head module (parameters named <c>projection.…</c>).</summary>
+    public abstract Module<Tensor, Tensor> ProjectionModule { get; }
+
+    /// <summary>Number of classes.</summary>
+    public abstract int Classes { get; }
+
+    /// <summary>The built-ins are Fashion-MNIST networks: one input is a [1, 28, 28] image in [0, 1].</summary>
+    public IReadOnlyList<int> InputShape => FashionMnist.InputShape;
+
+    /// <summary>Fashion-MNIST's class names for 10 classes, otherwise "class 0", "class 1", ….</summary>
+    public IReadOnlyList<string> ClassNames => Classes == FashionMnist.ClassNames.Count
+        ? FashionMnist.ClassNames
+        : Enumerable.Range(0, Classes).Select(i => $"class {i}").ToList();
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input) => Classify(Embed(input));
 
@@ -66,6 +81,7 @@ public sealed class CnnSmall : AdaptiveModel
     private readonly Sequential backbone;
     private readonly Sequential projection;
     private readonly Sequential classifier;
+    private readonly int classCount;
 
     /// <summary>Creates the network with the global torch RNG (seed it first for determinism).</summary>
     public CnnSmall(int classes = 10) : base("cnn-small")
@@ -82,6 +98,7 @@ public sealed class CnnSmall : AdaptiveModel
             ("relu3", ReLU()));
         projection = Sequential(("fc", Linear(128, 32)));
         classifier = Sequential(("fc", Linear(128, classes)));
+        classCount = classes;
         RegisterComponents();
     }
 
@@ -99,6 +116,12 @@ public sealed class CnnSmall : AdaptiveModel
 
     /// <inheritdoc />
     public override Tensor Classify(Tensor embeddings) => classifier.forward(embeddings);
+
+    /// <inheritdoc />
+    public override Module<Tensor, Tensor> ProjectionModule => projection;
+
+    /// <inheritdoc />
+    public override int Classes => classCount;
 
     /// <inheritdoc />
     protected override void Dispose(bool disposing)
@@ -119,6 +142,7 @@ public sealed class Mlp : AdaptiveModel
     private readonly Sequential backbone;
     private readonly Sequential projection;
     private readonly Sequential classifier;
+    private readonly int classCount;
 
     /// <summary>Creates the network with the global torch RNG (seed it first for determinism).</summary>
     public Mlp(int classes = 10) : base("mlp")
@@ -131,6 +155,7 @@ public sealed class Mlp : AdaptiveModel
             ("relu2", ReLU()));
         projection = Sequential(("fc", Linear(128, 32)));
         classifier = Sequential(("fc", Linear(128, classes)));
+        classCount = classes;
         RegisterComponents();
     }
 
@@ -148,6 +173,12 @@ public sealed class Mlp : AdaptiveModel
 
     /// <inheritdoc />
     public override Tensor Classify(Tensor embeddings) => classifier.forward(embeddings);
+
+    /// <inheritdoc />
+    public override Module<Tensor, Tensor> ProjectionModule => projection;
+
+    /// <inheritdoc />
+    public override int Classes => classCount;
 
     /// <inheritdoc />
     protected override void Dispose(bool disposing)

@@ -9,17 +9,17 @@ namespace Pipeline.ML.Models;
 /// <summary>Metadata stored with a model file.</summary>
 public sealed record ModelInfo
 {
-    /// <summary>Architecture name ("cnn-small", "mlp").</summary>
+    /// <summary>Architecture name ("cnn-small", "mlp", "torchscript").</summary>
     [JsonPropertyName("architecture")]
     public required string Architecture { get; init; }
 
-    /// <summary>Input shape of one sample: [1, 28, 28].</summary>
+    /// <summary>Input shape of one sample, e.g. [1, 28, 28] or [12].</summary>
     [JsonPropertyName("input_shape")]
-    public int[] InputShape { get; init; } = [1, Features.Side, Features.Side];
+    public int[] InputShape { get; init; } = [];
 
     /// <summary>Class names, index = label.</summary>
     [JsonPropertyName("classes")]
-    public string[] Classes { get; init; } = FashionMnist.ClassNames.ToArray();
+    public string[] Classes { get; init; } = [];
 
     /// <summary>Total number of parameter elements.</summary>
     [JsonPropertyName("params_total")]
@@ -32,35 +32,91 @@ public sealed record ModelInfo
     /// <summary>Free-form description (e.g. how it was trained).</summary>
     [JsonPropertyName("notes")]
     public string? Notes { get; init; }
+
+    /// <summary>"unit" (inputs in [0, 1]) or "raw"; see <see cref="ModelManifest"/>.</summary>
+    [JsonPropertyName("input_scale")]
+    public string InputScale { get; init; } = ModelManifest.UnitScale;
+
+    /// <summary>Parameters named <c>{prefix}.…</c> form the final layer.</summary>
+    [JsonPropertyName("classifier_prefix")]
+    public string ClassifierPrefix { get; init; } = "classifier";
+
+    /// <summary>The TorchScript method returning penultimate features (null: none, or a built-in model).</summary>
+    [JsonPropertyName("embedding_method")]
+    public string? EmbeddingMethod { get; init; }
+
+    /// <summary>Tabular columns (null for image models).</summary>
+    [JsonPropertyName("features")]
+    public FeatureSpec[]? Features { get; init; }
+
+    /// <summary>The manifest's model name (user models).</summary>
+    [JsonPropertyName("name")]
+    public string? Name { get; init; }
+
+    /// <summary>The metadata of a user's model described by <paramref name="manifest"/>.</summary>
+    public static ModelInfo FromManifest(ModelManifest manifest)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        return new ModelInfo
+        {
+            Architecture = TorchScriptNetwork.ArchitectureName,
+            Name = manifest.Name,
+            InputShape = manifest.InputShape ?? [],
+            Classes = manifest.Classes ?? [],
+            InputScale = manifest.Scale,
+            ClassifierPrefix = manifest.ClassifierPrefix ?? "",
+            EmbeddingMethod = manifest.EmbeddingMethod,
+            Features = manifest.Features,
+        };
+    }
+
+    /// <summary>The manifest that describes this model (for export beside an adapted TorchScript file).</summary>
+    public ModelManifest ToManifest() => new()
+    {
+        Name = Name ?? Architecture,
+        Format = ModelManifest.TorchScriptFormat,
+        InputShape = InputShape,
+        InputScale = InputScale,
+        Classes = Classes,
+        EmbeddingMethod = EmbeddingMethod,
+        ClassifierPrefix = ClassifierPrefix,
+        Features = Features,
+    };
 }
 
 /// <summary>One prediction: the arg-max class and the softmax probabilities.</summary>
 public sealed record Prediction(int Class, float[] Probabilities);
 
 /// <summary>
-/// A model with its metadata and its adaptation history (per-element counts of how many earlier sparse
-/// adaptations selected each parameter element; used for the 0.9^k overlap penalty). Save/Load keep all three.
+/// A model (any <see cref="ClassifierNetwork"/>) with its metadata and its adaptation history (per-element counts
+/// of how many earlier sparse adaptations selected each parameter element; used for the 0.9^k overlap penalty).
+/// Save/Load keep all three in one file; a TorchScript model is stored as the bytes PyTorch saved, so
+/// <see cref="ExportTorchScript"/> hands back a file <c>torch.jit.load</c> reads.
 /// </summary>
 public sealed class ModelBundle : IDisposable
 {
     private const string Magic = "PIPELINE-ML-MODEL-1";
+    private const string TorchScriptEntry = "torchscript";
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
-    /// <summary>Wraps an existing model (takes ownership).</summary>
-    public ModelBundle(AdaptiveModel model, ModelInfo? info = null, Dictionary<string, Tensor>? selectionCounts = null)
+    /// <summary>Wraps a network (takes ownership); architecture and parameter count always come from the network.</summary>
+    public ModelBundle(ClassifierNetwork network, ModelInfo info, Dictionary<string, Tensor>? selectionCounts = null)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        Model = model;
-        Info = (info ?? new ModelInfo { Architecture = model.Architecture }) with
-        {
-            Architecture = model.Architecture,
-            ParamsTotal = model.ParameterCount(),
-        };
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(info);
+        Model = network;
+        Info = info with { Architecture = network.Architecture, ParamsTotal = network.ParameterCount(), ClassifierPrefix = network.ClassifierPrefix };
         SelectionCounts = selectionCounts ?? [];
     }
 
-    /// <summary>The network.</summary>
-    public AdaptiveModel Model { get; }
+    /// <summary>Wraps a built-in model (takes ownership); input shape and classes default to the built-in's.</summary>
+    public ModelBundle(AdaptiveModel model, ModelInfo? info = null, Dictionary<string, Tensor>? selectionCounts = null)
+        : this(new BuiltInNetwork(model ?? throw new ArgumentNullException(nameof(model))), BuiltInInfo(model, info), selectionCounts)
+    {
+    }
+
+    /// <summary>The network: named parameters and buffers, forward, embed.</summary>
+    public ClassifierNetwork Model { get; }
 
     /// <summary>Metadata.</summary>
     public ModelInfo Info { get; private set; }
@@ -69,19 +125,60 @@ public sealed class ModelBundle : IDisposable
     public Dictionary<string, Tensor> SelectionCounts { get; }
 
     /// <summary>Device the model currently lives on.</summary>
-    public Device Device => Model.parameters().First().device;
+    public Device Device => Model.Device;
 
-    /// <summary>Creates a freshly initialised model.</summary>
+    /// <summary>Values in one input row (the product of <see cref="ModelInfo.InputShape"/>).</summary>
+    public int InputLength => Features.Length(Info.InputShape);
+
+    /// <summary>True when inputs are floats in [0, 1].</summary>
+    public bool UnitScale => Info.InputScale == ModelManifest.UnitScale;
+
+    /// <summary>Creates a freshly initialised built-in model.</summary>
     public static ModelBundle Create(string architecture, int seed, string? notes = null)
     {
         var model = ModelFactory.Create(architecture, seed);
-        return new ModelBundle(model, new ModelInfo { Architecture = architecture, Notes = notes });
+        return new ModelBundle(model, BuiltInInfo(model, null) with { Notes = notes });
+    }
+
+    /// <summary>
+    /// Loads a user's TorchScript file described by <paramref name="manifest"/> and proves they agree: the classifier
+    /// prefix names parameters, the module accepts a batch of the input shape and returns one logit per class, and
+    /// the embedding method (when named) returns [N, D] features.
+    /// </summary>
+    /// <exception cref="ModelValidationException">Any disagreement, with the reason.</exception>
+    public static ModelBundle FromTorchScript(string path, ModelManifest manifest, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(manifest);
+        var problems = manifest.Validate();
+        if (problems.Count > 0) throw new ModelValidationException(problems);
+        if (!File.Exists(path)) throw new ModelValidationException([$"model file {path} does not exist"]);
+        TorchScriptNetwork network;
+        try
+        {
+            network = TorchScriptNetwork.Load(File.ReadAllBytes(path), manifest.ClassifierPrefix!, manifest.EmbeddingMethod, device ?? ComputeDevice.Resolve());
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new ModelValidationException($"{Path.GetFileName(path)} is {ex.Message}", ex);
+        }
+        var bundle = new ModelBundle(network, ModelInfo.FromManifest(manifest));
+        try
+        {
+            ModelProbe.Check(bundle);
+            return bundle;
+        }
+        catch
+        {
+            bundle.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Moves the model to a device (in place) and returns this bundle.</summary>
     public ModelBundle To(Device device)
     {
-        Model.to(device);
+        Model.MoveTo(device);
         return this;
     }
 
@@ -89,20 +186,13 @@ public sealed class ModelBundle : IDisposable
     public void SetInfo(ModelInfo info)
     {
         ArgumentNullException.ThrowIfNull(info);
-        Info = info with { Architecture = Model.Architecture, ParamsTotal = Model.ParameterCount() };
+        Info = info with { Architecture = Model.Architecture, ParamsTotal = Model.ParameterCount(), ClassifierPrefix = Model.ClassifierPrefix };
     }
 
-    /// <summary>A deep copy on the given device (default: the same device).</summary>
+    /// <summary>A deep copy (parameters, buffers, history) on the given device (default: the same device).</summary>
     public ModelBundle Clone(Device? device = null)
     {
-        var target = device ?? Device;
-        var copy = ModelFactory.Create(Model.Architecture, null, Info.Classes.Length);
-        copy.to(target);
-        using (torch.no_grad())
-        {
-            var src = Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-            foreach (var (name, p) in copy.named_parameters()) p.copy_(src[name]);
-        }
+        var copy = Model.Copy(device ?? Device);
         var counts = SelectionCounts.ToDictionary(kv => kv.Key, kv => kv.Value.clone());
         return new ModelBundle(copy, Info, counts);
     }
@@ -110,22 +200,65 @@ public sealed class ModelBundle : IDisposable
     /// <summary>Saves weights, metadata and adaptation history to <paramref name="path"/> (atomic replace).</summary>
     public void Save(string path)
     {
-        var tensors = Model.named_parameters().Select(p => ("param:" + p.name, (Tensor)p.parameter))
-            .Concat(SelectionCounts.Select(kv => ("count:" + kv.Key, kv.Value)));
+        var counts = SelectionCounts.Select(kv => ("count:" + kv.Key, kv.Value));
+        if (Model is TorchScriptNetwork script)
+        {
+            using var bytes = torch.tensor(script.ToBytes());
+            TensorFile.Write(path, Magic, JsonSerializer.Serialize(Info, Json), counts.Prepend((TorchScriptEntry, bytes)));
+            return;
+        }
+        var tensors = Model.NamedParameters().Select(p => ("param:" + p.Name, (Tensor)p.Parameter)).Concat(counts);
         TensorFile.Write(path, Magic, JsonSerializer.Serialize(Info, Json), tensors);
+    }
+
+    /// <summary>Writes the network as a TorchScript file PyTorch loads (user models only).</summary>
+    public void ExportTorchScript(string path)
+    {
+        if (Model is not TorchScriptNetwork script)
+            throw new InvalidOperationException($"{Info.Architecture} is a built-in architecture, not a TorchScript module");
+        script.Save(path);
     }
 
     /// <summary>Loads a model saved with <see cref="Save"/> onto the device (default: auto).</summary>
     public static ModelBundle Load(string path, Device? device = null)
     {
         var (meta, tensors) = TensorFile.Read(path, Magic);
-        var info = JsonSerializer.Deserialize<ModelInfo>(meta, Json) ?? throw new InvalidDataException($"{path}: missing metadata");
-        var model = ModelFactory.Create(info.Architecture, null, info.Classes.Length);
-        var counts = new Dictionary<string, Tensor>();
         try
         {
-            var byName = tensors.Where(t => t.Name.StartsWith("param:", StringComparison.Ordinal))
-                .ToDictionary(t => t.Name[6..], t => t.Tensor);
+            var info = JsonSerializer.Deserialize<ModelInfo>(meta, Json) ?? throw new InvalidDataException($"{path}: missing metadata");
+            var counts = tensors.Where(t => t.Name.StartsWith("count:", StringComparison.Ordinal))
+                .ToDictionary(t => t.Name[6..], t => t.Tensor.clone());
+            var target = device ?? ComputeDevice.Resolve();
+            ClassifierNetwork network = info.Architecture == TorchScriptNetwork.ArchitectureName
+                ? LoadScript(path, info, tensors, target)
+                : LoadBuiltIn(path, info, tensors, target);
+            var bundle = new ModelBundle(network, info, counts);
+            if (bundle.Info.ParamsTotal != info.ParamsTotal && info.ParamsTotal != 0)
+            {
+                bundle.Dispose();
+                throw new InvalidDataException($"{path}: params_total {info.ParamsTotal} does not match the network ({bundle.Info.ParamsTotal})");
+            }
+            return bundle;
+        }
+        finally
+        {
+            foreach (var (_, t) in tensors) t.Dispose();
+        }
+    }
+
+    private static TorchScriptNetwork LoadScript(string path, ModelInfo info, List<(string Name, Tensor Tensor)> tensors, Device device)
+    {
+        var entry = tensors.FirstOrDefault(t => t.Name == TorchScriptEntry).Tensor
+            ?? throw new InvalidDataException($"{path}: a torchscript model without its module bytes");
+        return TorchScriptNetwork.Load(entry.data<byte>().ToArray(), info.ClassifierPrefix, info.EmbeddingMethod, device);
+    }
+
+    private static BuiltInNetwork LoadBuiltIn(string path, ModelInfo info, List<(string Name, Tensor Tensor)> tensors, Device device)
+    {
+        var model = ModelFactory.Create(info.Architecture, null, info.Classes.Length);
+        try
+        {
+            var byName = tensors.Where(t => t.Name.StartsWith("param:", StringComparison.Ordinal)).ToDictionary(t => t.Name[6..], t => t.Tensor);
             using (torch.no_grad())
             {
                 foreach (var (name, p) in model.named_parameters())
@@ -135,18 +268,14 @@ public sealed class ModelBundle : IDisposable
                     p.copy_(t);
                 }
             }
-            foreach (var (name, t) in tensors.Where(t => t.Name.StartsWith("count:", StringComparison.Ordinal)))
-                counts[name[6..]] = t.clone();
+            model.to(device);
+            return new BuiltInNetwork(model);
         }
-        finally
+        catch
         {
-            foreach (var (_, t) in tensors) t.Dispose();
+            model.Dispose();
+            throw;
         }
-        model.to(device ?? ComputeDevice.Resolve());
-        var bundle = new ModelBundle(model, info, counts);
-        if (bundle.Info.ParamsTotal != info.ParamsTotal && info.ParamsTotal != 0)
-            throw new InvalidDataException($"{path}: params_total {info.ParamsTotal} does not match the architecture ({bundle.Info.ParamsTotal})");
-        return bundle;
     }
 
     /// <summary>Reads only the metadata of a model file.</summary>
@@ -157,85 +286,84 @@ public sealed class ModelBundle : IDisposable
         return JsonSerializer.Deserialize<ModelInfo>(meta, Json) ?? throw new InvalidDataException($"{path}: missing metadata");
     }
 
-    /// <summary>Class predictions and probabilities for feature vectors (784 floats each, in [0, 1]).</summary>
+    /// <summary>Feature rows (row-major, <see cref="InputLength"/> floats each) as an input tensor [N, ...input_shape] on the CPU.</summary>
+    public Tensor ToInputs(IReadOnlyList<float[]> rows) => Features.ToTensor(rows, Info.InputShape);
+
+    /// <summary>Class predictions and probabilities for feature rows (<see cref="InputLength"/> floats each).</summary>
     public Prediction[] Predict(IReadOnlyList<float[]> features, int batchSize = 512)
     {
         ArgumentNullException.ThrowIfNull(features);
-        var result = new List<Prediction>(features.Count);
-        using var images = Features.ToImageTensor(features);
-        foreach (var probs in ProbabilityBatches(images, batchSize))
+        using var inputs = ToInputs(features);
+        using var probs = PredictProbabilities(inputs, batchSize);
+        var c = Info.Classes.Length;
+        var flat = probs.contiguous().data<float>().ToArray();
+        var result = new Prediction[features.Count];
+        for (var i = 0; i < result.Length; i++)
         {
-            var k = probs.Length / Info.Classes.Length;
-            var c = Info.Classes.Length;
-            for (var i = 0; i < k; i++)
-            {
-                var row = probs.AsSpan(i * c, c).ToArray();
-                var best = 0;
-                for (var j = 1; j < c; j++) if (row[j] > row[best]) best = j;
-                result.Add(new Prediction(best, row));
-            }
+            var row = flat.AsSpan(i * c, c).ToArray();
+            var best = 0;
+            for (var j = 1; j < c; j++) if (row[j] > row[best]) best = j;
+            result[i] = new Prediction(best, row);
         }
-        return result.ToArray();
+        return result;
     }
 
-    /// <summary>Softmax probabilities [N, classes] (CPU tensor, caller disposes) for images [N, 1, 28, 28].</summary>
-    public Tensor PredictProbabilities(Tensor images, int batchSize = 512)
-    {
-        ArgumentNullException.ThrowIfNull(images);
-        var device = Device;
-        Model.eval();
-        using var noGrad = torch.no_grad();
-        var parts = new List<Tensor>();
-        for (long s = 0; s < images.shape[0]; s += batchSize)
-        {
-            using var scope = torch.NewDisposeScope();
-            var n = Math.Min(batchSize, images.shape[0] - s);
-            var x = images.narrow(0, s, n).to(device);
-            parts.Add(torch.nn.functional.softmax(Model.forward(x), 1).cpu().MoveToOuterDisposeScope());
-        }
-        if (parts.Count == 0) return torch.zeros(0, Info.Classes.Length);
-        var all = torch.cat(parts, 0);
-        foreach (var p in parts) p.Dispose();
-        return all;
-    }
+    /// <summary>Softmax probabilities [N, classes] (CPU tensor, caller disposes) for inputs [N, ...input_shape].</summary>
+    public Tensor PredictProbabilities(Tensor inputs, int batchSize = 512) =>
+        Batched(inputs, batchSize, x => torch.nn.functional.softmax(Model.Forward(x), 1), Info.Classes.Length);
 
-    /// <summary>Backbone embeddings [N, D] for feature vectors (784 floats each); for MMD drift detection.</summary>
+    /// <summary>Logits [N, classes] (CPU tensor, caller disposes) for inputs [N, ...input_shape].</summary>
+    public Tensor Logits(Tensor inputs, int batchSize = 512) => Batched(inputs, batchSize, Model.Forward, Info.Classes.Length);
+
+    /// <summary>Embeddings [N, D] for feature rows; for MMD drift detection (the logits when the model has no embedding).</summary>
     public float[][] Embed(IReadOnlyList<float[]> features, int batchSize = 512)
     {
         ArgumentNullException.ThrowIfNull(features);
-        using var images = Features.ToImageTensor(features);
-        using var emb = EmbedTensor(images, batchSize);
+        using var inputs = ToInputs(features);
+        using var emb = EmbedTensor(inputs, batchSize);
         var d = (int)emb.shape[1];
-        var flat = emb.data<float>().ToArray();
+        var flat = emb.contiguous().data<float>().ToArray();
         var result = new float[features.Count][];
         for (var i = 0; i < result.Length; i++) result[i] = flat.AsSpan(i * d, d).ToArray();
         return result;
     }
 
-    /// <summary>Backbone embeddings [N, D] (CPU tensor, caller disposes) for images [N, 1, 28, 28].</summary>
-    public Tensor EmbedTensor(Tensor images, int batchSize = 512)
+    /// <summary>Embeddings [N, D] (CPU tensor, caller disposes) for inputs [N, ...input_shape].</summary>
+    public Tensor EmbedTensor(Tensor inputs, int batchSize = 512) =>
+        Batched(inputs, batchSize, x => Model.Embed(x).flatten(1), 0);
+
+    /// <summary>
+    /// Runs <paramref name="f"/> in evaluation mode without gradients over batches and concatenates the results on
+    /// the CPU. Evaluation mode means batch norm uses its running statistics and dropout is off, as in serving.
+    /// </summary>
+    private Tensor Batched(Tensor inputs, int batchSize, Func<Tensor, Tensor> f, int emptyWidth)
     {
-        ArgumentNullException.ThrowIfNull(images);
+        ArgumentNullException.ThrowIfNull(inputs);
         var device = Device;
-        Model.eval();
+        Model.SetTraining(false);
         using var noGrad = torch.no_grad();
         var parts = new List<Tensor>();
-        for (long s = 0; s < images.shape[0]; s += batchSize)
+        for (long s = 0; s < inputs.shape[0]; s += batchSize)
         {
             using var scope = torch.NewDisposeScope();
-            var n = Math.Min(batchSize, images.shape[0] - s);
-            parts.Add(Model.Embed(images.narrow(0, s, n).to(device)).cpu().MoveToOuterDisposeScope());
+            var n = Math.Min(batchSize, inputs.shape[0] - s);
+            parts.Add(f(inputs.narrow(0, s, n).to(device)).cpu().MoveToOuterDisposeScope());
         }
-        if (parts.Count == 0) return torch.zeros(0, Model.EmbeddingDim);
+        if (parts.Count == 0) return torch.zeros(0, emptyWidth);
         var all = torch.cat(parts, 0);
         foreach (var p in parts) p.Dispose();
         return all;
     }
 
-    private IEnumerable<float[]> ProbabilityBatches(Tensor images, int batchSize)
+    private static ModelInfo BuiltInInfo(AdaptiveModel model, ModelInfo? info)
     {
-        using var probs = PredictProbabilities(images, batchSize);
-        yield return probs.contiguous().data<float>().ToArray();
+        var i = info ?? new ModelInfo { Architecture = model.Architecture };
+        return i with
+        {
+            InputShape = i.InputShape.Length > 0 ? i.InputShape : model.InputShape.ToArray(),
+            Classes = i.Classes.Length > 0 ? i.Classes : model.ClassNames.ToArray(),
+            InputScale = ModelManifest.UnitScale,
+        };
     }
 
     /// <inheritdoc />

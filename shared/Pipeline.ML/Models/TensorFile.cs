@@ -7,7 +7,7 @@ namespace Pipeline.ML.Models;
 
 /// <summary>
 /// A simple, exact binary container: a magic string, a JSON metadata document and named tensors
-/// (float32, int16 or bool) stored as raw little-endian bytes. Used for model and mask files.
+/// (float32, int16, bool or uint8) stored as raw little-endian bytes. Used for model and mask files.
 /// </summary>
 internal static class TensorFile
 {
@@ -35,6 +35,7 @@ internal static class TensorFile
                     ScalarType.Float32 => MemoryMarshal.AsBytes(t.data<float>().ToArray().AsSpan()).ToArray(),
                     ScalarType.Int16 => MemoryMarshal.AsBytes(t.data<short>().ToArray().AsSpan()).ToArray(),
                     ScalarType.Bool => t.data<bool>().ToArray().Select(b => b ? (byte)1 : (byte)0).ToArray(),
+                    ScalarType.Byte => t.data<byte>().ToArray(),
                     _ => throw new NotSupportedException($"dtype {t.dtype} not supported in tensor files"),
                 };
                 w.Write(bytes.LongLength);
@@ -76,6 +77,7 @@ internal static class TensorFile
                 ScalarType.Float32 => torch.tensor(MemoryMarshal.Cast<byte, float>(bytes).ToArray(), shape),
                 ScalarType.Int16 => torch.tensor(MemoryMarshal.Cast<byte, short>(bytes).ToArray(), shape),
                 ScalarType.Bool => torch.tensor(bytes.Select(b => b != 0).ToArray(), shape),
+                ScalarType.Byte => torch.tensor(bytes, shape),
                 _ => throw new InvalidDataException($"{path}: unsupported dtype {dtype}"),
             };
             tensors.Add((name, t));

@@ -9,7 +9,7 @@ namespace Pipeline.ML.Sensitivity;
 /// <summary>Coverage of one parameter tensor by a mask.</summary>
 public sealed record LayerCoverage
 {
-    /// <summary>Parameter name, e.g. "backbone.fc.weight".</summary>
+    /// <summary>Parameter name, e.g. "backbone.fc.weight" (a user's model keeps PyTorch's names).</summary>
     [JsonPropertyName("name")]
     public required string Name { get; init; }
 
@@ -80,8 +80,9 @@ public sealed class SensitivityMask : IDisposable
 
     /// <summary>Builds a mask from per-parameter bool tensors (takes ownership) and computes coverage.</summary>
     public SensitivityMask(string strategy, string architecture, double selectRate, int seed,
-        Dictionary<string, Tensor> masks, IReadOnlyDictionary<string, string> policies)
+        Dictionary<string, Tensor> masks, IReadOnlyDictionary<string, string> policies, Func<string, ParameterGroup>? groupOf = null)
     {
+        groupOf ??= AdaptiveModel.GroupOf;
         ArgumentNullException.ThrowIfNull(masks);
         ArgumentNullException.ThrowIfNull(policies);
         Masks = masks;
@@ -96,7 +97,7 @@ public sealed class SensitivityMask : IDisposable
             coverage.Add(new LayerCoverage
             {
                 Name = name,
-                Group = AdaptiveModel.GroupOf(name).ToString().ToLowerInvariant(),
+                Group = groupOf(name).ToString().ToLowerInvariant(),
                 Policy = policies.TryGetValue(name, out var p) ? p : "none",
                 Total = n,
                 Selected = s,
@@ -150,7 +151,7 @@ public sealed class SensitivityMask : IDisposable
     public void EnsureCompatible(ModelBundle model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        foreach (var (name, p) in model.Model.named_parameters())
+        foreach (var (name, p) in model.Model.NamedParameters())
         {
             if (!Masks.TryGetValue(name, out var m))
                 throw new InvalidOperationException($"mask has no entry for parameter {name}");

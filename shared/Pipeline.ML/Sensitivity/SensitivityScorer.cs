@@ -30,7 +30,7 @@ public sealed record ScoringOptions
 /// <c>SelectRate</c> elements by accumulated squared gradient of the supervised-contrastive InfoNCE loss;
 /// backbone biases, the projection head and the classifier head stay trainable in full (the paper keeps
 /// heads, biases and norms trainable). They are part of the mask, so they count in <c>selected_fraction</c>.
-/// The models have no normalisation layers.
+/// Running statistics of normalisation layers are buffers, not parameters: scoring runs in evaluation mode and never changes them.
 /// </remarks>
 public static class SensitivityScorer
 {
@@ -64,27 +64,29 @@ public static class SensitivityScorer
         ArgumentNullException.ThrowIfNull(options);
         var device = model.Device;
         var net = model.Model;
-        var scored = net.named_parameters().Where(p => IsScored(p.name, p.parameter)).ToList();
-        var acc = scored.ToDictionary(p => p.name, p => torch.zeros_like(p.parameter));
-        var saved = net.named_parameters().ToDictionary(p => p.name, p => p.parameter.requires_grad);
+        var all = net.NamedParameters();
+        var scored = all.Where(p => IsScored(net, p.Name, p.Parameter)).ToList();
+        var acc = scored.ToDictionary(p => p.Name, p => torch.zeros_like(p.Parameter));
+        var saved = all.ToDictionary(p => p.Name, p => p.Parameter.requires_grad);
+        using var head = ProjectionHead.For(net, adaptation.Images, options.Seed);
         using var gen = new Generator((ulong)options.Seed + 1_000_003UL);
-        net.train();
+        // Evaluation mode: batch-norm running statistics are read, never updated, and dropout is off, so scoring
+        // leaves every buffer as it was and the gradients describe the network that serves.
+        net.SetTraining(false);
         try
         {
-            foreach (var (name, p) in net.named_parameters())
-                p.requires_grad = AdaptiveModel.GroupOf(name) != ParameterGroup.Classifier;
+            foreach (var (name, p) in all) p.requires_grad = net.GroupOf(name) != ParameterGroup.Classifier;
             var n = adaptation.Count;
-            var batches = 0;
             for (var s = 0; s < n; s += options.BatchSize)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 using var scope = torch.NewDisposeScope();
                 var len = Math.Min(options.BatchSize, n - s);
                 if (len < 2) break;
-                net.zero_grad();
+                net.ZeroGrad();
                 var x = adaptation.Images.narrow(0, s, len);
                 var y = adaptation.Labels.narrow(0, s, len);
-                var loss = MiObjective.Loss(net, x.to(device), y.to(device), gen, options.Temperature);
+                var loss = MiObjective.Loss(net, head.Module, x.to(device), y.to(device), gen, options.Temperature, model.UnitScale);
                 loss.backward();
                 using (torch.no_grad())
                 {
@@ -93,14 +95,13 @@ public static class SensitivityScorer
                         if (p.grad is { } g) acc[name].add_(g.square());
                     }
                 }
-                batches++;
                 progress?.Report(Math.Min(n, s + len));
             }
         }
         finally
         {
-            net.zero_grad();
-            foreach (var (name, p) in net.named_parameters()) p.requires_grad = saved[name];
+            net.ZeroGrad();
+            foreach (var (name, p) in all) p.requires_grad = saved[name];
         }
         var result = new Dictionary<string, Tensor>();
         foreach (var (name, t) in acc)
@@ -151,28 +152,32 @@ public static class SensitivityScorer
         ArgumentNullException.ThrowIfNull(model);
         var policies = new Dictionary<string, string>();
         var masks = new Dictionary<string, Tensor>();
-        foreach (var (name, p) in model.Model.named_parameters())
+        foreach (var (name, p) in model.Model.NamedParameters())
         {
             var on = strategy switch
             {
                 "full" => true,
-                "head" => AdaptiveModel.GroupOf(name) == ParameterGroup.Classifier,
+                "head" => model.Model.GroupOf(name) == ParameterGroup.Classifier,
                 _ => throw new ArgumentException($"unknown dense strategy '{strategy}'", nameof(strategy)),
             };
             masks[name] = on ? torch.ones(p.shape, dtype: ScalarType.Bool) : torch.zeros(p.shape, dtype: ScalarType.Bool);
             policies[name] = on ? "all" : "none";
         }
-        return new SensitivityMask(strategy, model.Info.Architecture, 1.0, 0, masks, policies);
+        return new SensitivityMask(strategy, model.Info.Architecture, 1.0, 0, masks, policies, model.Model.GroupOf);
     }
 
     /// <summary>Number of elements kept from a tensor of <paramref name="numel"/> elements.</summary>
     public static long Budget(long numel, double selectRate) => Math.Min(numel, (long)Math.Floor(numel * selectRate));
 
-    /// <summary>True for parameters that are sparsified by score: backbone weights of rank ≥ 2.</summary>
-    public static bool IsScored(string name, Tensor parameter)
+    /// <summary>
+    /// True for parameters that are sparsified by score: backbone weights of rank ≥ 2 (linear and convolution
+    /// kernels). Biases and normalisation scales/shifts (rank 1) stay trainable in full, as in MIST.
+    /// </summary>
+    public static bool IsScored(ClassifierNetwork network, string name, Tensor parameter)
     {
+        ArgumentNullException.ThrowIfNull(network);
         ArgumentNullException.ThrowIfNull(parameter);
-        return AdaptiveModel.GroupOf(name) == ParameterGroup.Backbone && parameter.dim() >= 2;
+        return network.GroupOf(name) == ParameterGroup.Backbone && parameter.dim() >= 2;
     }
 
     private static SensitivityMask Build(ModelBundle model, string strategy, double selectRate, int seed,
@@ -181,9 +186,9 @@ public static class SensitivityScorer
         if (selectRate is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(selectRate));
         var masks = new Dictionary<string, Tensor>();
         var policies = new Dictionary<string, string>();
-        foreach (var (name, p) in model.Model.named_parameters())
+        foreach (var (name, p) in model.Model.NamedParameters())
         {
-            if (IsScored(name, p))
+            if (IsScored(model.Model, name, p))
             {
                 var (m, policy) = selectScored(name, p);
                 masks[name] = m;
@@ -195,6 +200,6 @@ public static class SensitivityScorer
                 policies[name] = "all";
             }
         }
-        return new SensitivityMask(strategy, model.Info.Architecture, selectRate, seed, masks, policies);
+        return new SensitivityMask(strategy, model.Info.Architecture, selectRate, seed, masks, policies, model.Model.GroupOf);
     }
 }

@@ -101,14 +101,14 @@ public static class ContinualStrategies
         ["full", "head", "random", "mist", "mist-ridge", "ewc", "lora", "ties", "wise", "retrain"];
 
     /// <summary>Creates a strategy by name.</summary>
-    public static IContinualStrategy Create(string name, int classes = 10, int embeddingDim = 128) =>
+    public static IContinualStrategy Create(string name, int classes = 10) =>
         (name ?? throw new ArgumentNullException(nameof(name))).Trim().ToLowerInvariant() switch
         {
             "full" => new DenseStrategy("full"),
             "head" => new DenseStrategy("head"),
-            "mist" => new MistStrategy(new MistOptions(), "mist", "prototype", classes, embeddingDim),
-            "mist-ridge" => new MistStrategy(new MistOptions(), "mist-ridge", "ridge", classes, embeddingDim),
-            "random" => new MistStrategy(new MistOptions { RandomMask = true }, "random", "prototype", classes, embeddingDim),
+            "mist" => new MistStrategy(new MistOptions(), "mist", "prototype", classes),
+            "mist-ridge" => new MistStrategy(new MistOptions(), "mist-ridge", "ridge", classes),
+            "random" => new MistStrategy(new MistOptions { RandomMask = true }, "random", "prototype", classes),
             "ewc" => new EwcStrategy(new EwcOptions()),
             "lora" => new LoraStrategy(new LoraOptions()),
             "ties" => new TiesStrategy(new TiesOptions()),

@@ -59,7 +59,7 @@ public sealed class EwcStrategy(EwcOptions options) : IContinualStrategy
         var model = current.Clone(device);
         try
         {
-            var all = ParameterOps.Named(model).Where(p => ParameterOps.IsPredictive(p.Name)).ToList();
+            var all = ParameterOps.Named(model).Where(p => ParameterOps.IsPredictive(model, p.Name)).ToList();
             var total = ParameterOps.Named(model).Sum(p => p.Parameter.numel());
             if (fisher is null)
             {
@@ -92,8 +92,9 @@ public sealed class EwcStrategy(EwcOptions options) : IContinualStrategy
             var saved = ParameterOps.Named(model).ToDictionary(p => p.Name, p => p.Parameter.requires_grad);
             try
             {
-                foreach (var (name, p) in ParameterOps.Named(model)) p.requires_grad = ParameterOps.IsPredictive(name);
-                model.Model.train();
+                foreach (var (name, p) in ParameterOps.Named(model)) p.requires_grad = ParameterOps.IsPredictive(model, name);
+                // Evaluation mode: norm layers' running statistics stay the deployed ones (docs/decisions.md).
+                model.Model.SetTraining(false);
                 for (var i = 0; i < steps; i++)
                 {
                     ct.ThrowIfCancellationRequested();
@@ -103,7 +104,7 @@ public sealed class EwcStrategy(EwcOptions options) : IContinualStrategy
                     for (var g = 0; g < groups.Count; g++) pgs[g].LearningRate = LrFor(groups[g].Depth, factor);
                     var (x, y) = batches.Next(device);
                     opt.zero_grad();
-                    var loss = F.cross_entropy(model.Model.forward(x), y);
+                    var loss = F.cross_entropy(model.Model.Forward(x), y);
                     foreach (var (name, p) in all)
                         loss = loss + (fisher[name].to(device) * (p - anchor[name]).square()).sum() * (options.Lambda / 2);
                     loss.backward();
@@ -120,7 +121,7 @@ public sealed class EwcStrategy(EwcOptions options) : IContinualStrategy
             }
             finally
             {
-                model.Model.zero_grad();
+                model.Model.ZeroGrad();
                 foreach (var (name, p) in ParameterOps.Named(model)) p.requires_grad = saved[name];
             }
 
@@ -189,16 +190,16 @@ public sealed class EwcStrategy(EwcOptions options) : IContinualStrategy
         var batches = 0;
         try
         {
-            foreach (var (name, p) in ParameterOps.Named(model)) p.requires_grad = ParameterOps.IsPredictive(name);
-            model.Model.eval();
+            foreach (var (name, p) in ParameterOps.Named(model)) p.requires_grad = ParameterOps.IsPredictive(model, name);
+            model.Model.SetTraining(false);
             for (var s = 0; s < data.Count; s += options.FisherBatch)
             {
                 using var scope = torch.NewDisposeScope();
                 var len = Math.Min(options.FisherBatch, data.Count - s);
-                model.Model.zero_grad();
+                model.Model.ZeroGrad();
                 var x = data.Images.narrow(0, s, len).to(device);
                 var y = data.Labels.narrow(0, s, len).to(device);
-                F.cross_entropy(model.Model.forward(x), y).backward();
+                F.cross_entropy(model.Model.Forward(x), y).backward();
                 using (torch.no_grad())
                 {
                     foreach (var (name, p) in parameters)
@@ -211,7 +212,7 @@ public sealed class EwcStrategy(EwcOptions options) : IContinualStrategy
         }
         finally
         {
-            model.Model.zero_grad();
+            model.Model.ZeroGrad();
             foreach (var (name, p) in ParameterOps.Named(model)) p.requires_grad = saved[name];
         }
         foreach (var t in acc.Values) t.div_(Math.Max(1, batches));

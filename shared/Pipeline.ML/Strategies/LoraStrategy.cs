@@ -61,7 +61,7 @@ public sealed class LoraStrategy(LoraOptions options) : IContinualStrategy
             long passes = labelled.Count + context.Reference.Count;
 
             var total = ParameterOps.Named(model).Sum(p => p.Parameter.numel());
-            var targets = ParameterOps.Named(model).Where(p => ParameterOps.IsPredictive(p.Name) && p.Parameter.dim() >= 2).ToList();
+            var targets = ParameterOps.Named(model).Where(p => ParameterOps.IsPredictive(model, p.Name) && p.Parameter.dim() >= 2).ToList();
             using var gen = new Generator((ulong)context.Seed + 5_151UL);
             var adapters = new List<Adapter>();
             foreach (var (name, p) in targets)
@@ -84,15 +84,15 @@ public sealed class LoraStrategy(LoraOptions options) : IContinualStrategy
             try
             {
                 foreach (var (name, p) in ParameterOps.Named(model)) p.requires_grad = adapters.Any(a => a.Name == name);
-                model.Model.train();
+                model.Model.SetTraining(false);
                 for (var i = 0; i < steps; i++)
                 {
                     ct.ThrowIfCancellationRequested();
                     using var scope = torch.NewDisposeScope();
                     var (x, y) = batches.Next(device);
-                    model.Model.zero_grad();
+                    model.Model.ZeroGrad();
                     opt.zero_grad();
-                    F.cross_entropy(model.Model.forward(x), y).backward();
+                    F.cross_entropy(model.Model.Forward(x), y).backward();
                     foreach (var ad in adapters)
                     {
                         if (ad.Weight.grad is not { } g) continue;
@@ -108,7 +108,7 @@ public sealed class LoraStrategy(LoraOptions options) : IContinualStrategy
             }
             finally
             {
-                model.Model.zero_grad();
+                model.Model.ZeroGrad();
                 foreach (var (name, p) in ParameterOps.Named(model)) p.requires_grad = saved[name];
             }
             var trainable = adapters.Sum(a => a.A.numel() + a.B.numel());

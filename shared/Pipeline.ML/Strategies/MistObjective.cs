@@ -72,13 +72,19 @@ public static class MistObjective
         return pairTerm + supTerm;
     }
 
-    /// <summary>Loss of a batch: projections of [clean; strong view] through backbone and projection head.</summary>
-    public static Tensor Loss(Models.AdaptiveModel model, Tensor images, Tensor labels, Generator generator, double temperature = 0.07)
+    /// <summary>
+    /// Loss of a batch: projections of [clean; strong view] through the network's embedding and the projection head.
+    /// Inputs that are not images (a user's tabular model) get the library's tabular noise view instead of a crop.
+    /// </summary>
+    public static Tensor Loss(Models.ClassifierNetwork network, torch.nn.Module<Tensor, Tensor> projection, Tensor inputs, Tensor labels,
+        Generator generator, double temperature = 0.07, bool unitScale = true)
     {
-        ArgumentNullException.ThrowIfNull(model);
-        var strong = StrongView(images, generator);
-        var x = torch.cat([images, strong], 0);
-        var z = torch.nn.functional.normalize(model.Project(model.Embed(x)), p: 2, dim: 1);
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(projection);
+        ArgumentNullException.ThrowIfNull(inputs);
+        var strong = inputs.dim() == 4 ? StrongView(inputs, generator) : Sensitivity.MiObjective.Augment(inputs, generator, unitScale);
+        var x = torch.cat([inputs, strong], 0);
+        var z = torch.nn.functional.normalize(projection.forward(network.Embed(x).flatten(1)), p: 2, dim: 1);
         return NtXent(z, labels, temperature);
     }
 }

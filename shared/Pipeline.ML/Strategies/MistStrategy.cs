@@ -53,28 +53,29 @@ public sealed record MistOptions
 public sealed class MistStrategy : IContinualStrategy
 {
     private readonly MistOptions options;
-    private readonly IReadout readout;
+    private readonly string readoutKind;
+    private readonly int classes;
+    private readonly int readoutSeed;
     private readonly Dictionary<string, Tensor> frozen = [];
-    private bool initialised;
+    private IReadout? readout;
+    private bool folded;
 
-    /// <summary>Creates the strategy with a "prototype" or "ridge" readout.</summary>
-    public MistStrategy(MistOptions options, string name, string readoutKind, int classes, int embeddingDim, int seed = 0)
+    /// <summary>Creates the strategy with a "prototype" or "ridge" readout (sized from the first embeddings it sees).</summary>
+    public MistStrategy(MistOptions options, string name, string readoutKind, int classes, int seed = 0)
     {
         this.options = options ?? throw new ArgumentNullException(nameof(options));
+        if (readoutKind is not ("prototype" or "ridge")) throw new ArgumentException($"unknown readout '{readoutKind}' (prototype|ridge)", nameof(readoutKind));
         Name = name;
-        readout = readoutKind switch
-        {
-            "prototype" => new PrototypeReadout(classes, embeddingDim),
-            "ridge" => new RidgeReadout(classes, embeddingDim, options.RidgeProjectionDim, seed),
-            _ => throw new ArgumentException($"unknown readout '{readoutKind}' (prototype|ridge)", nameof(readoutKind)),
-        };
+        this.readoutKind = readoutKind;
+        this.classes = classes;
+        readoutSeed = seed;
     }
 
     /// <inheritdoc />
     public string Name { get; }
 
-    /// <summary>The readout (statistics over every domain seen).</summary>
-    public IReadout Readout => readout;
+    /// <summary>The readout (statistics over every domain seen); null before the first adaptation.</summary>
+    public IReadout? Readout => readout;
 
     /// <summary>Permanently frozen elements per backbone weight tensor (CPU bool).</summary>
     public IReadOnlyDictionary<string, Tensor> Frozen => frozen;
@@ -93,17 +94,22 @@ public sealed class MistStrategy : IContinualStrategy
         var model = current.Clone(device);
         try
         {
-            if (!initialised)
+            if (readout is null)
             {
                 // The deployed model's own training distribution is the first domain of the readout.
                 using var refEmb = model.EmbedTensor(context.Reference.Images);
-                readout.Update(refEmb, context.Reference.Labels);
+                using var flat = refEmb.flatten(1);
+                readout = readoutKind == "prototype"
+                    ? new PrototypeReadout(classes, (int)flat.shape[1])
+                    : new RidgeReadout(classes, (int)flat.shape[1], options.RidgeProjectionDim, readoutSeed);
+                readout.Update(flat, context.Reference.Labels);
                 passes += context.Reference.Count;
-                initialised = true;
             }
+            var net = model.Model;
             var all = ParameterOps.Named(model);
             var total = all.Sum(p => p.Parameter.numel());
-            var scored = all.Where(p => SensitivityScorer.IsScored(p.Name, p.Parameter)).ToList();
+            var scored = all.Where(p => SensitivityScorer.IsScored(net, p.Name, p.Parameter)).ToList();
+            using var head = ProjectionHead.For(net, labelled.Images, context.Seed);
             foreach (var (name, p) in scored)
             {
                 if (!frozen.ContainsKey(name)) frozen[name] = torch.zeros(p.shape, dtype: ScalarType.Bool).DetachFromDisposeScope();
@@ -117,15 +123,17 @@ public sealed class MistStrategy : IContinualStrategy
             var saved = all.ToDictionary(p => p.Name, p => p.Parameter.requires_grad);
             try
             {
-                foreach (var (name, p) in all) p.requires_grad = AdaptiveModel.GroupOf(name) != ParameterGroup.Classifier;
-                model.Model.train();
+                foreach (var (name, p) in all) p.requires_grad = net.GroupOf(name) != ParameterGroup.Classifier;
+                foreach (var (_, p) in head.OwnParameters) p.requires_grad = true;
+                // Evaluation mode: norm layers' running statistics stay the deployed ones (docs/decisions.md).
+                net.SetTraining(false);
                 for (var i = 0; i < perEpoch && !options.RandomMask; i++)
                 {
                     ct.ThrowIfCancellationRequested();
                     using var scope = torch.NewDisposeScope();
                     var (x, y) = batches.Next(device);
-                    model.Model.zero_grad();
-                    MistObjective.Loss(model.Model, x, y, gen, options.Temperature).backward();
+                    net.ZeroGrad();
+                    MistObjective.Loss(net, head.Module, x, y, gen, options.Temperature, model.UnitScale).backward();
                     using (torch.no_grad())
                     {
                         foreach (var (name, p) in scored)
@@ -163,7 +171,7 @@ public sealed class MistStrategy : IContinualStrategy
                 long selected = 0;
                 foreach (var (name, p) in all)
                 {
-                    switch (AdaptiveModel.GroupOf(name))
+                    switch (net.GroupOf(name))
                     {
                         case ParameterGroup.Backbone when masks.TryGetValue(name, out var m):
                             using (var scale = Penalty(model, name, p.shape))
@@ -179,6 +187,7 @@ public sealed class MistStrategy : IContinualStrategy
                             break;
                     }
                 }
+                foreach (var (_, p) in head.OwnParameters) opt.Add(p, null, null, options.ProjectionLr);
                 var meter = new UpdateMeter(model);
                 var steps = (context.Budget.Epochs - 1) * perEpoch;
                 for (var i = 0; i < steps; i++)
@@ -186,8 +195,9 @@ public sealed class MistStrategy : IContinualStrategy
                     ct.ThrowIfCancellationRequested();
                     using var scope = torch.NewDisposeScope();
                     var (x, y) = batches.Next(device);
-                    model.Model.zero_grad();
-                    MistObjective.Loss(model.Model, x, y, gen, options.Temperature).backward();
+                    net.ZeroGrad();
+                    foreach (var (_, p) in head.OwnParameters) p.grad?.zero_();
+                    MistObjective.Loss(net, head.Module, x, y, gen, options.Temperature, model.UnitScale).backward();
                     meter.Before();
                     opt.Step();
                     meter.After();
@@ -207,9 +217,11 @@ public sealed class MistStrategy : IContinualStrategy
                 RecordOverlap(model, masks);
                 foreach (var m in masks.Values) m.Dispose();
 
-                using (var emb = model.EmbedTensor(labelled.Images)) readout.Update(emb, labelled.Labels);
+                using (var emb = model.EmbedTensor(labelled.Images))
+                using (var flat = emb.flatten(1))
+                    readout.Update(flat, labelled.Labels);
                 passes += labelled.Count;
-                if (readout is PrototypeReadout proto) FoldInto(model, proto);
+                folded = readout is PrototypeReadout proto && TryFoldInto(model, proto);
 
                 model.SetInfo(model.Info with
                 {
@@ -229,7 +241,7 @@ public sealed class MistStrategy : IContinualStrategy
             }
             finally
             {
-                model.Model.zero_grad();
+                net.ZeroGrad();
                 foreach (var (name, p) in all) p.requires_grad = saved[name];
                 foreach (var s in scores.Values) s.Dispose();
             }
@@ -266,21 +278,25 @@ public sealed class MistStrategy : IContinualStrategy
         }
     }
 
-    /// <summary>Writes the prototype readout into the classifier (the only classifier-group parameters: weight, bias).</summary>
-    internal static void FoldInto(ModelBundle model, PrototypeReadout proto)
+    /// <summary>
+    /// Writes the prototype readout into the classifier when it is one linear layer on the embedding (weight
+    /// [C, D], optional bias [C]); otherwise (a user's model without an embedding method) leaves it and predictions
+    /// go through the readout.
+    /// </summary>
+    internal static bool TryFoldInto(ModelBundle model, PrototypeReadout proto)
     {
-        var classifier = ParameterOps.Named(model).Where(p => AdaptiveModel.GroupOf(p.Name) == ParameterGroup.Classifier).ToList();
+        var classifier = ParameterOps.Named(model).Where(p => model.Model.GroupOf(p.Name) == ParameterGroup.Classifier).ToList();
         var (w, b) = proto.Fold();
         using (w)
         using (b)
         using (torch.no_grad())
         {
-            foreach (var (name, p) in classifier)
-            {
-                if (p.dim() == 2 && p.shape.SequenceEqual(w.shape)) p.copy_(w.to(p.device));
-                else if (p.dim() == 1 && p.shape[0] == b.shape[0]) p.copy_(b.to(p.device));
-                else throw new InvalidOperationException($"cannot fold a prototype readout into classifier parameter {name}");
-            }
+            var fits = classifier.Count is 1 or 2 && classifier.All(c =>
+                (c.Parameter.dim() == 2 && c.Parameter.shape.SequenceEqual(w.shape)) || (c.Parameter.dim() == 1 && c.Parameter.shape[0] == b.shape[0]))
+                && classifier.Count(c => c.Parameter.dim() == 2) == 1;
+            if (!fits) return false;
+            foreach (var (_, p) in classifier) p.copy_((p.dim() == 2 ? w : b).to(p.device));
+            return true;
         }
     }
 
@@ -288,9 +304,10 @@ public sealed class MistStrategy : IContinualStrategy
     public long[] Predict(ModelBundle model, Tensor images)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (readout is PrototypeReadout || !initialised) return ParameterOps.PredictWithClassifier(model, images);
+        if (readout is null || folded) return ParameterOps.PredictWithClassifier(model, images);
         using var emb = model.EmbedTensor(images);
-        using var scores = readout.Scores(emb);
+        using var flat = emb.flatten(1);
+        using var scores = readout.Scores(flat);
         using var arg = scores.argmax(1);
         return arg.data<long>().ToArray();
     }
@@ -298,7 +315,7 @@ public sealed class MistStrategy : IContinualStrategy
     /// <inheritdoc />
     public void Dispose()
     {
-        readout.Dispose();
+        readout?.Dispose();
         foreach (var f in frozen.Values) f.Dispose();
         frozen.Clear();
     }

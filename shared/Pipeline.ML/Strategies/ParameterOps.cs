@@ -13,11 +13,11 @@ public static class ParameterOps
     public static List<(string Name, Parameter Parameter)> Named(ModelBundle model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return model.Model.named_parameters().Select(p => (p.name, p.parameter)).ToList();
+        return model.Model.NamedParameters().ToList();
     }
 
-    /// <summary>True for parameters that affect predictions (everything but the MI projection head).</summary>
-    public static bool IsPredictive(string name) => AdaptiveModel.GroupOf(name) != ParameterGroup.Projection;
+    /// <summary>True for parameters that affect predictions (everything but a built-in model's MI projection head).</summary>
+    public static bool IsPredictive(ModelBundle model, string name) => model.Model.GroupOf(name) != ParameterGroup.Projection;
 
     /// <summary>θ_a − θ_b per parameter (CPU float32 copies; caller disposes).</summary>
     public static Dictionary<string, Tensor> Difference(ModelBundle a, ModelBundle b)
@@ -25,8 +25,8 @@ public static class ParameterOps
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
         using var noGrad = torch.no_grad();
-        var bp = b.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        return a.Model.named_parameters().ToDictionary(p => p.name, p => (p.parameter.cpu() - bp[p.name].cpu()).DetachFromDisposeScope());
+        var bp = b.Model.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
+        return a.Model.NamedParameters().ToDictionary(p => p.Name, p => (p.Parameter.cpu() - bp[p.Name].cpu()).DetachFromDisposeScope());
     }
 
     /// <summary>
@@ -71,9 +71,9 @@ public static class ParameterOps
         ArgumentNullException.ThrowIfNull(a);
         ArgumentNullException.ThrowIfNull(b);
         using var noGrad = torch.no_grad();
-        var ap = a.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        var bp = b.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        foreach (var (name, p) in target.Model.named_parameters())
+        var ap = a.Model.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
+        var bp = b.Model.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
+        foreach (var (name, p) in target.Model.NamedParameters())
         {
             using var mixed = ap[name].to(p.device) * (1 - alpha) + bp[name].to(p.device) * alpha;
             p.copy_(mixed);
@@ -86,7 +86,7 @@ public static class ParameterOps
         ArgumentNullException.ThrowIfNull(target);
         ArgumentNullException.ThrowIfNull(delta);
         using var noGrad = torch.no_grad();
-        foreach (var (name, p) in target.Model.named_parameters())
+        foreach (var (name, p) in target.Model.NamedParameters())
         {
             if (delta.TryGetValue(name, out var d)) p.add_(d.to(p.device));
         }
@@ -115,7 +115,7 @@ internal sealed class UpdateMeter
     {
         var all = ParameterOps.Named(model);
         total = all.Sum(p => p.Parameter.numel());
-        tracked = all.Where(p => ParameterOps.IsPredictive(p.Name)).Select(p => p.Parameter).ToList();
+        tracked = all.Where(p => ParameterOps.IsPredictive(model, p.Name)).Select(p => p.Parameter).ToList();
     }
 
     public void Before()

@@ -93,11 +93,11 @@ public static class BaseTrainer
         {
             bundle.To(device);
             var net = bundle.Model;
-            using var opt = torch.optim.Adam(net.parameters(), options.LearningRate);
+            using var opt = torch.optim.Adam(net.Module.parameters(), options.LearningRate);
             var perEpoch = (n + options.BatchSize - 1) / options.BatchSize;
             var totalSteps = perEpoch * options.Epochs;
             var step = 0;
-            net.train();
+            net.SetTraining(true);
             for (var epoch = 0; epoch < options.Epochs; epoch++)
             {
                 var order = ImageDataset.Permutation(n, options.Seed * 1000 + epoch);
@@ -111,7 +111,7 @@ public static class BaseTrainer
                     var x = train.Images.index_select(0, idx).to(device);
                     var y = train.Labels.index_select(0, idx).to(device);
                     opt.zero_grad();
-                    var loss = F.cross_entropy(net.forward(x), y);
+                    var loss = F.cross_entropy(net.Forward(x), y);
                     loss.backward();
                     opt.step();
                     step++;
@@ -119,7 +119,8 @@ public static class BaseTrainer
                         progress.Report(new TrainingProgress(step, totalSteps, epoch + 1, loss.ToDouble()));
                 }
             }
-            net.zero_grad();
+            net.ZeroGrad();
+            net.SetTraining(false);
             return bundle;
         }
         catch

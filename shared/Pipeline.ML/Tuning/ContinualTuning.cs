@@ -14,7 +14,7 @@ internal static class ContinualTuning
 {
     public static TuningResult Tune(string strategy, ModelBundle baseModel, ImageDataset adaptation, TuningOptions o, CancellationToken ct)
     {
-        using var s = ContinualStrategies.Create(strategy, baseModel.Info.Classes.Length, baseModel.Model.EmbeddingDim);
+        using var s = ContinualStrategies.Create(strategy, baseModel.Info.Classes.Length);
         FashionMnistSplits? splits = null;
         ImageDataset? reference = null;
         try

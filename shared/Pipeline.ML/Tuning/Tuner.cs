@@ -181,11 +181,11 @@ public static class Tuner
             var phases = s switch
             {
                 TuningStrategies.Full => [new Phase("ce", o.Steps, _ => true, false, 0)],
-                TuningStrategies.Head => [new Phase("ce", o.Steps, n => AdaptiveModel.GroupOf(n) == ParameterGroup.Classifier, false, 0)],
+                TuningStrategies.Head => [new Phase("ce", o.Steps, n => model.Model.GroupOf(n) == ParameterGroup.Classifier, false, 0)],
                 _ => new[]
                 {
-                    new Phase("mi", miSteps, n => AdaptiveModel.GroupOf(n) != ParameterGroup.Classifier, true, o.DropRate),
-                    new Phase("head", o.Steps - miSteps, n => AdaptiveModel.GroupOf(n) == ParameterGroup.Classifier, false, o.DropRate),
+                    new Phase("mi", miSteps, n => model.Model.GroupOf(n) != ParameterGroup.Classifier, true, o.DropRate),
+                    new Phase("head", o.Steps - miSteps, n => model.Model.GroupOf(n) == ParameterGroup.Classifier, false, o.DropRate),
                 },
             };
 
@@ -213,14 +213,17 @@ public static class Tuner
         double lr, IReadOnlyList<Phase> phases, Device device, IProgress<TuningStep>? progress, CancellationToken ct, ModelBundle baseModel)
     {
         var net = bundle.Model;
-        var all = net.named_parameters().ToList();
-        var total = all.Sum(p => p.parameter.numel());
+        var all = net.NamedParameters();
+        var total = all.Sum(p => p.Parameter.numel());
+        // A user's model has no projection head: one is created beside it for the MI phase, trained with it, dropped after.
+        using var head = phases.Any(p => p.MiLoss && p.Steps > 0) ? ProjectionHead.For(net, data.Images, o.Seed) : null;
+        var headParams = head?.OwnParameters ?? [];
         using var gen = new Generator((ulong)o.Seed + 17UL);
         var rng = new System.Random(o.Seed);
         var order = ImageDataset.Permutation(data.Count, o.Seed);
         var cursor = 0;
         var batch = Math.Min(o.BatchSize, data.Count);
-        var saved = all.ToDictionary(p => p.name, p => p.parameter.requires_grad);
+        var saved = all.ToDictionary(p => p.Name, p => p.Parameter.requires_grad);
         double sumFraction = 0, maxFraction = 0, lastLoss = double.NaN;
         long maxState = 0;
         var stepIndex = 0;
@@ -230,14 +233,27 @@ public static class Tuner
             foreach (var phase in phases)
             {
                 if (phase.Steps <= 0) continue;
-                var trainable = all.Where(p => phase.Trainable(p.name)).ToList();
+                var trainable = all.Where(p => phase.Trainable(p.Name)).ToList();
                 foreach (var (name, p) in all) p.requires_grad = phase.Trainable(name);
-                using var opt = new MaskedAdam(
-                    trainable.Select(p => (p.parameter, mask.Masks[p.name], bundle.SelectionCounts.GetValueOrDefault(p.name))),
-                    lr, phase.DropRate, o.OverlapPenalty, gen);
+                var entries = trainable.Select(p => (p.Parameter, mask.Masks[p.Name], bundle.SelectionCounts.GetValueOrDefault(p.Name))).ToList();
+                var headMasks = new List<Tensor>();
+                if (phase.MiLoss)
+                {
+                    foreach (var (_, hp) in headParams)
+                    {
+                        var ones = torch.ones(hp.shape, dtype: ScalarType.Bool);
+                        headMasks.Add(ones);
+                        entries.Add((hp, ones, null));
+                    }
+                }
+                using var opt = new MaskedAdam(entries, lr, phase.DropRate, o.OverlapPenalty, gen);
+                foreach (var m in headMasks) m.Dispose();
                 maxState = Math.Max(maxState, opt.StateBytes);
-                var touched = opt.Parameters.ToList();
-                net.train();
+                // Only the model's own parameters count as updated: a created projection head is not part of the model.
+                var touched = opt.Parameters.Where(p => trainable.Any(t => ReferenceEquals(t.Parameter, p))).ToList();
+                // Evaluation mode throughout: batch-norm running statistics stay those of the base model (buffers are
+                // never written), dropout is off; only parameters move, and only inside the mask.
+                net.SetTraining(false);
                 for (var i = 0; i < phase.Steps; i++)
                 {
                     ct.ThrowIfCancellationRequested();
@@ -252,8 +268,11 @@ public static class Tuner
                     var x = data.Images.index_select(0, idx).to(device);
                     var y = data.Labels.index_select(0, idx).to(device);
                     var before = touched.Select(p => p.detach().clone()).ToList();
-                    net.zero_grad();
-                    var loss = phase.MiLoss ? MiObjective.Loss(net, x, y, gen, o.Temperature) : F.cross_entropy(net.forward(x), y);
+                    net.ZeroGrad();
+                    foreach (var (_, hp) in headParams) hp.grad?.zero_();
+                    var loss = phase.MiLoss
+                        ? MiObjective.Loss(net, head!.Module, x, y, gen, o.Temperature, bundle.UnitScale)
+                        : F.cross_entropy(net.Forward(x), y);
                     loss.backward();
                     opt.Step();
                     long changed = 0;
@@ -272,14 +291,14 @@ public static class Tuner
         }
         finally
         {
-            net.zero_grad();
+            net.ZeroGrad();
             foreach (var (name, p) in all) p.requires_grad = saved[name];
         }
         sw.Stop();
         long changedTotal = 0;
         using (torch.no_grad())
         {
-            var baseParams = baseModel.Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            var baseParams = baseModel.Model.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
             foreach (var (name, p) in all)
             {
                 using var b = baseParams[name].to(p.device);
@@ -304,9 +323,9 @@ public static class Tuner
 
     private static void RecordSelection(ModelBundle model, SensitivityMask mask)
     {
-        foreach (var (name, p) in model.Model.named_parameters())
+        foreach (var (name, p) in model.Model.NamedParameters())
         {
-            if (!SensitivityScorer.IsScored(name, p)) continue;
+            if (!SensitivityScorer.IsScored(model.Model, name, p)) continue;
             var add = mask.Masks[name].to(ScalarType.Int16);
             if (model.SelectionCounts.TryGetValue(name, out var old))
             {
