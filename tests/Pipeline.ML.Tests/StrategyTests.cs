@@ -37,6 +37,21 @@ public class StrategyTests
     }
 
     [Fact]
+    public void Tuner_runs_the_other_strategies_by_name_for_the_tuning_service()
+    {
+        using var model = ModelBundle.Create("mlp", 3);
+        using var data = Synthetic.Dataset(48, 1);
+        foreach (var name in new[] { "ewc", "wise" })
+        {
+            using var r = Pipeline.ML.Tuning.Tuner.Tune(name, model, null, data,
+                new Pipeline.ML.Tuning.TuningOptions { Steps = 3, BatchSize = 16, Device = "cpu", Seed = 1 });
+            Assert.Equal(name, r.Stats.Strategy);
+            Assert.True(r.Stats.Steps > 0);
+            Assert.Equal(1, r.Model.Info.Adaptations);
+        }
+    }
+
+    [Fact]
     public void Ties_trims_elects_signs_and_averages_disjointly()
     {
         // Two task vectors over 5 elements; keep the top 60% (3 of 5) of each by magnitude.
