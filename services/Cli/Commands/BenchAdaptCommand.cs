@@ -25,7 +25,7 @@ public static class BenchAdaptCommand
         var shiftedLabels = new Option<string?>("--shifted-labels") { Description = "IDX file (gzip or raw) of their labels 0..9" };
         var methods = new Option<string>("--methods")
         {
-            Description = "Comma-separated methods: full, head, random, mist",
+            Description = "Comma-separated methods: " + string.Join(", ", AdaptBenchmark.KnownMethods),
             DefaultValueFactory = _ => "full,head,random,mist",
         };
         var seed = new Option<int>("--seed") { Description = "Seed of data splits, base model and tuning", DefaultValueFactory = _ => 1 };
@@ -55,10 +55,10 @@ public static class BenchAdaptCommand
             var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
             var methodList = (r.GetValue(methods) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(m => m.ToLowerInvariant()).ToList();
-            var unknown = methodList.Where(m => !TuningStrategies.All.Contains(m)).ToList();
+            var unknown = methodList.Where(m => !AdaptBenchmark.KnownMethods.Contains(m)).ToList();
             if (methodList.Count == 0 || unknown.Count > 0)
             {
-                err.MarkupLineInterpolated($"[red]unknown method(s): {string.Join(", ", unknown)}[/] (known: {string.Join(", ", TuningStrategies.All)})");
+                err.MarkupLineInterpolated($"[red]unknown method(s): {string.Join(", ", unknown)}[/] (known: {string.Join(", ", AdaptBenchmark.KnownMethods)})");
                 return 2;
             }
             var images = r.GetValue(shiftedImages);

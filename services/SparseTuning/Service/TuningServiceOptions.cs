@@ -7,8 +7,8 @@ public sealed class TuningServiceOptions
 {
     public const string Section = "Tuning";
 
-    /// <summary>mist (default), full, head or random.</summary>
-    [RegularExpression("^(mist|full|head|random)$")]
+    /// <summary>mist (default), full, head, random, or one of the research's other strategies: ewc, lora, ties, wise, retrain.</summary>
+    [RegularExpression("^(mist|full|head|random|ewc|lora|ties|wise|retrain)$")]
     public string Strategy { get; set; } = "mist";
 
     [Range(1, 100_000)]

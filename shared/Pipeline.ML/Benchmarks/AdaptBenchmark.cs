@@ -183,7 +183,7 @@ public sealed record AdaptBenchmarkResult
 /// adapt each method on the same labelled shifted adaptation set with the same step budget, and evaluate
 /// on held-out shifted and original test data.
 /// </summary>
-public static class AdaptBenchmark
+public static partial class AdaptBenchmark
 {
     /// <summary>Runs the benchmark.</summary>
     public static AdaptBenchmarkResult Run(AdaptBenchmarkOptions options, IProgress<BenchmarkProgress>? progress = null,
@@ -194,7 +194,7 @@ public static class AdaptBenchmark
         var methods = options.Methods.Select(m => m.Trim().ToLowerInvariant()).Where(m => m.Length > 0).ToList();
         foreach (var m in methods)
         {
-            if (!TuningStrategies.All.Contains(m)) throw new ArgumentException($"unknown method '{m}'", nameof(options));
+            if (!KnownMethods.Contains(m)) throw new ArgumentException($"unknown method '{m}'", nameof(options));
         }
         if (options.SaveAdaptedDirectory is not null && options.ModelPath is null)
             throw new ArgumentException("--save-adapted writes TorchScript and needs a user's model (--model, --manifest)", nameof(options));
@@ -259,6 +259,12 @@ public static class AdaptBenchmark
         foreach (var method in methods)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (method is not (TuningStrategies.Full or TuningStrategies.Head))
+            {
+                result.Results.Add(RunStrategy(method, baseModel, adapt, data.Splits, budget, options, originalTest, shiftedTest,
+                    baseOrig.Accuracy, baseShift.Accuracy, progress, cancellationToken));
+                continue;
+            }
             var tuning = new TuningOptions { Steps = budget.Steps, BatchSize = budget.BatchSize, Seed = options.Seed, Device = options.Device };
             SensitivityMask? mask = null;
             double scoreSeconds = 0;

@@ -25,8 +25,11 @@ public static class TuningStrategies
     /// <summary>MIST's procedure with a random mask of the same budget (selection ablation).</summary>
     public const string Random = "random";
 
+    /// <summary>The research's other strategies (Pipeline.ML.Strategies), run as one adaptation each.</summary>
+    public static readonly IReadOnlyList<string> Continual = ["ewc", "lora", "ties", "wise", "retrain"];
+
     /// <summary>All strategies.</summary>
-    public static readonly IReadOnlyList<string> All = [Mist, Full, Head, Random];
+    public static readonly IReadOnlyList<string> All = [Mist, Full, Head, Random, .. Continual];
 }
 
 /// <summary>Options of a tuning run.</summary>
@@ -150,6 +153,7 @@ public static class Tuner
         if (o.DropRate is < 0 or >= 1) throw new ArgumentOutOfRangeException(nameof(options), "drop_rate must be in [0, 1)");
         if (adaptation.Count < 2) throw new ArgumentException("the adaptation set needs at least 2 samples", nameof(adaptation));
 
+        if (TuningStrategies.Continual.Contains(s)) return ContinualTuning.Tune(s, baseModel, adaptation, o, cancellationToken);
         var device = ComputeDevice.Resolve(o.Device);
         var lr = o.LearningRate ?? DefaultLearningRate(s);
         torch.manual_seed(o.Seed);

@@ -1,0 +1,156 @@
+using System.CommandLine;
+using Pipeline.ML.Benchmarks;
+using Pipeline.ML.Data;
+using Pipeline.ML.Strategies;
+using Spectre.Console;
+
+namespace Pipeline.Cli.Commands;
+
+/// <summary>
+/// <c>pipelinectl bench continual</c>: parses flags, shows progress, writes the JSON of <see cref="ContinualBenchmark"/>;
+/// with <c>--summarize</c> it reads earlier JSON files and prints mean and 95% bootstrap intervals instead.
+/// </summary>
+public static class BenchContinualCommand
+{
+    /// <summary>Builds the <c>continual</c> command (to be added under <c>bench</c>).</summary>
+    public static Command Create()
+    {
+        var sequence = new Option<string>("--sequence")
+        {
+            Description = "Comma-separated drift scenarios in order (rotate-DEG, noise-SIGMA, contrast-F, brightness-D, blur-SIGMA, invert, prior-shift-P)",
+            DefaultValueFactory = _ => "rotate-15,rotate-30,noise-0.3,contrast-0.3",
+        };
+        var regime = new Option<string[]>("--regime")
+        {
+            Description = "Your own shifted set NAME=IMAGES.idx.gz:LABELS.idx.gz, appended after --sequence (repeatable)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var methods = new Option<string>("--methods")
+        {
+            Description = "Comma-separated methods: " + string.Join(", ", ContinualStrategies.All),
+            DefaultValueFactory = _ => "full,head,random,mist,ewc,lora,ties,wise,retrain",
+        };
+        var replay = new Option<int>("--replay") { Description = "Replay buffer size shared by every method (0 = none)", DefaultValueFactory = _ => 0 };
+        var labels = new Option<int>("--labels") { Description = "Labelled rows per regime", DefaultValueFactory = _ => 1000 };
+        var seed = new Option<int>("--seed") { Description = "Seed of splits, base model and adaptation", DefaultValueFactory = _ => 1 };
+        var budget = new Option<string>("--budget") { Description = "quick (< 10 min on 2 cores) or full", DefaultValueFactory = _ => "quick" };
+        budget.AcceptOnlyFromAmong("quick", "full");
+        var output = new Option<string?>("--out") { Description = "Write the JSON result to this file (default: stdout)" };
+        var architecture = new Option<string>("--architecture") { Description = "cnn-small or mlp", DefaultValueFactory = _ => "cnn-small" };
+        architecture.AcceptOnlyFromAmong("cnn-small", "mlp");
+        var device = new Option<string>("--device") { Description = "auto (CUDA when available), cpu or cuda", DefaultValueFactory = _ => "auto" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Fashion-MNIST directory" };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "Base-model cache" };
+        var summarize = new Option<string[]>("--summarize") { Description = "Summarise earlier JSON results (mean, 95% bootstrap interval) instead of running", AllowMultipleArgumentsPerToken = true };
+
+        var command = new Command("continual", "Continual benchmark: each method adapts to a sequence of regimes and is evaluated on all of them")
+        {
+            sequence, regime, methods, replay, labels, seed, budget, output, architecture, device, dataDir, cacheDir, summarize,
+        };
+
+        command.SetAction(async (ParseResult r, CancellationToken ct) =>
+        {
+            var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+            if (r.GetValue(summarize) is { Length: > 0 } files)
+            {
+                try
+                {
+                    var runs = files.Select(f => ContinualBenchmarkResult.FromJson(File.ReadAllText(f))).ToList();
+                    Console.Out.Write(ContinualReport.Summary(runs));
+                    return 0;
+                }
+                catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidDataException or UnauthorizedAccessException)
+                {
+                    err.MarkupLineInterpolated($"[red]{e.Message}[/]");
+                    return 1;
+                }
+            }
+            var methodList = Split(r.GetValue(methods)).Select(m => m.ToLowerInvariant()).ToList();
+            var unknown = methodList.Where(m => !ContinualStrategies.All.Contains(m)).ToList();
+            if (methodList.Count == 0 || unknown.Count > 0)
+            {
+                err.MarkupLineInterpolated($"[red]unknown method(s): {string.Join(", ", unknown)}[/] (known: {string.Join(", ", ContinualStrategies.All)})");
+                return 2;
+            }
+            var names = Split(r.GetValue(sequence));
+            var badScenario = names.FirstOrDefault(n => !DriftScenario.TryParse(n, out _));
+            if (badScenario is not null)
+            {
+                err.MarkupLineInterpolated($"[red]unknown scenario '{badScenario}'[/] (rotate-DEG, noise-SIGMA, brightness-D, contrast-F, blur-SIGMA, invert, prior-shift-P)");
+                return 2;
+            }
+            List<UserRegime> users;
+            try
+            {
+                users = (r.GetValue(regime) ?? []).Select(UserRegime.Parse).ToList();
+            }
+            catch (ArgumentException e)
+            {
+                err.MarkupLineInterpolated($"[red]{e.Message}[/]");
+                return 2;
+            }
+            if (names.Count + users.Count == 0)
+            {
+                err.MarkupLine("[red]the sequence is empty[/] (give --sequence and/or --regime)");
+                return 2;
+            }
+            if (r.GetValue(labels) < 2 || r.GetValue(replay) < 0)
+            {
+                err.MarkupLine("[red]--labels must be ≥ 2 and --replay ≥ 0[/]");
+                return 2;
+            }
+            var options = new ContinualBenchmarkOptions
+            {
+                Sequence = names,
+                UserRegimes = users,
+                Methods = methodList,
+                Replay = r.GetValue(replay),
+                Labels = r.GetValue(labels),
+                Seed = r.GetValue(seed),
+                Budget = r.GetValue(budget) ?? "quick",
+                Architecture = r.GetValue(architecture) ?? "cnn-small",
+                Device = r.GetValue(device) ?? "auto",
+                DataDirectory = r.GetValue(dataDir),
+                CacheDirectory = r.GetValue(cacheDir),
+            };
+
+            ContinualBenchmarkResult? result = null;
+            try
+            {
+                var progress = new SyncProgress<BenchmarkProgress>(p =>
+                    err.MarkupLineInterpolated($"[grey]{DateTime.UtcNow:HH:mm:ss}[/] {p.Stage}: {p.Detail} ({p.Current}/{p.Total})"));
+                result = await Task.Run(() => ContinualBenchmark.Run(options, progress, ct), ct);
+            }
+            catch (OperationCanceledException)
+            {
+                err.MarkupLine("[yellow]cancelled[/]");
+                return 130;
+            }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or InvalidDataException or ArgumentException or FormatException)
+            {
+                err.MarkupLineInterpolated($"[red]{e.Message}[/]");
+                return 1;
+            }
+
+            var json = result!.ToJson();
+            var outPath = r.GetValue(output);
+            if (string.IsNullOrEmpty(outPath))
+            {
+                Console.Out.WriteLine(json);
+            }
+            else
+            {
+                var dir = Path.GetDirectoryName(Path.GetFullPath(outPath));
+                if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
+                await File.WriteAllTextAsync(outPath, json + Environment.NewLine, ct);
+                err.MarkupLineInterpolated($"[green]wrote[/] {outPath}");
+            }
+            err.WriteLine(ContinualReport.Table(result));
+            return 0;
+        });
+        return command;
+    }
+
+    private static List<string> Split(string? s) =>
+        (s ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+}
