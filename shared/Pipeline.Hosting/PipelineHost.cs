@@ -117,6 +117,10 @@ public static class PipelineHost
             return json;
         });
         cfg.UseConsumeFilter(typeof(MetricsFilter<>), context);
+        // Nobody subscribes to the marker interfaces: no exchanges for them, so a publisher needs
+        // rights on its own message types' exchanges only (infra/rabbitmq/permissions.sh).
+        cfg.Publish<Contracts.IPipelineMessage>(p => p.Exclude = true);
+        cfg.Publish<Contracts.IRunMessage>(p => p.Exclude = true);
         if (o.Redelivery.IntervalsSeconds.Length > 0)
         {
             cfg.UseDelayedRedelivery(r =>

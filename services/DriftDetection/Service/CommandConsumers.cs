@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Pipeline.Adaptation;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.Storage.Repositories;
@@ -108,6 +109,10 @@ public sealed class ModelVersionRegisteredConsumer(MonitorRegistry monitors, ILo
         try
         {
             await monitors.EnsureProfileAsync(m.ModelId, m.Version, context.CancellationToken);
+        }
+        catch (ModelNotFoundException ex)
+        {
+            throw new CommandRejectedException(ex.Message);
         }
         catch (InvalidDataException ex)
         {

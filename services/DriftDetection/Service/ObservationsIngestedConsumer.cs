@@ -16,7 +16,7 @@ namespace Pipeline.DriftDetection;
 /// the run owner starts the run.
 /// </summary>
 public sealed class ObservationsIngestedConsumer(
-    IObservationRepository observations, IDriftRepository drift,
+    IObservationRepository observations, IDriftRepository drift, IModelRegistry registry,
     MonitorRegistry monitors, DatasetArtifacts datasets, ILogger<ObservationsIngestedConsumer> logger)
     : IConsumer<ObservationsIngested>
 {
@@ -26,6 +26,11 @@ public sealed class ObservationsIngestedConsumer(
     {
         var m = context.Message;
         var ct = context.CancellationToken;
+        if (await registry.GetVersionAsync(m.ModelId, m.ModelVersion, ct) is null)
+        {
+            throw new CommandRejectedException($"batch {m.BatchId}: model {m.ModelId} v{m.ModelVersion} is unknown");
+        }
+
         Hosting.Artifacts.FeatureBlob rows;
         try
         {
