@@ -38,15 +38,27 @@ public class WorkerCrashTests(SharedBrokerFaultWorld world) : IClassFixture<Shar
     public async Task Tuning_killed_mid_training_is_redone_after_restart_with_one_candidate()
     {
         const string model = "fault-tune";
+        // Long enough training that the kill lands in it (the other cases tune briefly).
+        var longer = new Dictionary<string, string?> { ["Tuning:Steps"] = "300", ["Tuning:ProgressEverySteps"] = "5" };
+        await world.Tuning.KillAsync();
+        await world.Tuning.StartAsync(FaultWorld.StartTimeout, longer);
         await world.SeedAsync(model, labelledRows: 400);
         var runId = await world.StartRunAsync(model);
 
-        await world.Events.WaitAsync<TuningProgress>(p => p.RunId == runId, Stage);
-        Assert.DoesNotContain(world.Events.All.OfType<CandidateTrained>(), c => c.RunId == runId);
-        await world.Tuning.KillAsync();
-        await world.Tuning.StartAsync(FaultWorld.StartTimeout);
+        try
+        {
+            await world.Events.WaitAsync<TuningProgress>(p => p.RunId == runId, Stage);
+            Assert.DoesNotContain(world.Events.All.OfType<CandidateTrained>(), c => c.RunId == runId);
+            await world.Tuning.KillAsync();
+            await world.Tuning.StartAsync(FaultWorld.StartTimeout, longer);
 
-        await world.AssertDeployedOnceAsync(model, runId, Bound);
+            await world.AssertDeployedOnceAsync(model, runId, Bound);
+        }
+        finally
+        {
+            await world.Tuning.KillAsync();
+            await world.Tuning.StartAsync(FaultWorld.StartTimeout);
+        }
     }
 
     [Fact]

@@ -43,6 +43,9 @@ public abstract class FaultWorld : IAsyncLifetime
 
     protected virtual Task StartBrokerAsync() => Task.CompletedTask;
 
+    /// <summary>Creates the services' own users on this world's broker; returns their passwords.</summary>
+    protected abstract Task<Dictionary<string, string>> CreateUsersAsync();
+
     public Dictionary<string, string?> Settings()
     {
         var settings = new Dictionary<string, string?>
@@ -67,10 +70,15 @@ public abstract class FaultWorld : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await StartBrokerAsync();
-        var settings = Hosts.Settings(Settings());
+        var passwords = await CreateUsersAsync();
         client = await Hosts.StartAsync([events], Settings());
         foreach (var project in new[] { "AdaptationRuns", "SensitivityScoring", "SparseTuning", "EvaluationGate", "Deployment" })
         {
+            // Each service under its own least-privilege user, as in production.
+            var user = BrokerUsers.ServiceUser[project];
+            var settings = Hosts.Settings(Settings());
+            settings["Messaging:Username"] = user;
+            settings["Messaging:Password"] = passwords[user];
             processes.Add(new ServiceProcess(project, settings, Hosts.Directory));
         }
 
@@ -106,12 +114,14 @@ public abstract class FaultWorld : IAsyncLifetime
     {
         var b = BrokerSettings();
         await OperatorClient.PublishAsync(
-            new BrokerSettings(b["Messaging:Host"]!, int.Parse(b["Messaging:Port"]!, CultureInfo.InvariantCulture), b["Messaging:VirtualHost"]!, Operator, Operator),
+            new BrokerSettings(b["Messaging:Host"]!, int.Parse(b["Messaging:Port"]!, CultureInfo.InvariantCulture), b["Messaging:VirtualHost"]!, Operator, OperatorPassword),
             new StartAdaptation { ModelId = model, Reason = "fault test" }, CancellationToken.None);
         return (await Events.WaitAsync<AdaptationRunStarted>(s => s.ModelId == model, TimeSpan.FromSeconds(30))).RunId;
     }
 
     protected virtual string Operator => "alice";
+
+    protected virtual string OperatorPassword => "alice";
 
     /// <summary>The run ended deployed, with one candidate, one deployment row and one end announcement.</summary>
     public async Task AssertDeployedOnceAsync(string model, Guid runId, TimeSpan bound)
@@ -163,6 +173,9 @@ public sealed class SharedBrokerFaultWorld() : FaultWorld("faults")
         ["Messaging:Host"] = Broker.Host, ["Messaging:Port"] = Broker.Port.ToString(CultureInfo.InvariantCulture),
         ["Messaging:VirtualHost"] = Broker.VirtualHost, ["Messaging:Username"] = "guest", ["Messaging:Password"] = "guest",
     };
+
+    protected override Task<Dictionary<string, string>> CreateUsersAsync() =>
+        BrokerUsers.ApplyAsync(Environment.GetEnvironmentVariable("RABBITMQ_NODENAME") ?? "rabbit@localhost", Broker.VirtualHost, "alice");
 }
 
 /// <summary>On a RabbitMQ node of its own, which the test stops and starts.</summary>
@@ -170,7 +183,9 @@ public sealed class OwnBrokerFaultWorld() : FaultWorld("broker")
 {
     public RabbitNode? Node { get; private set; }
 
-    protected override string Operator => "guest";
+    private readonly string operatorPassword = Guid.NewGuid().ToString("N");
+
+    protected override string OperatorPassword => operatorPassword;
 
     protected override async Task StartBrokerAsync() => Node = await RabbitNode.StartAsync();
 
@@ -186,6 +201,11 @@ public sealed class OwnBrokerFaultWorld() : FaultWorld("broker")
     {
         ["Messaging:Host"] = "127.0.0.1", ["Messaging:Port"] = Node!.Port.ToString(CultureInfo.InvariantCulture),
         ["Messaging:VirtualHost"] = "/", ["Messaging:Username"] = "guest", ["Messaging:Password"] = "guest",
-        ["Roles:Operators:0"] = "guest",
     };
+
+    protected override async Task<Dictionary<string, string>> CreateUsersAsync()
+    {
+        await BrokerUsers.AddUserAsync(Node!.NodeName, "alice", operatorPassword);
+        return await BrokerUsers.ApplyAsync(Node.NodeName, "/", "alice");
+    }
 }

@@ -27,7 +27,8 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public Uri Url { get; private set; } = new("http://127.0.0.1");
 
-    public async Task StartAsync(TimeSpan timeout)
+    /// <summary>Starts the process; <paramref name="overrides"/> change settings for this start only.</summary>
+    public async Task StartAsync(TimeSpan timeout, IReadOnlyDictionary<string, string?>? overrides = null)
     {
         if (!File.Exists(dll))
         {
@@ -43,7 +44,7 @@ public sealed class ServiceProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var (k, v) in settings)
+        foreach (var (k, v) in settings.Concat(overrides ?? new Dictionary<string, string?>()))
         {
             start.Environment[k.Replace(":", "__", StringComparison.Ordinal)] = v;
         }
