@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Idempotent RabbitMQ bootstrap for a local node: the pipeline vhost user and the operator users
-# whose names the approval allow-list refers to. In docker compose the same users come from
-# infra/rabbitmq/definitions.json.
+# Idempotent RabbitMQ bootstrap for a local development and test node: the operator users the
+# tests log in as (alice, an approver; mallory, nobody). Services run as guest here; in docker
+# compose each service has its own least-privilege user (infra/rabbitmq/start.sh, permissions.sh)
+# and guest is removed.
 set -euo pipefail
 node="${1:-rabbit@localhost}"
 ctl() { rabbitmqctl -n "$node" -q "$@"; }
@@ -11,10 +12,8 @@ add_user() {
   grep -qx "$user" <<<"$users" || ctl add_user "$user" "$pass" >/dev/null
   ctl set_permissions -p / "$user" '.*' '.*' '.*'
 }
-add_user pipeline pipeline
 add_user alice alice
 add_user mallory mallory
 # Service accounts forward operators' messages (error queues, faults) with the sender's user_id
 # intact, which RabbitMQ allows only to users tagged impersonator. Operators are not.
-ctl set_user_tags pipeline administrator impersonator >/dev/null
 ctl set_user_tags guest administrator impersonator >/dev/null

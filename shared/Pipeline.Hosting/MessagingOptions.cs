@@ -24,7 +24,8 @@ public sealed class MessagingOptions : IValidatableObject
 
     public string Username { get; set; } = "guest";
 
-    public string Password { get; set; } = "guest";
+    /// <summary>Never in appsettings: set Messaging__Password in the environment.</summary>
+    public string Password { get; set; } = "";
 
     /// <summary>Messages fetched ahead per consumer. 1 for GPU-bound stages so replicas compete fairly.</summary>
     [Range(1, 1000)]
@@ -52,6 +53,11 @@ public sealed class MessagingOptions : IValidatableObject
         if (Transport == TransportKind.RabbitMq && string.IsNullOrWhiteSpace(Host))
         {
             yield return new ValidationResult("Messaging:Host is required for RabbitMq.", [nameof(Host)]);
+        }
+
+        if (Transport == TransportKind.RabbitMq && string.IsNullOrEmpty(Password))
+        {
+            yield return new ValidationResult("Messaging:Password is required for RabbitMq: set Messaging__Password in the environment.", [nameof(Password)]);
         }
 
         if (Retry.Limit < 0 || Retry.IntervalMilliseconds < 0)

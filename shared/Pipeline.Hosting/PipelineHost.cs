@@ -51,6 +51,7 @@ public static class PipelineHost
         this IServiceCollection services, IConfiguration configuration, params IServiceModule[] modules)
     {
         services.AddValidatedOptions<MessagingOptions>(configuration, MessagingOptions.Section);
+        services.AddOptions<RoleOptions>().Bind(configuration.GetSection(RoleOptions.Section));
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddValidatorsFromAssemblyContaining<PayloadRefValidator>(ServiceLifetime.Singleton);
@@ -90,6 +91,8 @@ public static class PipelineHost
                     {
                         h.Username(o.Username);
                         h.Password(o.Password);
+                        // A publish completes only when the broker has the message.
+                        h.PublisherConfirmation = true;
                     });
                     ConfigureBus(context, cfg, o);
                 });
@@ -109,7 +112,17 @@ public static class PipelineHost
         // Plain AMQP tools may publish raw JSON (content type application/json) besides the
         // MassTransit envelope; see docs/operations.md.
         cfg.UseRawJsonDeserializer(isDefault: false);
+        // Enums travel as names (numbers are still read), so a hand-written command says "Manual", not 1.
+        cfg.ConfigureJsonSerializerOptions(json =>
+        {
+            json.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter());
+            return json;
+        });
         cfg.UseConsumeFilter(typeof(MetricsFilter<>), context);
+        // Nobody subscribes to the marker interfaces: no exchanges for them, so a publisher needs
+        // rights on its own message types' exchanges only (infra/rabbitmq/permissions.sh).
+        cfg.Publish<Contracts.IPipelineMessage>(p => p.Exclude = true);
+        cfg.Publish<Contracts.IRunMessage>(p => p.Exclude = true);
         if (o.Redelivery.IntervalsSeconds.Length > 0)
         {
             cfg.UseDelayedRedelivery(r =>

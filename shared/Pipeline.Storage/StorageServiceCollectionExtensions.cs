@@ -57,6 +57,7 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<IModelRegistry, ModelRegistry>();
         services.TryAddSingleton<IDriftRepository, DriftRepository>();
         services.TryAddSingleton<IAdaptationRunRepository, AdaptationRunRepository>();
+        services.TryAddSingleton<IRunStepStore, RunStepStore>();
         services.TryAddSingleton<ISensitivityMaskRepository, SensitivityMaskRepository>();
         services.TryAddSingleton<IEvaluationRepository, EvaluationRepository>();
         services.TryAddSingleton<IApprovalRepository, ApprovalRepository>();

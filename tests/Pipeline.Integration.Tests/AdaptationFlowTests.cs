@@ -100,14 +100,14 @@ public class ManualModeFlowTests(ManualWorld world) : IClassFixture<ManualWorld>
     {
         var request = await RunToApprovalAsync("approve-model");
 
-        // mallory can reach the broker but is not on the allow-list: refused, run still waiting.
+        // mallory can reach the broker but is not an approver: refused, run still waiting.
         // The refusal is in the error queue with the reason, still attributed to mallory.
         await Operators.SendAsync("mallory", new ApproveCandidate { RunId = request.RunId, Reason = "trust me" });
         await using (var connection = await Broker.ConnectAsync())
         {
-            var refused = await Broker.GetAsync(connection, world.Queue<EvaluationGate.ApproveCandidateConsumer>() + "_error", TimeSpan.FromSeconds(30));
+            var refused = await Broker.GetAsync(connection, world.Queue<AdaptationRuns.ApproveCandidateConsumer>() + "_error", TimeSpan.FromSeconds(30));
             Assert.NotNull(refused);
-            Assert.Contains("allow-list", System.Text.Encoding.UTF8.GetString((byte[])refused.BasicProperties.Headers!["MT-Fault-Message"]!), StringComparison.Ordinal);
+            Assert.Contains("approver role", System.Text.Encoding.UTF8.GetString((byte[])refused.BasicProperties.Headers!["MT-Fault-Message"]!), StringComparison.Ordinal);
             Assert.Equal("mallory", refused.BasicProperties.UserId);
         }
 

@@ -15,7 +15,7 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.Integration.Tests;
 
 /// <summary>
-/// The five services as separate hosts on the real RabbitMQ (one bus connection each), sharing a
+/// The run owner and the five services as separate hosts on the real RabbitMQ (one bus connection each), sharing a
 /// SQLite database and an artifact folder, plus an observer host that logs every event. Small
 /// windows and budgets keep a full run to seconds.
 /// </summary>
@@ -58,10 +58,8 @@ public abstract class PipelineWorld : IAsyncLifetime
             ["Gate:Device"] = "cpu",
             // Tiny holdouts keep these tests fast; the precision rule itself is covered by GatePolicyTests.
             ["Gate:Precision"] = "0.5",
-            ["Gate:Operators:0"] = "alice",
-            ["Gate:ExpiryCheckInterval"] = "00:00:00.200",
-            ["Deployment:WatchdogInterval"] = "00:00:01",
         };
+        await hosts.StartAsync([new AdaptationRuns.AdaptationRunsModule()], settings);
         drift = await hosts.StartAsync([new DriftDetectionModule()], settings);
         await hosts.StartAsync([new SensitivityScoringModule()], settings);
         await hosts.StartAsync([new SparseTuningModule()], settings);
@@ -114,6 +112,6 @@ public sealed class ManualWorld() : PipelineWorld("manual")
     protected override IDictionary<string, string?> GateSettings => new Dictionary<string, string?>
     {
         ["Gate:Mode"] = "Manual", ["Gate:MinGain"] = "-1", ["Gate:MaxForgetting"] = "1", ["Gate:MaxLatencyIncrease"] = "100",
-        ["Gate:ApprovalTimeout"] = ApprovalTimeout.ToString(),
+        ["Runs:ApprovalTimeout"] = ApprovalTimeout.ToString(),
     };
 }

@@ -14,6 +14,7 @@ public class PlainAmqpTests
     {
         await using var hosts = new ServiceHosts("plain");
         var drift = await hosts.StartAsync([new DriftDetectionModule()]);
+        await drift.Services.GetRequiredService<IModelRegistry>().EnsureModelAsync("plain-model");
 
         await using (var connection = await Broker.ConnectAsync("alice"))
         await using (var channel = await connection.CreateChannelAsync())

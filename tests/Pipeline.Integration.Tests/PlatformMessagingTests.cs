@@ -21,6 +21,7 @@ public class PlatformMessagingTests
         await using var hosts = new ServiceHosts("pause");
         var drift = await hosts.StartAsync([new DriftDetectionModule()]);
         var pauses = drift.Services.GetRequiredService<IAdaptationPauseRepository>();
+        await drift.Services.GetRequiredService<IModelRegistry>().EnsureModelAsync("pause-model");
 
         await Operators.SendAsync("alice", new PauseAdaptation { ModelId = "pause-model", Reason = "maintenance window" });
 

@@ -96,8 +96,24 @@ public sealed class EventLogModule : IServiceModule
 public sealed class EventLogConsumer(EventLog log) :
     IConsumer<DriftDetected>, IConsumer<SensitivityScored>, IConsumer<TuningProgress>, IConsumer<CandidateTrained>,
     IConsumer<CandidateEvaluated>, IConsumer<ApprovalRequested>, IConsumer<CandidateApproved>, IConsumer<CandidateRejected>,
-    IConsumer<ModelDeployed>, IConsumer<ModelRolledBack>, IConsumer<AdaptationRunFailed>
+    IConsumer<ModelDeployed>, IConsumer<ModelRolledBack>, IConsumer<AdaptationRunFailed>, IConsumer<AdaptationRunStarted>,
+    IConsumer<AdaptationRunFinished>, IConsumer<ScoreSensitivity>, IConsumer<TrainCandidate>, IConsumer<EvaluateCandidate>,
+    IConsumer<DeployCandidate>, IConsumer<AdaptationStageFailed>
 {
+    public Task Consume(ConsumeContext<AdaptationRunStarted> context) => Add(context.Message);
+
+    public Task Consume(ConsumeContext<AdaptationRunFinished> context) => Add(context.Message);
+
+    public Task Consume(ConsumeContext<ScoreSensitivity> context) => Add(context.Message);
+
+    public Task Consume(ConsumeContext<TrainCandidate> context) => Add(context.Message);
+
+    public Task Consume(ConsumeContext<EvaluateCandidate> context) => Add(context.Message);
+
+    public Task Consume(ConsumeContext<DeployCandidate> context) => Add(context.Message);
+
+    public Task Consume(ConsumeContext<AdaptationStageFailed> context) => Add(context.Message);
+
     public Task Consume(ConsumeContext<DriftDetected> context) => Add(context.Message);
 
     public Task Consume(ConsumeContext<SensitivityScored> context) => Add(context.Message);

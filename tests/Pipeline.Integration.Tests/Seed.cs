@@ -64,6 +64,13 @@ public static class Seed
         return record;
     }
 
+    /// <summary>A registered version that never went to production.</summary>
+    public static async Task ExtraVersionAsync(IServiceProvider services, string modelId, int version)
+    {
+        using var model = ModelBundle.Create("mlp", seed: version);
+        await Models(services).RegisterAsync(modelId, model, "test", new VersionMetadata(), version, CancellationToken.None);
+    }
+
     /// <summary>v1 then v2 in production (history v1 → v2), untrained small models.</summary>
     public static async Task TwoProductionVersionsAsync(IServiceProvider services, string modelId)
     {

@@ -1,6 +1,7 @@
 using System.Text;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
+using Pipeline.AdaptationRuns;
 using Pipeline.Contracts;
 using Pipeline.Deployment;
 using Pipeline.SensitivityScoring;
@@ -19,15 +20,16 @@ public class StageFailureTests
     {
         await using var hosts = new ServiceHosts("labels");
         var events = new EventLogModule();
-        var scoring = await hosts.StartAsync([new SensitivityScoringModule()], new Dictionary<string, string?>
+        var owner = await hosts.StartAsync([new AdaptationRunsModule()]);
+        await hosts.StartAsync([new SensitivityScoringModule()], new Dictionary<string, string?>
         {
             ["Scoring:MinLabelledRows"] = "500", ["Scoring:LabelWaitTimeout"] = "00:00:02", ["Scoring:LabelPollInterval"] = "00:00:00.200",
         });
         await hosts.StartAsync([events]);
-        await Seed.BaseModelAsync(scoring.Services, "few-labels");
+        await Seed.BaseModelAsync(owner.Services, "few-labels");
         var runId = Guid.NewGuid();
 
-        await scoring.Services.GetRequiredService<IBus>().Publish(new DriftDetected
+        await owner.Services.GetRequiredService<IBus>().Publish(new DriftDetected
         {
             RunId = runId, ModelId = "few-labels", ModelVersion = 1, WindowId = "w1", Severity = DriftSeverity.High, DatasetDriftScore = 0.8,
         });
@@ -35,7 +37,9 @@ public class StageFailureTests
         var failed = await events.Log.WaitAsync<AdaptationRunFailed>(f => f.RunId == runId, Wait);
         Assert.Equal("score", failed.Stage);
         Assert.Contains("not enough labelled rows: 0 of 500", failed.Reason, StringComparison.Ordinal);
-        var run = await scoring.Services.GetRequiredService<IAdaptationRunRepository>().GetAsync(runId);
+        var finished = await events.Log.WaitAsync<AdaptationRunFinished>(f => f.RunId == runId, Wait);
+        Assert.Equal(RunOutcome.Failed, finished.Outcome);
+        var run = await owner.Services.GetRequiredService<IAdaptationRunRepository>().GetAsync(runId);
         Assert.Equal(RunState.Failed, run!.State);
         Assert.Equal("score", run.FailureStage);
     }
@@ -65,24 +69,29 @@ public class StageFailureTests
     }
 
     [Fact]
-    public async Task The_watchdog_fails_a_run_that_stays_in_a_stage_past_its_timeout()
+    public async Task Work_nobody_does_is_sent_again_then_the_run_fails_with_the_reason_after_its_attempts()
     {
-        await using var hosts = new ServiceHosts("watchdog");
+        await using var hosts = new ServiceHosts("no-worker");
         var events = new EventLogModule();
-        var deployment = await hosts.StartAsync([new DeploymentModule()], new Dictionary<string, string?>
+        var owner = await hosts.StartAsync([new AdaptationRunsModule()], new Dictionary<string, string?>
         {
-            ["Deployment:StageTimeouts:Detected"] = "00:00:01", ["Deployment:WatchdogInterval"] = "00:00:00.200",
+            ["Runs:ExpectedDuration:Scoring"] = "00:00:01", ["Runs:NoProgressFactor"] = "1", ["Runs:MaxAttempts"] = "2",
         });
         await hosts.StartAsync([events]);
-        await Seed.TwoProductionVersionsAsync(deployment.Services, "stuck");
-        var runId = Guid.NewGuid();
-        Assert.True(await deployment.Services.GetRequiredService<IAdaptationRunRepository>().TryStartRunAsync(
-            new NewAdaptationRun { RunId = runId, ModelId = "stuck", BaseVersion = 2 }));
+        await Seed.TwoProductionVersionsAsync(owner.Services, "stuck");
 
-        // Nobody scores it (no scoring service here): it stays Detected.
-        var failed = await events.Log.WaitAsync<AdaptationRunFailed>(f => f.RunId == runId, Wait);
-        Assert.Equal("detected", failed.Stage);
-        Assert.Contains("timed out", failed.Reason, StringComparison.Ordinal);
-        Assert.Null(await deployment.Services.GetRequiredService<IAdaptationRunRepository>().GetActiveRunAsync("stuck"));
+        // No scoring service runs here: the work is never done.
+        await Operators.SendAsync("alice", new StartAdaptation { ModelId = "stuck", Reason = "try it" });
+
+        var failed = await events.Log.WaitAsync<AdaptationRunFailed>(f => f.ModelId == "stuck", Wait);
+        Assert.Equal("score", failed.Stage);
+        Assert.Contains("no progress in Scoring", failed.Reason, StringComparison.Ordinal);
+        Assert.Contains("2 attempt(s)", failed.Reason, StringComparison.Ordinal);
+        var sent = events.Log.All.OfType<ScoreSensitivity>().Where(w => w.RunId == failed.RunId).Select(w => w.Attempt).Order().ToArray();
+        Assert.Equal([1, 2], sent);
+        Assert.All(events.Log.All.OfType<ScoreSensitivity>(), w => Assert.Equal(2, w.BaseVersion));
+        var finished = await events.Log.WaitAsync<AdaptationRunFinished>(f => f.RunId == failed.RunId, Wait);
+        Assert.Equal(RunOutcome.Failed, finished.Outcome);
+        Assert.Null(await owner.Services.GetRequiredService<IAdaptationRunRepository>().GetActiveRunAsync("stuck"));
     }
 }

@@ -43,7 +43,8 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         }
 
         var driftBus = hosts.Drift.Services.GetRequiredService<IBus>();
-        await driftBus.Publish(new StartAdaptation { ModelId = ServiceHosts.ModelId, Reason = "observability test" });
+        await driftBus.Publish(new StartAdaptation { ModelId = ServiceHosts.ModelId, Reason = "observability test" },
+            c => c.Headers.Set(Hosting.OperatorIdentity.InMemoryHeader, "alice"));
         await driftBus.Publish(new PauseAdaptation { ModelId = "", Reason = "" });
         await hosts.DeployNewVersionAsync(seed: 2);
         await hosts.WaitForServedVersionAsync(2, Wait);

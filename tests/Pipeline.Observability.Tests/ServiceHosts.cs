@@ -86,6 +86,7 @@ public sealed class ServiceHosts : IAsyncDisposable
         ["DriftDetection:MmdPermutations"] = "20",
         ["DriftDetection:MaxReferenceRows"] = "200",
         ["Logging:LogLevel:Default"] = "Warning",
+        ["Roles:Operators:0"] = "alice",
     };
 
     private async Task StartCoreAsync()
@@ -102,7 +103,7 @@ public sealed class ServiceHosts : IAsyncDisposable
             await seed.GetRequiredService<IModelRegistry>().SetProductionAsync(ModelId, 1, "tests", "observability test");
         }
 
-        (Drift, DriftAddress) = await StartHostAsync([new DriftDetectionModule()], _ => { });
+        (Drift, DriftAddress) = await StartHostAsync([new DriftDetectionModule(), new AdaptationRuns.AdaptationRunsModule()], _ => { });
         var bridge = new BusBridge(Drift.Services.GetRequiredService<IBus>());
         (Inference, InferenceAddress) = await StartHostAsync(
             [new InferenceModule(), new BridgeModule(bridge)], app => app.MapInferenceEndpoints());

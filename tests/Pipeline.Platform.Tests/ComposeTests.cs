@@ -6,7 +6,7 @@ namespace Pipeline.Platform.Tests;
 public class ComposeTests
 {
     private static readonly string[] PipelineServices =
-        ["drift-detection", "sensitivity-scoring", "sparse-tuning", "evaluation-gate", "deployment", "inference"];
+        ["adaptation-runs", "drift-detection", "sensitivity-scoring", "sparse-tuning", "evaluation-gate", "deployment", "inference"];
 
     private static readonly string[] Infrastructure = ["rabbitmq", "sqlserver", "prometheus", "grafana"];
 

@@ -1,4 +1,5 @@
 using MassTransit;
+using Pipeline.Contracts;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -38,6 +39,9 @@ public static class OperatorClient
                 h.Username(broker.User);
                 h.Password(broker.Password);
             });
+            // Commands go to their own exchange only: operators may write nothing else (infra/rabbitmq/permissions.sh).
+            cfg.Publish<IPipelineMessage>(p => p.Exclude = true);
+            cfg.Publish<IRunMessage>(p => p.Exclude = true);
             cfg.ConfigurePublish(p => p.UseExecute(context =>
             {
                 if (context.TryGetPayload<RabbitMqSendContext>(out var amqp))

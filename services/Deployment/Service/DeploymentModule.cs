@@ -5,21 +5,17 @@ using Pipeline.Hosting;
 
 namespace Pipeline.Deployment;
 
-/// <summary>Promotes approved candidates, rolls back on command, and fails runs stuck in a stage.</summary>
+/// <summary>Deploys a run's approved candidate when the run's owner says so, and rolls back on an operator's command.</summary>
 public sealed class DeploymentModule : IServiceModule
 {
     public string Name => "deployment";
 
-    public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
-    {
-        services.AddValidatedOptions<DeploymentOptions>(configuration, DeploymentOptions.Section);
+    public void ConfigureServices(IServiceCollection services, IConfiguration configuration) =>
         services.AddSingleton<ModelPromoter>();
-        services.AddHostedService<RunWatchdog>();
-    }
 
     public void AddConsumers(IBusRegistrationConfigurator bus)
     {
-        bus.AddConsumer<CandidateApprovedConsumer>();
+        bus.AddConsumer<DeployCandidateConsumer, RunEndpointDefinition<DeployCandidateConsumer>>();
         bus.AddConsumer<RollbackModelConsumer>();
     }
 }

@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Pipeline.Adaptation;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.Storage.Repositories;
@@ -72,59 +73,58 @@ internal static class Feedback
 
 public sealed class BatchNotYetSeenException(string message) : Exception(message);
 
-/// <summary>PauseAdaptation → windows are still evaluated and reported, but no run starts.</summary>
-public sealed class PauseAdaptationConsumer(IAdaptationPauseRepository pauses, ILogger<PauseAdaptationConsumer> logger)
+/// <summary>PauseAdaptation (an operator) → windows are still evaluated and reported, but no run starts.</summary>
+public sealed class PauseAdaptationConsumer(
+    IModelRegistry registry, IAdaptationPauseRepository pauses, IOptions<RoleOptions> roles, ILogger<PauseAdaptationConsumer> logger)
     : IConsumer<PauseAdaptation>
 {
     public async Task Consume(ConsumeContext<PauseAdaptation> context)
     {
-        var by = OperatorIdentity.Of(context) ?? "unknown";
-        await pauses.SetAsync(context.Message.ModelId, true, by, context.Message.Reason, context.CancellationToken);
-        logger.LogInformation("Adaptation of {ModelId} paused by {By}: {Reason}", context.Message.ModelId, by, context.Message.Reason);
+        var m = context.Message;
+        var by = OperatorRoles.Require(context, roles.Value, OperatorRole.Operator, logger);
+        _ = await registry.GetModelAsync(m.ModelId, context.CancellationToken) ?? throw new CommandRejectedException($"model {m.ModelId} is unknown");
+        await pauses.SetAsync(m.ModelId, true, by, m.Reason, context.CancellationToken);
+        logger.LogInformation("Adaptation of {ModelId} paused by {By}: {Reason}", m.ModelId, by, m.Reason);
     }
 }
 
-/// <summary>ResumeAdaptation → drift may start runs again.</summary>
-public sealed class ResumeAdaptationConsumer(IAdaptationPauseRepository pauses, ILogger<ResumeAdaptationConsumer> logger)
+/// <summary>ResumeAdaptation (an operator) → drift may start runs again.</summary>
+public sealed class ResumeAdaptationConsumer(
+    IModelRegistry registry, IAdaptationPauseRepository pauses, IOptions<RoleOptions> roles, ILogger<ResumeAdaptationConsumer> logger)
     : IConsumer<ResumeAdaptation>
 {
     public async Task Consume(ConsumeContext<ResumeAdaptation> context)
     {
-        var by = OperatorIdentity.Of(context) ?? "unknown";
-        await pauses.SetAsync(context.Message.ModelId, false, by, context.Message.Reason, context.CancellationToken);
-        logger.LogInformation("Adaptation of {ModelId} resumed by {By}: {Reason}", context.Message.ModelId, by, context.Message.Reason);
+        var m = context.Message;
+        var by = OperatorRoles.Require(context, roles.Value, OperatorRole.Operator, logger);
+        _ = await registry.GetModelAsync(m.ModelId, context.CancellationToken) ?? throw new CommandRejectedException($"model {m.ModelId} is unknown");
+        await pauses.SetAsync(m.ModelId, false, by, m.Reason, context.CancellationToken);
+        logger.LogInformation("Adaptation of {ModelId} resumed by {By}: {Reason}", m.ModelId, by, m.Reason);
     }
 }
 
-/// <summary>StartAdaptation → a run on the production version now, without waiting for drift.</summary>
-public sealed class StartAdaptationConsumer(
-    IModelRegistry registry, IAdaptationRunRepository runs, MonitorRegistry monitors, ILogger<StartAdaptationConsumer> logger)
-    : IConsumer<StartAdaptation>
+/// <summary>AdaptationRunStarted → the model's monitor holds raises while the run is in flight.</summary>
+public sealed class AdaptationRunStartedConsumer(MonitorRegistry monitors) : IConsumer<AdaptationRunStarted>
 {
-    public async Task Consume(ConsumeContext<StartAdaptation> context)
+    public Task Consume(ConsumeContext<AdaptationRunStarted> context)
     {
-        var m = context.Message;
-        var ct = context.CancellationToken;
-        var by = OperatorIdentity.Of(context) ?? "unknown";
-        var production = await registry.GetProductionAsync(m.ModelId, ct)
-            ?? throw new CommandRejectedException($"{m.ModelId} has no production version to adapt");
-        using var modelLock = await monitors.LockAsync(m.ModelId, ct);
-        var runId = Guid.NewGuid();
-        if (!await runs.TryStartRunAsync(new NewAdaptationRun
-            {
-                RunId = runId, ModelId = m.ModelId, BaseVersion = production.Version, Detail = $"started by {by}: {m.Reason}",
-            }, ct))
+        monitors.RunStarted(context.Message.ModelId);
+        if (context.Message.TriggeredBy != "drift")
         {
-            throw new CommandRejectedException($"{m.ModelId} already has an active adaptation run");
+            DriftMetrics.RunsStarted.WithLabels(context.Message.ModelId, "operator").Inc();
         }
 
-        DriftMetrics.RunsStarted.WithLabels(m.ModelId, "operator").Inc();
-        logger.LogInformation("Run {RunId} of {ModelId} v{Version} started by {By}: {Reason}", runId, m.ModelId, production.Version, by, m.Reason);
-        await context.Publish(new DriftDetected
-        {
-            RunId = runId, ModelId = m.ModelId, ModelVersion = production.Version, WindowId = "operator",
-            Severity = DriftSeverity.None, DatasetDriftScore = 0, TriggeredBy = by,
-        }, ct);
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>AdaptationRunFinished → deployed or rejected: cooldown; failed: drift may raise again at once.</summary>
+public sealed class AdaptationRunFinishedConsumer(MonitorRegistry monitors) : IConsumer<AdaptationRunFinished>
+{
+    public Task Consume(ConsumeContext<AdaptationRunFinished> context)
+    {
+        monitors.RunFinished(context.Message.ModelId, context.Message.Outcome != RunOutcome.Failed);
+        return Task.CompletedTask;
     }
 }
 
@@ -138,6 +138,10 @@ public sealed class ModelVersionRegisteredConsumer(MonitorRegistry monitors, ILo
         try
         {
             await monitors.EnsureProfileAsync(m.ModelId, m.Version, context.CancellationToken);
+        }
+        catch (ModelNotFoundException ex)
+        {
+            throw new CommandRejectedException(ex.Message);
         }
         catch (InvalidDataException ex)
         {

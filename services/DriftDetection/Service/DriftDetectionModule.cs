@@ -6,7 +6,7 @@ using Pipeline.Hosting;
 
 namespace Pipeline.DriftDetection;
 
-/// <summary>Watches production inputs per model and raises DriftDetected; owns pause/resume/start commands.</summary>
+/// <summary>Watches production inputs per model and raises DriftDetected; owns pause/resume commands; learns of runs from the run owner's events.</summary>
 public sealed class DriftDetectionModule : IServiceModule
 {
     public string Name => "drift-detection";
@@ -25,6 +25,7 @@ public sealed class DriftDetectionModule : IServiceModule
         bus.AddConsumer<ModelVersionRegisteredConsumer>();
         bus.AddConsumer<PauseAdaptationConsumer>();
         bus.AddConsumer<ResumeAdaptationConsumer>();
-        bus.AddConsumer<StartAdaptationConsumer>();
+        bus.AddConsumer<AdaptationRunStartedConsumer>();
+        bus.AddConsumer<AdaptationRunFinishedConsumer>();
     }
 }

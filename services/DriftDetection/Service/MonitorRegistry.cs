@@ -12,9 +12,9 @@ namespace Pipeline.DriftDetection;
 
 /// <summary>
 /// One drift monitor per model, for the version serving production traffic, with the reference
-/// profile that version is compared against (built once and stored). Suppression (run in flight,
-/// paused, cooldown) is synchronised from the database before every batch, so it survives restarts
-/// and is the same for every replica.
+/// profile that version is compared against (built once and stored). Run in flight and cooldown come
+/// from the run owner's events (read from the database only when a monitor is created, after a
+/// restart); pause is synchronised from the database before every batch.
 /// </summary>
 public sealed class MonitorRegistry(
     IDriftRepository drift, IAdaptationRunRepository runs, IAdaptationPauseRepository pauses,
@@ -95,21 +95,32 @@ public sealed class MonitorRegistry(
             monitor.Resume();
         }
 
-        if (await runs.GetActiveRunAsync(modelId, ct) is not null)
+    }
+
+    /// <summary>The run owner started a run of this model (AdaptationRunStarted).</summary>
+    public void RunStarted(string modelId)
+    {
+        if (monitors.TryGetValue(modelId, out var entry))
         {
-            monitor.RunStarted();
+            entry.Monitor.RunStarted();
         }
-        else if (monitor.State.RunInFlight)
+    }
+
+    /// <summary>The model's run ended (AdaptationRunFinished): a cooldown after an adaptation, none after a failure.</summary>
+    public void RunFinished(string modelId, bool adapted)
+    {
+        if (!monitors.TryGetValue(modelId, out var entry))
         {
-            var last = (await runs.ListByModelAsync(modelId, 1, ct)).FirstOrDefault();
-            if (last?.State is RunState.Deployed or RunState.Rejected)
-            {
-                monitor.AdaptationFinished();
-            }
-            else
-            {
-                monitor.RunAbandoned();
-            }
+            return;
+        }
+
+        if (adapted)
+        {
+            entry.Monitor.AdaptationFinished();
+        }
+        else
+        {
+            entry.Monitor.RunAbandoned();
         }
     }
 

@@ -12,10 +12,11 @@ namespace Pipeline.DriftDetection;
 
 /// <summary>
 /// ObservationsIngested → batch stored (for adaptation sets) → drift monitor → a report per closed
-/// window → DriftDetected when the hysteresis says so and no run is in flight, paused or cooling down.
+/// window → DriftDetected when the hysteresis says so and no run is in flight, paused or cooling down;
+/// the run owner starts the run.
 /// </summary>
 public sealed class ObservationsIngestedConsumer(
-    IObservationRepository observations, IDriftRepository drift, IAdaptationRunRepository runs,
+    IObservationRepository observations, IDriftRepository drift, IModelRegistry registry,
     MonitorRegistry monitors, DatasetArtifacts datasets, ILogger<ObservationsIngestedConsumer> logger)
     : IConsumer<ObservationsIngested>
 {
@@ -25,6 +26,11 @@ public sealed class ObservationsIngestedConsumer(
     {
         var m = context.Message;
         var ct = context.CancellationToken;
+        if (await registry.GetVersionAsync(m.ModelId, m.ModelVersion, ct) is null)
+        {
+            throw new CommandRejectedException($"batch {m.BatchId}: model {m.ModelId} v{m.ModelVersion} is unknown");
+        }
+
         Hosting.Artifacts.FeatureBlob rows;
         try
         {
@@ -115,17 +121,9 @@ public sealed class ObservationsIngestedConsumer(
             return;
         }
 
-        var runId = Guid.NewGuid();
-        if (!await runs.TryStartRunAsync(new NewAdaptationRun
-            {
-                RunId = runId, ModelId = m.ModelId, BaseVersion = m.ModelVersion, DriftReportId = reportId,
-                Detail = $"drift in {windowId}: {window.Severity}, share {window.ShareDrifted:P0}",
-            }, ct))
-        {
-            logger.LogInformation("Drift in {WindowId} not raised: {ModelId} already has an active run", windowId, m.ModelId);
-            return;
-        }
-
+        // The run's owner starts the run (or not, when the model has one); the monitor holds further
+        // raises until it hears AdaptationRunFinished for this run.
+        var runId = NewId.NextGuid();
         DriftMetrics.RunsStarted.WithLabels(m.ModelId, "drift").Inc();
         var lastClean = (await drift.ListReportsAsync(m.ModelId, 200, ct))
             .Where(r => r.ModelVersion == m.ModelVersion && !r.DatasetDrift)

@@ -6,7 +6,7 @@ using Pipeline.Hosting;
 
 namespace Pipeline.EvaluationGate;
 
-/// <summary>Measures candidates against production and decides: approve, reject, or ask a person.</summary>
+/// <summary>Measures candidates against production and decides: approve, reject, or ask a person (the run owner acts on it).</summary>
 public sealed class EvaluationGateModule : IServiceModule
 {
     public string Name => "evaluation-gate";
@@ -15,14 +15,10 @@ public sealed class EvaluationGateModule : IServiceModule
     {
         services.AddValidatedOptions<GateOptions>(configuration, GateOptions.Section);
         services.AddAdaptationArtifacts();
-        services.AddSingleton<OperatorDecisions>();
-        services.AddHostedService<ApprovalExpiry>();
     }
 
     public void AddConsumers(IBusRegistrationConfigurator bus)
     {
-        bus.AddConsumer<CandidateTrainedConsumer>();
-        bus.AddConsumer<ApproveCandidateConsumer>();
-        bus.AddConsumer<RejectCandidateConsumer>();
+        bus.AddConsumer<EvaluateCandidateConsumer, RunEndpointDefinition<EvaluateCandidateConsumer>>();
     }
 }

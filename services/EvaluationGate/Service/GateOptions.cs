@@ -68,16 +68,6 @@ public sealed class GateOptions
     [Range(1, 1_000_000)]
     public int MinClassRows { get; set; } = 30;
 
-    /// <summary>How long an approval request stays open before it expires into a rejection.</summary>
-    [Range(typeof(TimeSpan), "00:00:01", "30.00:00:00")]
-    public TimeSpan ApprovalTimeout { get; set; } = TimeSpan.FromHours(4);
-
-    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
-    public TimeSpan ExpiryCheckInterval { get; set; } = TimeSpan.FromSeconds(15);
-
-    /// <summary>RabbitMQ users allowed to approve or reject (matched against the validated AMQP user_id).</summary>
-    public List<string> Operators { get; set; } = [];
-
     /// <summary>Device for evaluation: auto, cpu or cuda.</summary>
     public string Device { get; set; } = "auto";
 

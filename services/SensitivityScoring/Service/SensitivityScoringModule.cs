@@ -18,5 +18,6 @@ public sealed class SensitivityScoringModule : IServiceModule
         services.AddSingleton<AdaptationSetBuilder>();
     }
 
-    public void AddConsumers(IBusRegistrationConfigurator bus) => bus.AddConsumer<DriftDetectedConsumer>();
+    public void AddConsumers(IBusRegistrationConfigurator bus) =>
+        bus.AddConsumer<ScoreSensitivityConsumer, SingleJobEndpointDefinition<ScoreSensitivityConsumer>>();
 }

@@ -17,11 +17,7 @@ public sealed class SparseTuningModule : IServiceModule
         services.AddAdaptationArtifacts();
     }
 
+    // One tuning job per worker at a time, whatever the bus-wide limits say.
     public void AddConsumers(IBusRegistrationConfigurator bus) =>
-        // One tuning job per worker at a time, whatever the bus-wide limits say.
-        bus.AddConsumer<SensitivityScoredConsumer>().Endpoint(e =>
-        {
-            e.PrefetchCount = 1;
-            e.ConcurrentMessageLimit = 1;
-        });
+        bus.AddConsumer<TrainCandidateConsumer, SingleJobEndpointDefinition<TrainCandidateConsumer>>();
 }

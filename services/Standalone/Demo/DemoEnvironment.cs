@@ -32,7 +32,7 @@ public static class StandaloneModules
 {
     public static IServiceModule[] All() =>
     [
-        new DriftDetectionModule(), new SensitivityScoringModule(), new SparseTuningModule(),
+        new AdaptationRuns.AdaptationRunsModule(), new DriftDetectionModule(), new SensitivityScoringModule(), new SparseTuningModule(),
         new EvaluationGateModule(), new Deployment.DeploymentModule(), new InferenceModule(),
     ];
 }

@@ -21,7 +21,7 @@ public sealed class DistributedEnvironment : IDemoEnvironment
 {
     private static readonly (string Name, string Project)[] ServiceHosts =
     [
-        ("drift-detection", "DriftDetection"), ("sensitivity-scoring", "SensitivityScoring"), ("sparse-tuning", "SparseTuning"),
+        ("adaptation-runs", "AdaptationRuns"), ("drift-detection", "DriftDetection"), ("sensitivity-scoring", "SensitivityScoring"), ("sparse-tuning", "SparseTuning"),
         ("evaluation-gate", "EvaluationGate"), ("deployment", "Deployment"), ("inference", "Inference"),
     ];
 
@@ -75,7 +75,7 @@ public sealed class DistributedEnvironment : IDemoEnvironment
         }
 
         // The demo's stage settings (appsettings.json of the Standalone host) apply to every process.
-        foreach (var section in new[] { "DriftDetection", "Scoring", "Tuning", "Gate", "Deployment", "Inference", "Logging" })
+        foreach (var section in new[] { "Runs", "Roles", "DriftDetection", "Scoring", "Tuning", "Gate", "Inference", "Logging" })
         {
             foreach (var (k, v) in appConfig.GetSection(section).AsEnumerable())
             {

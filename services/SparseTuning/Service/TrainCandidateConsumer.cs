@@ -13,57 +13,52 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.SparseTuning;
 
 /// <summary>
-/// SensitivityScored → candidate tuned with the configured strategy (MIST by default), registered
-/// as the next version → CandidateTrained, with TuningProgress while it runs. One job per worker
-/// (prefetch 1, concurrency 1), so tuners scale out as competing consumers.
+/// TrainCandidate → candidate tuned with the configured strategy (MIST by default), registered as
+/// the next version → CandidateTrained, with TuningProgress while it runs. One job per worker
+/// (prefetch 1, concurrency 1), so tuners scale out as competing consumers. Work done twice
+/// announces the candidate already registered for the run instead of registering a second.
 /// </summary>
-public sealed class SensitivityScoredConsumer(
+public sealed class TrainCandidateConsumer(
     IAdaptationRunRepository runs, IArtifactStore artifacts, ModelArtifacts models, DatasetArtifacts datasets, IBus bus,
-    IOptions<TuningServiceOptions> options, ILogger<SensitivityScoredConsumer> logger)
-    : IConsumer<SensitivityScored>
+    IOptions<TuningServiceOptions> options, ILogger<TrainCandidateConsumer> logger)
+    : IConsumer<TrainCandidate>
 {
     private const string Stage = "tune";
 
-    public async Task Consume(ConsumeContext<SensitivityScored> context)
+    public async Task Consume(ConsumeContext<TrainCandidate> context)
     {
         var m = context.Message;
         var ct = context.CancellationToken;
-        var o = options.Value;
-        if (await RunStages.ClaimAsync(runs, context, logger, m.RunId, m.ModelId, RunState.Scoring, RunState.Tuning,
-                new RunUpdate { Strategy = o.Strategy }, $"tuning with {o.Strategy}", ct) is null)
+        if (await runs.GetAsync(m.RunId, ct) is not { } run || run.ModelId != m.ModelId)
         {
+            throw new CommandRejectedException($"run {m.RunId} of {m.ModelId} is unknown");
+        }
+
+        if (RunStates.IsTerminal(run.State))
+        {
+            logger.LogInformation("Run {RunId} is {State}; tuning work attempt {Attempt} skipped", m.RunId, run.State, m.Attempt);
             return;
         }
 
         try
         {
-            await TuneAsync(context, m, o, ct);
+            await TuneAsync(context, m, options.Value, ct);
         }
         catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException)
         {
-            await RunFailures.FailAsync(runs, context, logger, m.RunId, m.ModelId, Stage, ex.Message, ct);
+            await StageWork.FailAsync(context, logger, m, Stage, ex.Message);
         }
     }
 
-    private async Task TuneAsync(ConsumeContext context, SensitivityScored m, TuningServiceOptions o, CancellationToken ct)
+    private async Task TuneAsync(ConsumeContext context, TrainCandidate m, TuningServiceOptions o, CancellationToken ct)
     {
         if (await models.FindByRunAsync(m.ModelId, m.RunId, ct) is { } registered)
         {
-            // A retry after the candidate was registered but before CandidateTrained went out: announce
-            // the registered one rather than training and registering a second.
-            logger.LogWarning("Run {RunId} already registered v{Version}; announcing it", m.RunId, registered.Version);
-            var meta = VersionMetadata.Parse(registered.MetadataJson);
-            await context.Publish(new CandidateTrained
-            {
-                RunId = m.RunId, ModelId = m.ModelId, BaseVersion = m.ModelVersion, CandidateVersion = registered.Version,
-                ArtifactUri = registered.ArtifactUri, Sha256 = registered.Sha256, Strategy = meta.Strategy ?? o.Strategy,
-                SelectedFraction = m.SelectedFraction, UpdatedFractionPerStep = 0, Steps = 0, TrainSeconds = 0, Device = "n/a",
-                AdaptationSetId = m.AdaptationSetId, ShiftedHoldout = m.ShiftedHoldout,
-            }, ct);
+            await AnnounceRegisteredAsync(context, m, registered, o, ct);
             return;
         }
 
-        var (model, baseRecord) = await models.LoadAsync(m.ModelId, m.ModelVersion, o.Device, ct);
+        var (model, baseRecord) = await models.LoadAsync(m.ModelId, m.BaseVersion, o.Device, ct);
         using var baseModel = model;
         using var data = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.AdaptationSet, ct), model.Info.InputShape);
         using var mask = o.Strategy == "mist"
@@ -96,8 +91,15 @@ public sealed class SensitivityScoredConsumer(
         var metadata = VersionMetadata.Parse(baseRecord.MetadataJson) with
         {
             // Future traffic is compared with what this version was adapted to.
-            DriftReference = m.AdaptationSet, RunId = m.RunId, BaseVersion = m.ModelVersion, Strategy = o.Strategy,
+            DriftReference = m.AdaptationSet, RunId = m.RunId, BaseVersion = m.BaseVersion, Strategy = o.Strategy,
         };
+        if (await models.FindByRunAsync(m.ModelId, m.RunId, ct) is { } meanwhile)
+        {
+            // Another worker finished the same work first: one candidate per run.
+            await AnnounceRegisteredAsync(context, m, meanwhile, o, ct);
+            return;
+        }
+
         var record = await models.RegisterAsync(m.ModelId, tuned.Model, "sparse-tuning", metadata, version: null, ct);
         var s = tuned.Stats;
         logger.LogInformation(
@@ -105,14 +107,28 @@ public sealed class SensitivityScoredConsumer(
             m.RunId, s.Strategy, record.Version, s.TrainSeconds, s.Device, s.SelectedFraction, s.UpdatedFractionPerStep);
         await context.Publish(new CandidateTrained
         {
-            RunId = m.RunId, ModelId = m.ModelId, BaseVersion = m.ModelVersion, CandidateVersion = record.Version,
+            RunId = m.RunId, ModelId = m.ModelId, BaseVersion = m.BaseVersion, CandidateVersion = record.Version,
             ArtifactUri = record.ArtifactUri, Sha256 = record.Sha256, Strategy = s.Strategy,
             SelectedFraction = s.SelectedFraction, UpdatedFractionPerStep = s.UpdatedFractionPerStep, Steps = s.Steps,
             TrainSeconds = s.TrainSeconds, Device = s.Device, AdaptationSetId = m.AdaptationSetId, ShiftedHoldout = m.ShiftedHoldout,
         }, ct);
     }
 
-    private async Task PumpProgressAsync(ChannelReader<TuningStep> steps, SensitivityScored m, int every, CancellationToken ct)
+    /// <summary>Work done again after the candidate was registered: announce that one rather than register a second.</summary>
+    private async Task AnnounceRegisteredAsync(ConsumeContext context, TrainCandidate m, ModelVersionRecord registered, TuningServiceOptions o, CancellationToken ct)
+    {
+        logger.LogWarning("Run {RunId} already registered v{Version}; announcing it", m.RunId, registered.Version);
+        var meta = VersionMetadata.Parse(registered.MetadataJson);
+        await context.Publish(new CandidateTrained
+        {
+            RunId = m.RunId, ModelId = m.ModelId, BaseVersion = m.BaseVersion, CandidateVersion = registered.Version,
+            ArtifactUri = registered.ArtifactUri, Sha256 = registered.Sha256, Strategy = meta.Strategy ?? o.Strategy,
+            SelectedFraction = m.SelectedFraction, UpdatedFractionPerStep = 0, Steps = 0, TrainSeconds = 0, Device = "n/a",
+            AdaptationSetId = m.AdaptationSetId, ShiftedHoldout = m.ShiftedHoldout,
+        }, ct);
+    }
+
+    private async Task PumpProgressAsync(ChannelReader<TuningStep> steps, TrainCandidate m, int every, CancellationToken ct)
     {
         await foreach (var step in steps.ReadAllAsync(CancellationToken.None))
         {

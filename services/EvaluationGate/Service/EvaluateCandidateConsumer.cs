@@ -12,59 +12,58 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.EvaluationGate;
 
 /// <summary>
-/// CandidateTrained → candidate and production measured on the shifted holdout, the reference
-/// holdout and latency → CandidateEvaluated, then CandidateApproved, CandidateRejected or
-/// ApprovalRequested.
+/// EvaluateCandidate → candidate and the run's base version measured on the shifted holdout, the
+/// reference holdout and latency → the policy's decision → CandidateEvaluated. The run's owner acts
+/// on the decision; measuring twice stores the same evaluation again.
 /// </summary>
-public sealed class CandidateTrainedConsumer(
-    IAdaptationRunRepository runs, IModelRegistry registry, IEvaluationRepository evaluations, IApprovalRepository approvals,
-    ModelArtifacts models, DatasetArtifacts datasets, IOptions<GateOptions> options, TimeProvider time,
-    ILogger<CandidateTrainedConsumer> logger)
-    : IConsumer<CandidateTrained>
+public sealed class EvaluateCandidateConsumer(
+    IAdaptationRunRepository runs, IEvaluationRepository evaluations, ModelArtifacts models, DatasetArtifacts datasets,
+    IOptions<GateOptions> options, ILogger<EvaluateCandidateConsumer> logger)
+    : IConsumer<EvaluateCandidate>
 {
-    public const string GateUser = "evaluation-gate";
-
-    public async Task Consume(ConsumeContext<CandidateTrained> context)
+    public async Task Consume(ConsumeContext<EvaluateCandidate> context)
     {
         var m = context.Message;
         var ct = context.CancellationToken;
         var o = options.Value;
-        if (await RunStages.ClaimAsync(runs, context, logger, m.RunId, m.ModelId, RunState.Tuning, RunState.Evaluating,
-                new RunUpdate { CandidateVersion = m.CandidateVersion, Strategy = m.Strategy }, $"candidate v{m.CandidateVersion}", ct) is null)
+        if (await runs.GetAsync(m.RunId, ct) is not { } run || run.ModelId != m.ModelId)
         {
+            throw new CommandRejectedException($"run {m.RunId} of {m.ModelId} is unknown");
+        }
+
+        if (RunStates.IsTerminal(run.State))
+        {
+            logger.LogInformation("Run {RunId} is {State}; evaluation work attempt {Attempt} skipped", m.RunId, run.State, m.Attempt);
             return;
         }
 
         GateMeasurements measured;
-        int productionVersion;
         try
         {
-            productionVersion = (await registry.GetProductionAsync(m.ModelId, ct))?.Version
-                ?? throw new ModelNotFoundException($"{m.ModelId} has no production version");
-            measured = await MeasureAsync(m, productionVersion, o, ct);
+            measured = await MeasureAsync(m, o, ct);
         }
         catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException)
         {
-            await RunFailures.FailAsync(runs, context, logger, m.RunId, m.ModelId, "evaluate", ex.Message, ct);
+            await StageWork.FailAsync(context, logger, m, "evaluate", ex.Message);
             return;
         }
 
         if (GatePolicy.InsufficientData(measured.Shifted.Count, measured.Original.Count, o) is { } tooLittle)
         {
-            await RunFailures.FailAsync(runs, context, logger, m.RunId, m.ModelId, "evaluate", tooLittle, ct);
+            await StageWork.FailAsync(context, logger, m, "evaluate", tooLittle);
             return;
         }
 
         var (decision, reasons) = GatePolicy.Decide(measured, o);
         GateMetrics.Record(m.ModelId, measured, decision.ToString());
         logger.LogInformation(
-            "Run {RunId}: candidate v{Candidate} vs production v{Production}: shifted {ShiftedBefore:P1} → {ShiftedAfter:P1}, original {OriginalBefore:P1} → {OriginalAfter:P1}: {Decision}",
-            m.RunId, m.CandidateVersion, productionVersion, measured.ShiftedBefore, measured.ShiftedAfter,
+            "Run {RunId}: candidate v{Candidate} vs base v{Base}: shifted {ShiftedBefore:P1} → {ShiftedAfter:P1}, original {OriginalBefore:P1} → {OriginalAfter:P1}: {Decision}",
+            m.RunId, m.CandidateVersion, m.BaseVersion, measured.ShiftedBefore, measured.ShiftedAfter,
             measured.OriginalBefore, measured.OriginalAfter, decision);
 
         await evaluations.UpsertAsync(new EvaluationRecord
         {
-            RunId = m.RunId, CandidateVersion = m.CandidateVersion, ProductionVersion = productionVersion,
+            RunId = m.RunId, CandidateVersion = m.CandidateVersion, ProductionVersion = m.BaseVersion,
             AccOriginalBefore = measured.OriginalBefore, AccOriginalAfter = measured.OriginalAfter,
             AccShiftedBefore = measured.ShiftedBefore, AccShiftedAfter = measured.ShiftedAfter,
             Forgetting = measured.Forgetting, LatencyMs = measured.LatencyMsAfter,
@@ -76,7 +75,7 @@ public sealed class CandidateTrainedConsumer(
 
         await context.Publish(new CandidateEvaluated
         {
-            RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, ProductionVersion = productionVersion,
+            RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, ProductionVersion = m.BaseVersion,
             ShiftedAccuracyBefore = measured.ShiftedBefore, ShiftedAccuracyAfter = measured.ShiftedAfter,
             OriginalAccuracyBefore = measured.OriginalBefore, OriginalAccuracyAfter = measured.OriginalAfter,
             Forgetting = measured.Forgetting, LatencyMsBefore = measured.LatencyMsBefore, LatencyMsAfter = measured.LatencyMsAfter,
@@ -85,63 +84,17 @@ public sealed class CandidateTrainedConsumer(
             ShiftedRows = measured.Shifted.Count, OriginalRows = measured.Original.Count,
             Decision = decision, Reasons = reasons,
         }, ct);
-
-        var summary = string.Join("; ", reasons);
-        var next = decision switch
-        {
-            GateDecision.Approve => RunState.Deploying,
-            GateDecision.Reject => RunState.Rejected,
-            _ => RunState.AwaitingApproval,
-        };
-        if (!await runs.TryTransitionAsync(m.RunId, RunState.Evaluating, next,
-                detail: decision == GateDecision.Approve ? "approved automatically" : summary, cancellationToken: ct))
-        {
-            return;
-        }
-
-        if (decision == GateDecision.AskOperator)
-        {
-            var now = time.GetUtcNow();
-            await context.Publish(new ApprovalRequested
-            {
-                RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, Reasons = reasons,
-                ExpiresAt = now + o.ApprovalTimeout, Timestamp = now,
-            }, ct);
-            return;
-        }
-
-        var approve = decision == GateDecision.Approve;
-        if (!approve)
-        {
-            PipelineMetrics.RunsFinished.WithLabels(m.ModelId, "rejected").Inc();
-        }
-
-        await approvals.AddAsync(new ApprovalRecord
-        {
-            RunId = m.RunId, Decision = approve ? ApprovalDecision.Auto : ApprovalDecision.Reject, DecidedBy = GateUser,
-            Mode = Storage.Repositories.ApprovalMode.Auto, Reason = summary,
-        }, ct);
-        object verdict = approve
-            ? new CandidateApproved
-            {
-                RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, By = GateUser, Mode = Contracts.ApprovalMode.Auto, Reasons = reasons,
-            }
-            : new CandidateRejected
-            {
-                RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, By = GateUser, Mode = Contracts.ApprovalMode.Auto, Reasons = reasons,
-            };
-        await context.Publish(verdict, ct);
     }
 
-    private async Task<GateMeasurements> MeasureAsync(CandidateTrained m, int productionVersion, GateOptions o, CancellationToken ct)
+    private async Task<GateMeasurements> MeasureAsync(EvaluateCandidate m, GateOptions o, CancellationToken ct)
     {
-        var (production, productionRecord) = await models.LoadAsync(m.ModelId, productionVersion, o.Device, ct);
+        var (production, productionRecord) = await models.LoadAsync(m.ModelId, m.BaseVersion, o.Device, ct);
         using var productionModel = production;
         var (candidate, _) = await models.LoadAsync(m.ModelId, m.CandidateVersion, o.Device, ct);
         using var candidateModel = candidate;
 
         var referenceRef = VersionMetadata.Parse(productionRecord.MetadataJson).ReferenceHoldout
-            ?? throw new InvalidDataException($"{m.ModelId} v{productionVersion} has no reference holdout in its metadata");
+            ?? throw new InvalidDataException($"{m.ModelId} v{m.BaseVersion} has no reference holdout in its metadata");
         using var shifted = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.ShiftedHoldout, ct), production.Info.InputShape);
         using var original = DatasetArtifacts.ToDataset(await datasets.LoadAsync(referenceRef, ct), production.Info.InputShape);
 

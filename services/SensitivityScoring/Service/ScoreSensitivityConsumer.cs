@@ -12,40 +12,45 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.SensitivityScoring;
 
 /// <summary>
-/// DriftDetected → adaptation set from recent labelled production rows → MI-Fisher sensitivity
-/// mask in the artifact store → SensitivityScored.
+/// ScoreSensitivity → adaptation set from recent labelled production rows → MI-Fisher sensitivity
+/// mask in the artifact store → SensitivityScored. Doing it twice writes the same artifacts again.
 /// </summary>
-public sealed class DriftDetectedConsumer(
+public sealed class ScoreSensitivityConsumer(
     IAdaptationRunRepository runs, ISensitivityMaskRepository masks, IArtifactStore artifacts,
     AdaptationSetBuilder builder, ModelArtifacts models, DatasetArtifacts datasets,
-    IOptions<ScoringServiceOptions> options, ILogger<DriftDetectedConsumer> logger)
-    : IConsumer<DriftDetected>
+    IOptions<ScoringServiceOptions> options, ILogger<ScoreSensitivityConsumer> logger)
+    : IConsumer<ScoreSensitivity>
 {
     private const string Stage = "score";
 
-    public async Task Consume(ConsumeContext<DriftDetected> context)
+    public async Task Consume(ConsumeContext<ScoreSensitivity> context)
     {
         var m = context.Message;
         var ct = context.CancellationToken;
         var o = options.Value;
-
-        if (!await ClaimAsync(context, m, ct))
+        if (await runs.GetAsync(m.RunId, ct) is not { } run || run.ModelId != m.ModelId)
         {
+            throw new CommandRejectedException($"run {m.RunId} of {m.ModelId} is unknown");
+        }
+
+        if (RunStates.IsTerminal(run.State))
+        {
+            logger.LogInformation("Run {RunId} is {State}; scoring work attempt {Attempt} skipped", m.RunId, run.State, m.Attempt);
             return;
         }
 
-        var (rows, available) = await builder.WaitForLabelsAsync(m.ModelId, m.ModelVersion, m.DriftStartedAt, ct);
+        var (rows, available) = await builder.WaitForLabelsAsync(m.ModelId, m.BaseVersion, m.DriftStartedAt, ct);
         if (rows is null)
         {
-            await RunFailures.FailAsync(runs, context, logger, m.RunId, m.ModelId, Stage,
-                $"not enough labelled rows: {available} of {o.MinLabelledRows} after waiting {o.LabelWaitTimeout}", ct);
+            await StageWork.FailAsync(context, logger, m, Stage,
+                $"not enough labelled rows: {available} of {o.MinLabelledRows} after waiting {o.LabelWaitTimeout}");
             return;
         }
 
         try
         {
             var (shifted, holdout) = AdaptationSetBuilder.Split(rows, o.HoldoutFraction, o.Seed);
-            var (model, baseRecord) = await models.LoadAsync(m.ModelId, m.ModelVersion, o.Device, ct);
+            var (model, baseRecord) = await models.LoadAsync(m.ModelId, m.BaseVersion, o.Device, ct);
             using var baseModel = model;
             var replay = VersionMetadata.Parse(baseRecord.MetadataJson).ReplaySet;
             var adaptation = replay is null || o.ReplayFraction <= 0
@@ -84,34 +89,15 @@ public sealed class DriftDetectedConsumer(
                 m.RunId, adaptation.Rows, shifted.Rows, adaptation.Rows - shifted.Rows, holdout.Rows, mask.SelectedFraction);
             await context.Publish(new SensitivityScored
             {
-                RunId = m.RunId, ModelId = m.ModelId, ModelVersion = m.ModelVersion, MaskUri = stored.Uri, Sha256 = stored.Sha256,
+                RunId = m.RunId, ModelId = m.ModelId, ModelVersion = m.BaseVersion, MaskUri = stored.Uri, Sha256 = stored.Sha256,
                 SelectedFraction = mask.SelectedFraction, Coverage = coverage, AdaptationSetId = setId,
                 AdaptationSet = adaptationRef, ShiftedHoldout = holdoutRef,
             }, ct);
         }
         catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException)
         {
-            await RunFailures.FailAsync(runs, context, logger, m.RunId, m.ModelId, Stage, ex.Message, ct);
+            await StageWork.FailAsync(context, logger, m, Stage, ex.Message);
         }
-    }
-
-    /// <summary>
-    /// A DriftDetected for a run nobody recorded (published by another tool) starts it, unless the
-    /// model already has an active run; then the run moves from Detected to Scoring. A duplicate
-    /// finds the run past Detected and is dropped; a retry of this consumer continues.
-    /// </summary>
-    private async Task<bool> ClaimAsync(ConsumeContext context, DriftDetected m, CancellationToken ct)
-    {
-        if (await runs.GetAsync(m.RunId, ct) is null && !await runs.TryStartRunAsync(new NewAdaptationRun
-            {
-                RunId = m.RunId, ModelId = m.ModelId, BaseVersion = m.ModelVersion, Detail = $"drift window {m.WindowId} ({m.Severity})",
-            }, ct))
-        {
-            logger.LogInformation("DriftDetected {RunId} ignored: {ModelId} already has an active run", m.RunId, m.ModelId);
-            return false;
-        }
-
-        return await RunStages.ClaimAsync(runs, context, logger, m.RunId, m.ModelId, RunState.Detected, RunState.Scoring,
-            null, "scoring sensitivity", ct) is not null;
     }
 }
+

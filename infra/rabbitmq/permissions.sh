@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Least privilege on one virtual host: each service has its own user that may write only the
+# exchanges of the messages it publishes and read only its own queues (and the exchanges of what
+# it consumes, which its queues are bound to); operators may write only the command exchanges.
+# No user gets a management tag. Service users are tagged impersonator, and only that: moving a
+# refused operator command to an error queue republishes it with the operator's user_id, which
+# RabbitMQ allows only to impersonators. It cannot forge a command: no service may write a command
+# exchange, and user_id is trusted on commands only. Passwords are never in the repository: each comes from the
+# environment, PIPELINE_AMQP_PASSWORD_<USER> (upper case, '-' as '_'); a user without one is skipped.
+#   usage: permissions.sh NODE VHOST [operator users...]
+set -euo pipefail
+node=$1 vhost=$2; shift 2
+ctl() { rabbitmqctl -n "$node" -q "$@"; }
+existing=$(ctl list_users | awk 'NR > 1 {print $1}')
+pids=()
+
+C='Pipeline\.Contracts:'
+bus='[^:]*_bus_[^:]*'          # each bus's temporary reply endpoint
+faults='MassTransit:(Receive)?Fault.*' # MassTransit publishes a Fault when a consumer gives up
+
+# service user, message types it publishes, message types it consumes
+service() {
+  local user=$1 publishes=$2 consumes=$3
+  local var="PIPELINE_AMQP_PASSWORD_$(echo "$user" | tr 'a-z-' 'A-Z_')"
+  local password="${!var:-}"
+  [ -n "$password" ] || { echo "skipping $user: $var is not set" >&2; return 0; }
+  if grep -qx "$user" <<<"$existing"; then ctl change_password "$user" "$password" >/dev/null; else ctl add_user "$user" "$password" >/dev/null; fi
+  ctl set_user_tags "$user" impersonator >/dev/null
+  # Queues of this service (optionally prefixed, as tests do) and their _error/_skipped companions.
+  local own="[a-z0-9-]*(pipeline-)?${user}-.*"
+  ctl set_permissions -p "$vhost" "$user" \
+    "^(${C}(${publishes}|${consumes})|${own}|${bus}|${faults})\$" \
+    "^(${C}(${publishes})|${own}|${bus}|${faults})\$" \
+    "^(${C}(${consumes})|${own}|${bus})\$" >/dev/null
+}
+
+service adaptation-runs \
+  'ScoreSensitivity|TrainCandidate|EvaluateCandidate|DeployCandidate|AdaptationRunStarted|AdaptationRunFinished|AdaptationRunFailed|ApprovalRequested|CandidateApproved|CandidateRejected' \
+  'DriftDetected|StartAdaptation|SensitivityScored|TuningProgress|CandidateTrained|CandidateEvaluated|ModelDeployed|AdaptationStageFailed|ApproveCandidate|RejectCandidate' &
+pids+=($!)
+service drift-detection 'DriftDetected' \
+  'ObservationsIngested|LabelsObserved|ModelVersionRegistered|PauseAdaptation|ResumeAdaptation|AdaptationRunStarted|AdaptationRunFinished' &
+pids+=($!)
+service sensitivity-scoring 'SensitivityScored|AdaptationStageFailed' 'ScoreSensitivity' &
+pids+=($!)
+service sparse-tuning 'CandidateTrained|TuningProgress|AdaptationStageFailed' 'TrainCandidate' &
+pids+=($!)
+service evaluation-gate 'CandidateEvaluated|AdaptationStageFailed' 'EvaluateCandidate' &
+pids+=($!)
+service deployment 'ModelDeployed|ModelRolledBack|AdaptationStageFailed' 'DeployCandidate|RollbackModel' &
+pids+=($!)
+service inference 'ObservationsIngested|LabelsObserved' 'ModelDeployed|ModelRolledBack|ModelVersionRegistered' &
+pids+=($!)
+
+# Each rabbitmqctl call starts an Erlang VM (about a second): the users are set up side by side.
+for pid in "${pids[@]}"; do wait "$pid"; done
+
+# Operators write commands only; which command a user may give is the role check in the services
+# (Roles:Operators, Roles:Approvers), against the user_id the broker validated.
+commands='ApproveCandidate|RejectCandidate|RollbackModel|PauseAdaptation|ResumeAdaptation|StartAdaptation|RegisterModel'
+for user in "$@"; do
+  grep -qx "$user" <<<"$existing" || continue
+  ctl set_user_tags "$user" >/dev/null
+  ctl set_permissions -p "$vhost" "$user" "^(${C}(${commands})|${bus})\$" "^(${C}(${commands})|${bus})\$" "^(${bus})\$" >/dev/null
+done

@@ -1,0 +1,36 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Hosting;
+
+namespace Pipeline.AdaptationRuns;
+
+/// <summary>The owner of adaptation runs (RunOwner): its inputs, its timers and its outbox relay. Run one replica.</summary>
+public sealed class AdaptationRunsModule : IServiceModule
+{
+    public string Name => "adaptation-runs";
+
+    public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddValidatedOptions<RunOwnerOptions>(configuration, RunOwnerOptions.Section);
+        services.AddSingleton<OutboxSignal>();
+        services.AddSingleton<RunOwner>();
+        services.AddHostedService<RunTimers>();
+        services.AddSingleton<OutboxRelay>();
+        services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
+    }
+
+    public void AddConsumers(IBusRegistrationConfigurator bus)
+    {
+        bus.AddConsumer<DriftDetectedConsumer, RunEndpointDefinition<DriftDetectedConsumer>>();
+        bus.AddConsumer<StartAdaptationConsumer, RunEndpointDefinition<StartAdaptationConsumer>>();
+        bus.AddConsumer<SensitivityScoredConsumer, RunEndpointDefinition<SensitivityScoredConsumer>>();
+        bus.AddConsumer<TuningProgressConsumer>();
+        bus.AddConsumer<CandidateTrainedConsumer, RunEndpointDefinition<CandidateTrainedConsumer>>();
+        bus.AddConsumer<CandidateEvaluatedConsumer, RunEndpointDefinition<CandidateEvaluatedConsumer>>();
+        bus.AddConsumer<ModelDeployedConsumer, RunEndpointDefinition<ModelDeployedConsumer>>();
+        bus.AddConsumer<AdaptationStageFailedConsumer, RunEndpointDefinition<AdaptationStageFailedConsumer>>();
+        bus.AddConsumer<ApproveCandidateConsumer, RunEndpointDefinition<ApproveCandidateConsumer>>();
+        bus.AddConsumer<RejectCandidateConsumer, RunEndpointDefinition<RejectCandidateConsumer>>();
+    }
+}

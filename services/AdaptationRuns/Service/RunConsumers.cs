@@ -1,0 +1,100 @@
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Pipeline.Contracts;
+using Pipeline.Hosting;
+
+namespace Pipeline.AdaptationRuns;
+
+// Each consumer hands one message to the run's owner (RunOwner), where the rules live.
+
+/// <summary>DriftDetected → a run starts (unless the model has one); drift on a replaced version ends at once as failed.</summary>
+public sealed class DriftDetectedConsumer(RunOwner owner) : IConsumer<DriftDetected>
+{
+    public async Task Consume(ConsumeContext<DriftDetected> context)
+    {
+        var m = context.Message;
+        try
+        {
+            await owner.StartAsync(m.RunId, m.ModelId, m.ModelVersion, "drift", $"drift in {m.WindowId} ({m.Severity})",
+                m.DriftStartedAt, context.CancellationToken);
+        }
+        catch (StaleDriftException ex)
+        {
+            // No run was created; drift detection still waits for this run's end.
+            await context.Publish(new AdaptationRunFinished
+            {
+                RunId = m.RunId, ModelId = m.ModelId, BaseVersion = m.ModelVersion, Outcome = RunOutcome.Failed, Stage = "start", Reason = ex.Message,
+            });
+        }
+    }
+}
+
+/// <summary>StartAdaptation (an operator) → a run on the production version now.</summary>
+public sealed class StartAdaptationConsumer(RunOwner owner, IOptions<RoleOptions> roles, ILogger<StartAdaptationConsumer> logger)
+    : IConsumer<StartAdaptation>
+{
+    public async Task Consume(ConsumeContext<StartAdaptation> context)
+    {
+        var m = context.Message;
+        var user = OperatorRoles.Require(context, roles.Value, OperatorRole.Operator, logger);
+        if (!await owner.StartAsync(NewId.NextGuid(), m.ModelId, null, user, $"started by {user}: {m.Reason}", null, context.CancellationToken))
+        {
+            throw new CommandRejectedException($"{m.ModelId} already has an active adaptation run");
+        }
+    }
+}
+
+public sealed class SensitivityScoredConsumer(RunOwner owner) : IConsumer<SensitivityScored>
+{
+    public Task Consume(ConsumeContext<SensitivityScored> context) => owner.OnScoredAsync(context.Message, context.CancellationToken);
+}
+
+public sealed class TuningProgressConsumer(RunOwner owner) : IConsumer<TuningProgress>
+{
+    public Task Consume(ConsumeContext<TuningProgress> context) => owner.OnProgressAsync(context.Message, context.CancellationToken);
+}
+
+public sealed class CandidateTrainedConsumer(RunOwner owner) : IConsumer<CandidateTrained>
+{
+    public Task Consume(ConsumeContext<CandidateTrained> context) => owner.OnTrainedAsync(context.Message, context.CancellationToken);
+}
+
+public sealed class CandidateEvaluatedConsumer(RunOwner owner) : IConsumer<CandidateEvaluated>
+{
+    public Task Consume(ConsumeContext<CandidateEvaluated> context) => owner.OnEvaluatedAsync(context.Message, context.CancellationToken);
+}
+
+public sealed class ModelDeployedConsumer(RunOwner owner) : IConsumer<ModelDeployed>
+{
+    public Task Consume(ConsumeContext<ModelDeployed> context) => owner.OnDeployedAsync(context.Message, context.CancellationToken);
+}
+
+public sealed class AdaptationStageFailedConsumer(RunOwner owner) : IConsumer<AdaptationStageFailed>
+{
+    public Task Consume(ConsumeContext<AdaptationStageFailed> context) => owner.OnStageFailedAsync(context.Message, context.CancellationToken);
+}
+
+/// <summary>ApproveCandidate (an approver) → the candidate is deployed.</summary>
+public sealed class ApproveCandidateConsumer(RunOwner owner, IOptions<RoleOptions> roles, ILogger<ApproveCandidateConsumer> logger)
+    : IConsumer<ApproveCandidate>
+{
+    public Task Consume(ConsumeContext<ApproveCandidate> context)
+    {
+        var m = context.Message;
+        var user = OperatorRoles.Require(context, roles.Value, OperatorRole.Approver, logger);
+        return owner.DecideAsync(m.RunId, m.ModelId, user, m.Reason, approve: true, context.CancellationToken);
+    }
+}
+
+/// <summary>RejectCandidate (an approver) → the run ends rejected.</summary>
+public sealed class RejectCandidateConsumer(RunOwner owner, IOptions<RoleOptions> roles, ILogger<RejectCandidateConsumer> logger)
+    : IConsumer<RejectCandidate>
+{
+    public Task Consume(ConsumeContext<RejectCandidate> context)
+    {
+        var m = context.Message;
+        var user = OperatorRoles.Require(context, roles.Value, OperatorRole.Approver, logger);
+        return owner.DecideAsync(m.RunId, m.ModelId, user, m.Reason, approve: false, context.CancellationToken);
+    }
+}

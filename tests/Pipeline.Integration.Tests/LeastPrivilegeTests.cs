@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Text;
+using Pipeline.Integration.Tests.Faults;
+using RabbitMQ.Client;
+
+namespace Pipeline.Integration.Tests;
+
+/// <summary>
+/// The broker's permissions (infra/rabbitmq/permissions.sh) on a virtual host of this test's own:
+/// an operator can write commands and nothing else, a service only what it publishes; the forged
+/// events of issue 10 are refused by the broker itself (403 ACCESS_REFUSED). The fault tests run
+/// every service under these users, which proves the permissions are enough to work.
+/// </summary>
+public sealed class LeastPrivilegeTests(LeastPrivilegeVhost broker) : IClassFixture<LeastPrivilegeVhost>
+{
+    private string vhost => broker.Name;
+
+    private Dictionary<string, string> passwords => broker.Passwords;
+
+    [Theory]
+    [InlineData("CandidateApproved")]
+    [InlineData("ModelRolledBack")]
+    [InlineData("ModelDeployed")]
+    [InlineData("DeployCandidate")]
+    public async Task An_operator_cannot_publish_events_or_stage_work(string type) =>
+        Assert.Equal(403, await PublishAsync("mallory", "mallory", type));
+
+    [Fact]
+    public async Task An_operator_can_publish_a_command_whose_role_check_is_the_services()
+    {
+        Assert.Equal(0, await PublishAsync("mallory", "mallory", "RollbackModel"));
+    }
+
+    [Fact]
+    public async Task A_service_writes_what_it_publishes_and_nothing_else()
+    {
+        Assert.Equal(0, await PublishAsync("deployment", passwords["deployment"], "ModelDeployed"));
+        Assert.Equal(403, await PublishAsync("deployment", passwords["deployment"], "DeployCandidate"));
+        Assert.Equal(403, await PublishAsync("evaluation-gate", passwords["evaluation-gate"], "CandidateApproved"));
+        Assert.Equal(0, await PublishAsync("adaptation-runs", passwords["adaptation-runs"], "DeployCandidate"));
+    }
+
+    [Fact]
+    public async Task An_operator_cannot_read_a_services_queue()
+    {
+        await using (var admin = await ConnectAsync("guest", "guest"))
+        await using (var channel = await admin.CreateChannelAsync())
+        {
+            await channel.QueueDeclareAsync("pipeline-deployment-deploy-candidate", durable: true, exclusive: false, autoDelete: false);
+        }
+
+        await using var connection = await ConnectAsync("mallory", "mallory");
+        var reader = await connection.CreateChannelAsync();
+        var refused = await Assert.ThrowsAsync<RabbitMQ.Client.Exceptions.OperationInterruptedException>(
+            () => reader.BasicGetAsync("pipeline-deployment-deploy-candidate", autoAck: true));
+        Assert.Equal((ushort)403, refused.ShutdownReason?.ReplyCode);
+    }
+
+    [Fact]
+    public async Task Service_users_have_no_management_tag()
+    {
+        var users = await LeastPrivilegeVhost.CtlAsync("list_users");
+        foreach (var user in BrokerUsers.ServiceUser.Values)
+        {
+            var line = users.Split('\n').Single(l => l.StartsWith(user + "\t", StringComparison.Ordinal));
+            Assert.DoesNotContain("administrator", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("management", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("monitoring", line, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>0 when the broker took the message (confirmed), else the AMQP code that closed the channel.</summary>
+    private async Task<int> PublishAsync(string user, string password, string type)
+    {
+        await using var connection = await ConnectAsync(user, password);
+        var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await channel.BasicPublishAsync($"Pipeline.Contracts:{type}", "", false, new BasicProperties { UserId = user }, Encoding.UTF8.GetBytes("{}"), timeout.Token);
+            return 0;
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.OperationInterruptedException or RabbitMQ.Client.Exceptions.AlreadyClosedException
+                                       or RabbitMQ.Client.Exceptions.PublishException)
+        {
+            for (var i = 0; i < 50 && channel.IsOpen; i++)
+            {
+                await Task.Delay(50);
+            }
+
+            return channel.CloseReason?.ReplyCode ?? -1;
+        }
+        finally
+        {
+            await channel.DisposeAsync();
+        }
+    }
+
+    private Task<IConnection> ConnectAsync(string user, string password) => LeastPrivilegeVhost.ConnectAsync(vhost, user, password);
+}
+
+/// <summary>A virtual host of the tests' own with the users and permissions of permissions.sh (mallory as operator).</summary>
+public sealed class LeastPrivilegeVhost : IAsyncLifetime
+{
+    private static readonly string Node = Environment.GetEnvironmentVariable("RABBITMQ_NODENAME") ?? "rabbit@localhost";
+
+    public string Name { get; } = $"least-privilege-{Guid.NewGuid():N}"[..28];
+
+    public Dictionary<string, string> Passwords { get; private set; } = [];
+
+    public async Task InitializeAsync()
+    {
+        await CtlAsync("add_vhost", Name);
+        await CtlAsync("set_permissions", "-p", Name, "guest", ".*", ".*", ".*");
+        Passwords = await BrokerUsers.ApplyAsync(Node, Name, "mallory");
+
+        // The exchanges exist (as they would once the services ran), so a refusal is about rights.
+        await using var connection = await ConnectAsync(Name, "guest", "guest");
+        await using var channel = await connection.CreateChannelAsync();
+        foreach (var type in new[] { "CandidateApproved", "ModelRolledBack", "ModelDeployed", "DeployCandidate", "RollbackModel" })
+        {
+            await channel.ExchangeDeclareAsync($"Pipeline.Contracts:{type}", ExchangeType.Fanout, durable: true);
+        }
+    }
+
+    public Task DisposeAsync() => CtlAsync("delete_vhost", Name);
+
+    public static Task<IConnection> ConnectAsync(string vhost, string user, string password) =>
+        new ConnectionFactory { HostName = Broker.Host, Port = Broker.Port, VirtualHost = vhost, UserName = user, Password = password }
+            .CreateConnectionAsync();
+
+    public static async Task<string> CtlAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("rabbitmqctl") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "-n", Node, "-q" }.Concat(args))
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(info)!;
+        var output = await p.StandardOutput.ReadToEndAsync();
+        await p.StandardError.ReadToEndAsync();
+        await p.WaitForExitAsync();
+        return output;
+    }
+}
