@@ -26,6 +26,9 @@ public sealed class TelemetryOptions
 /// </summary>
 public static class Telemetry
 {
+    /// <summary>The pipeline's own spans (for example relaying the run owner's outbox inside the run's trace).</summary>
+    public static readonly System.Diagnostics.ActivitySource Source = new("Pipeline");
+
     public static IServiceCollection AddPipelineTelemetry(this IServiceCollection services, IConfiguration configuration, string serviceName)
     {
         var options = configuration.GetSection(TelemetryOptions.Section).Get<TelemetryOptions>() ?? new TelemetryOptions();
@@ -34,7 +37,7 @@ public static class Telemetry
             .ConfigureResource(r => r.AddService(serviceName))
             .WithTracing(t =>
             {
-                t.AddSource(DiagnosticHeaders.DefaultListenerName)
+                t.AddSource(DiagnosticHeaders.DefaultListenerName, Source.Name)
                     .AddAspNetCoreInstrumentation(a => a.Filter = http => !http.Request.Path.StartsWithSegments("/metrics")
                         && !http.Request.Path.StartsWithSegments("/health"))
                     .AddHttpClientInstrumentation();

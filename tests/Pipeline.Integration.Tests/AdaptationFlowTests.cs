@@ -30,6 +30,8 @@ public class AutoModeFlowTests(AutoWorld world) : IClassFixture<AutoWorld>
         var deployed = await world.Events.WaitAsync<ModelDeployed>(d => d.RunId == detected.RunId, Stage);
         Assert.Equal(2, deployed.Version);
         Assert.Equal(1, deployed.PreviousVersion);
+        // The owner moves the run to Deployed when it hears ModelDeployed, and then announces the end.
+        await world.Events.WaitAsync<AdaptationRunFinished>(f => f.RunId == detected.RunId, Stage);
 
         Assert.Equal(2, (await world.Get<IModelRegistry>().GetProductionAsync(model))!.Version);
         var run = await world.Get<IAdaptationRunRepository>().GetAsync(detected.RunId);
@@ -39,6 +41,28 @@ public class AutoModeFlowTests(AutoWorld world) : IClassFixture<AutoWorld>
             [RunState.Detected, RunState.Scoring, RunState.Tuning, RunState.Evaluating, RunState.Deploying, RunState.Deployed],
             history.Select(h => h.ToState).ToArray());
         Assert.NotEmpty(await world.Get<IDriftRepository>().ListReportsAsync(model));
+
+        // One run, one trace: the spans of the services that handled this run's work share a trace id.
+        var services = RunTrace(world, consumedBy: "pipeline-sparse-tuning-");
+        foreach (var service in new[] { "drift-detection", "adaptation-runs", "sensitivity-scoring", "sparse-tuning", "evaluation-gate", "deployment" })
+        {
+            Assert.Contains(service, services);
+        }
+    }
+
+    /// <summary>Services (by queue name) with a consume span in the trace of the first span consumed from <paramref name="consumedBy"/>.</summary>
+    private static HashSet<string> RunTrace(PipelineWorld world, string consumedBy)
+    {
+        // List.ToArray copies without a version check: safe while the exporter may still append.
+        var spans = world.Spans.ToArray();
+
+        static string? Queue(System.Diagnostics.Activity a) =>
+            a.Kind == System.Diagnostics.ActivityKind.Consumer ? a.GetTagItem("messaging.destination.name") as string : null;
+        var anchor = spans.First(a => Queue(a)?.Contains(consumedBy, StringComparison.Ordinal) == true);
+        var names = new[] { "drift-detection", "adaptation-runs", "sensitivity-scoring", "sparse-tuning", "evaluation-gate", "deployment" };
+        return spans.Where(a => a.TraceId == anchor.TraceId && Queue(a) is not null)
+            .SelectMany(a => names.Where(n => Queue(a)!.Contains($"pipeline-{n}-", StringComparison.Ordinal)))
+            .ToHashSet();
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Trace;
 using Microsoft.Extensions.Hosting;
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
@@ -38,6 +39,12 @@ public abstract class PipelineWorld : IAsyncLifetime
 
     public IServiceProvider Services => drift!.Services;
 
+    /// <summary>
+    /// Every span of every host in this process, as the OpenTelemetry SDK of the hosting defaults
+    /// exports them (one in-memory exporter sees them all: the hosts share the process).
+    /// </summary>
+    public List<System.Diagnostics.Activity> Spans { get; } = [];
+
     public async Task InitializeAsync()
     {
         var settings = new Dictionary<string, string?>(GateSettings)
@@ -65,7 +72,7 @@ public abstract class PipelineWorld : IAsyncLifetime
         await hosts.StartAsync([new SparseTuningModule()], settings);
         await hosts.StartAsync([new EvaluationGateModule()], settings);
         await hosts.StartAsync([new DeploymentModule()], settings);
-        await hosts.StartAsync([events], settings);
+        await hosts.StartAsync([events], settings, s => s.AddOpenTelemetry().WithTracing(t => t.AddInMemoryExporter(Spans)));
     }
 
     public Task DisposeAsync() => hosts.DisposeAsync().AsTask();

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Contracts;
+using Pipeline.Hosting;
 using Pipeline.Storage.Repositories;
 
 namespace Pipeline.AdaptationRuns;
@@ -119,6 +120,11 @@ public sealed class OutboxRelay(
             foreach (var entry in batch)
             {
                 var (message, type) = RunMessages.Read(entry.MessageType, entry.Body);
+
+                // Continue the trace of the transition that wrote the row: one run, one trace.
+                using var activity = entry.TraceParent is { Length: > 0 } parent
+                    ? Telemetry.Source.StartActivity($"relay {type.Name}", System.Diagnostics.ActivityKind.Producer, parent)
+                    : null;
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 timeout.CancelAfter(TimeSpan.FromSeconds(30));
                 await bus.Publish(message, type, timeout.Token);

@@ -5,8 +5,14 @@ using Pipeline.Storage.Sql;
 
 namespace Pipeline.Storage.Repositories;
 
-/// <summary>A message a run transition causes: a serialized body, its type, and where it goes (null: published).</summary>
-public sealed record OutgoingMessage(string MessageType, string Body, string? Destination = null);
+/// <summary>
+/// A message a run transition causes: a serialized body, its type, where it goes (null: published) and
+/// the trace context it was caused in (W3C traceparent; the current activity's when not given).
+/// </summary>
+public sealed record OutgoingMessage(string MessageType, string Body, string? Destination = null)
+{
+    public string? TraceParent { get; init; } = System.Diagnostics.Activity.Current?.Id;
+}
 
 /// <summary>A relayed-once-committed message of the outbox.</summary>
 public sealed record OutboxEntry
@@ -20,6 +26,8 @@ public sealed record OutboxEntry
     public required string MessageType { get; init; }
 
     public required string Body { get; init; }
+
+    public string? TraceParent { get; init; }
 }
 
 /// <summary>The run's single timer: when its current stage is due and the work to re-send then.</summary>
@@ -96,13 +104,13 @@ internal static class RunStepSql
 {
     public static readonly SqlQuery InsertOutbox = new(
         "run_outbox.insert",
-        "INSERT INTO dbo.run_outbox (run_id, destination, message_type, body, created_at) VALUES (@RunId, @Destination, @MessageType, @Body, @Now);",
-        "INSERT INTO run_outbox (run_id, destination, message_type, body, created_at) VALUES (@RunId, @Destination, @MessageType, @Body, @Now);");
+        "INSERT INTO dbo.run_outbox (run_id, destination, message_type, body, created_at, trace_parent) VALUES (@RunId, @Destination, @MessageType, @Body, @Now, @TraceParent);",
+        "INSERT INTO run_outbox (run_id, destination, message_type, body, created_at, trace_parent) VALUES (@RunId, @Destination, @MessageType, @Body, @Now, @TraceParent);");
 
     public static readonly SqlQuery PeekOutbox = new(
         "run_outbox.peek",
-        "SELECT TOP (@Limit) id AS Id, run_id AS RunId, destination AS Destination, message_type AS MessageType, body AS Body FROM dbo.run_outbox ORDER BY id;",
-        "SELECT id AS Id, run_id AS RunId, destination AS Destination, message_type AS MessageType, body AS Body FROM run_outbox ORDER BY id LIMIT @Limit;");
+        "SELECT TOP (@Limit) id AS Id, run_id AS RunId, destination AS Destination, message_type AS MessageType, body AS Body, trace_parent AS TraceParent FROM dbo.run_outbox ORDER BY id;",
+        "SELECT id AS Id, run_id AS RunId, destination AS Destination, message_type AS MessageType, body AS Body, trace_parent AS TraceParent FROM run_outbox ORDER BY id LIMIT @Limit;");
 
     public static readonly SqlQuery DeleteOutbox = new(
         "run_outbox.delete",
@@ -251,7 +259,7 @@ public sealed class RunStepStore : RepositoryBase, IRunStepStore
         {
             await c.ExecuteAsync(Cmd(RunStepSql.InsertOutbox, new
             {
-                RunId = runId, m.Destination, m.MessageType, m.Body, Now = now,
+                RunId = runId, m.Destination, m.MessageType, m.Body, Now = now, m.TraceParent,
             }, tx, ct)).ConfigureAwait(false);
         }
     }
