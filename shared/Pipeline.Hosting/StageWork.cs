@@ -1,6 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Pipeline.Contracts;
+using Pipeline.Storage.Repositories;
 
 namespace Pipeline.Hosting;
 
@@ -38,9 +39,30 @@ public class SingleJobEndpointDefinition<TConsumer> : RunEndpointDefinition<TCon
     }
 }
 
-/// <summary>How a stage worker reports work it cannot do: the run's owner decides what happens to the run.</summary>
+/// <summary>What every stage worker does around its one library call.</summary>
 public static class StageWork
 {
+    /// <summary>
+    /// False when the run has ended (work re-sent or redelivered after the owner gave up): nothing
+    /// to do. An unknown run, or one of another model, is a rejected command.
+    /// </summary>
+    public static async Task<bool> IsWantedAsync(IAdaptationRunRepository runs, IRunMessage work, int attempt, ILogger logger, CancellationToken ct)
+    {
+        if (await runs.GetAsync(work.RunId, ct) is not { } run || run.ModelId != work.ModelId)
+        {
+            throw new CommandRejectedException($"run {work.RunId} of {work.ModelId} is unknown");
+        }
+
+        if (RunStates.IsTerminal(run.State))
+        {
+            logger.LogInformation("Run {RunId} is {State}; {Work} attempt {Attempt} skipped", work.RunId, run.State, work.GetType().Name, attempt);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Work that cannot be done: the run's owner decides what happens to the run.</summary>
     public static Task FailAsync(ConsumeContext context, ILogger logger, IRunMessage work, string stage, string reason)
     {
         logger.LogWarning("Run {RunId} of {ModelId}: {Stage} cannot be done: {Reason}", work.RunId, work.ModelId, stage, reason);

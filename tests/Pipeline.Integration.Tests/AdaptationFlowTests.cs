@@ -30,8 +30,8 @@ public class AutoModeFlowTests(AutoWorld world) : IClassFixture<AutoWorld>
         var deployed = await world.Events.WaitAsync<ModelDeployed>(d => d.RunId == detected.RunId, Stage);
         Assert.Equal(2, deployed.Version);
         Assert.Equal(1, deployed.PreviousVersion);
-        // The owner moves the run to Deployed when it hears ModelDeployed, and then announces the end.
-        await world.Events.WaitAsync<AdaptationRunFinished>(f => f.RunId == detected.RunId, Stage);
+        var finished = await world.Events.WaitAsync<AdaptationRunFinished>(f => f.RunId == detected.RunId, Stage);
+        Assert.Equal(RunOutcome.Deployed, finished.Outcome);
 
         Assert.Equal(2, (await world.Get<IModelRegistry>().GetProductionAsync(model))!.Version);
         var run = await world.Get<IAdaptationRunRepository>().GetAsync(detected.RunId);

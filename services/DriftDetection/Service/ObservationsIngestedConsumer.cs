@@ -26,11 +26,6 @@ public sealed class ObservationsIngestedConsumer(
     {
         var m = context.Message;
         var ct = context.CancellationToken;
-        if (await registry.GetVersionAsync(m.ModelId, m.ModelVersion, ct) is null)
-        {
-            throw new CommandRejectedException($"batch {m.BatchId}: model {m.ModelId} v{m.ModelVersion} is unknown");
-        }
-
         Hosting.Artifacts.FeatureBlob rows;
         try
         {
@@ -45,6 +40,11 @@ public sealed class ObservationsIngestedConsumer(
         {
             throw new CommandRejectedException(
                 $"batch {m.BatchId}: features are {rows.Rows} × {rows.Columns}, the message says {m.Count} × {m.FeatureCount}");
+        }
+
+        if (await registry.GetVersionAsync(m.ModelId, m.ModelVersion, ct) is null)
+        {
+            throw new CommandRejectedException($"batch {m.BatchId}: model {m.ModelId} v{m.ModelVersion} is unknown");
         }
 
         using var modelLock = await monitors.LockAsync(m.ModelId, ct);

@@ -26,14 +26,8 @@ public sealed class EvaluateCandidateConsumer(
         var m = context.Message;
         var ct = context.CancellationToken;
         var o = options.Value;
-        if (await runs.GetAsync(m.RunId, ct) is not { } run || run.ModelId != m.ModelId)
+        if (!await StageWork.IsWantedAsync(runs, m, m.Attempt, logger, ct))
         {
-            throw new CommandRejectedException($"run {m.RunId} of {m.ModelId} is unknown");
-        }
-
-        if (RunStates.IsTerminal(run.State))
-        {
-            logger.LogInformation("Run {RunId} is {State}; evaluation work attempt {Attempt} skipped", m.RunId, run.State, m.Attempt);
             return;
         }
 

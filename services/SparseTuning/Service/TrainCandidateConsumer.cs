@@ -29,14 +29,8 @@ public sealed class TrainCandidateConsumer(
     {
         var m = context.Message;
         var ct = context.CancellationToken;
-        if (await runs.GetAsync(m.RunId, ct) is not { } run || run.ModelId != m.ModelId)
+        if (!await StageWork.IsWantedAsync(runs, m, m.Attempt, logger, ct))
         {
-            throw new CommandRejectedException($"run {m.RunId} of {m.ModelId} is unknown");
-        }
-
-        if (RunStates.IsTerminal(run.State))
-        {
-            logger.LogInformation("Run {RunId} is {State}; tuning work attempt {Attempt} skipped", m.RunId, run.State, m.Attempt);
             return;
         }
 

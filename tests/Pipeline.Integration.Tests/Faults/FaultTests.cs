@@ -10,9 +10,9 @@ namespace Pipeline.Integration.Tests.Faults;
 [Collection("faults")]
 public class WorkerCrashTests(SharedBrokerFaultWorld world) : IClassFixture<SharedBrokerFaultWorld>
 {
-    public static readonly TimeSpan Bound = TimeSpan.FromSeconds(90);
+    public static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
 
-    private static readonly TimeSpan Stage = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Stage = TimeSpan.FromSeconds(90);
 
     [Fact]
     public async Task Scoring_killed_while_it_waits_for_labels_is_redone_after_restart()
@@ -101,7 +101,7 @@ public class BrokerRestartTests(OwnBrokerFaultWorld world) : IClassFixture<OwnBr
         await world.SeedAsync(model, labelledRows: 400);
         var runId = await world.StartRunAsync(model);
 
-        await world.Events.WaitAsync<TuningProgress>(p => p.RunId == runId, TimeSpan.FromSeconds(60));
+        await world.Events.WaitAsync<TuningProgress>(p => p.RunId == runId, TimeSpan.FromSeconds(90));
         await world.Node!.StopNodeAsync();
         await Task.Delay(TimeSpan.FromSeconds(3));
         await world.Node.StartNodeAsync();

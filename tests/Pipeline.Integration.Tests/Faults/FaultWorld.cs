@@ -16,7 +16,7 @@ namespace Pipeline.Integration.Tests.Faults;
 /// </summary>
 public abstract class FaultWorld : IAsyncLifetime
 {
-    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    public static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(180);
 
     private readonly EventLogModule events = new();
     private readonly List<ServiceProcess> processes = [];
@@ -38,7 +38,7 @@ public abstract class FaultWorld : IAsyncLifetime
 
     public ServiceProcess Deployment => Process("Deployment");
 
-    /// <summary>Broker settings of this world (host, port, virtual host, user).</summary>
+    /// <summary>Broker settings of this world (host, port, virtual host, user), and any setting it changes.</summary>
     protected abstract Dictionary<string, string?> BrokerSettings();
 
     protected virtual Task StartBrokerAsync() => Task.CompletedTask;
@@ -116,7 +116,7 @@ public abstract class FaultWorld : IAsyncLifetime
         await OperatorClient.PublishAsync(
             new BrokerSettings(b["Messaging:Host"]!, int.Parse(b["Messaging:Port"]!, CultureInfo.InvariantCulture), b["Messaging:VirtualHost"]!, Operator, OperatorPassword),
             new StartAdaptation { ModelId = model, Reason = "fault test" }, CancellationToken.None);
-        return (await Events.WaitAsync<AdaptationRunStarted>(s => s.ModelId == model, TimeSpan.FromSeconds(30))).RunId;
+        return (await Events.WaitAsync<AdaptationRunStarted>(s => s.ModelId == model, TimeSpan.FromSeconds(60))).RunId;
     }
 
     protected virtual string Operator => "alice";
@@ -201,6 +201,8 @@ public sealed class OwnBrokerFaultWorld() : FaultWorld("broker")
     {
         ["Messaging:Host"] = "127.0.0.1", ["Messaging:Port"] = Node!.Port.ToString(CultureInfo.InvariantCulture),
         ["Messaging:VirtualHost"] = "/", ["Messaging:Username"] = "guest", ["Messaging:Password"] = "guest",
+        // Training long enough that the broker stops while the tuner works.
+        ["Tuning:Steps"] = "300", ["Tuning:ProgressEverySteps"] = "5",
     };
 
     protected override async Task<Dictionary<string, string>> CreateUsersAsync()
