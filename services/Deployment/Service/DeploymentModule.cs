@@ -1,11 +1,12 @@
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Adaptation;
 using Pipeline.Hosting;
 
 namespace Pipeline.Deployment;
 
-/// <summary>Promotes approved candidates, rolls back on command, and fails runs stuck in a stage.</summary>
+/// <summary>Owns the registry's lifecycle: registers models, promotes approved candidates, rolls back on command, fails runs stuck in a stage.</summary>
 public sealed class DeploymentModule : IServiceModule
 {
     public string Name => "deployment";
@@ -14,6 +15,8 @@ public sealed class DeploymentModule : IServiceModule
     {
         services.AddValidatedOptions<DeploymentOptions>(configuration, DeploymentOptions.Section);
         services.AddSingleton<ModelPromoter>();
+        services.AddAdaptationArtifacts();
+        services.AddSingleton<ModelRegistration>();
         services.AddHostedService<RunWatchdog>();
     }
 
@@ -21,5 +24,7 @@ public sealed class DeploymentModule : IServiceModule
     {
         bus.AddConsumer<CandidateApprovedConsumer>();
         bus.AddConsumer<RollbackModelConsumer>();
+        bus.AddConsumer<RegisterModelConsumer>();
+        bus.AddConsumer<ListModelsConsumer>();
     }
 }
