@@ -21,7 +21,7 @@ public sealed class RegisterModelConsumer(
         {
             ModelId = m.ModelId, Version = record.Version, ArtifactUri = record.ArtifactUri, Sha256 = record.Sha256,
             Architecture = record.Architecture, InputShape = record.InputShape, Classes = record.Classes,
-            ReferenceData = m.ReferenceData, RegisteredBy = by,
+            ReferenceData = Pipeline.Adaptation.VersionMetadata.Parse(record.MetadataJson).DriftReference, RegisteredBy = by,
         };
         await context.Publish(registered, ct);
         logger.LogInformation("Registered {ModelId} v{Version} ({Architecture}, input [{Shape}]) for {By}",
