@@ -15,6 +15,7 @@ drift.Subcommands.Add(DriftCompareCommand.Create());
 root.Subcommands.Add(drift);
 
 root.Subcommands.Add(RunsCommands.Create());
+root.Subcommands.Add(ModelsCommands.Create());
 
 foreach (var command in OperatorCommands.Create())
 {

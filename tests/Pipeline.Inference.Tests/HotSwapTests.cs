@@ -87,7 +87,7 @@ public sealed class HotSwapTests
     }
 
     [Fact]
-    public async Task Events_for_other_models_are_ignored()
+    public async Task Events_for_other_models_never_touch_this_model()
     {
         await using var host = await InferenceHost.StartAsync(TwoVersions(production: 1));
         var record = await host.VersionAsync(2);
@@ -98,7 +98,12 @@ public sealed class HotSwapTests
         });
         await host.PublishDeployedAsync(2);
         await host.WaitForVersionAsync(2);
-        Assert.DoesNotContain(host.Logs.Entries, e => e.Message.Contains("other-model", StringComparison.Ordinal) && e.Level >= LogLevel.Warning);
+        // Every model is served by id, so the other model's event is handled for that model alone: its v2 is not
+        // in the registry, so it is refused there, and this model's version is untouched.
+        Assert.Equal(2, host.Model.Current!.Version);
+        var served = host.Services.GetRequiredService<ServedModels>();
+        Assert.Null(served.Find("other-model")?.Current);
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Message.Contains(InferenceHost.ModelId, StringComparison.Ordinal) && e.Level >= LogLevel.Warning);
     }
 
     [Fact]

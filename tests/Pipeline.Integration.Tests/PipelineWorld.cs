@@ -73,7 +73,11 @@ public abstract class PipelineWorld : IAsyncLifetime
         await hosts.StartAsync([new EvaluationGateModule()], settings);
         await hosts.StartAsync([new DeploymentModule()], settings);
         await hosts.StartAsync([events], settings, s => s.AddOpenTelemetry().WithTracing(t => t.AddInMemoryExporter(Spans)));
+        await StartMoreAsync(hosts, settings);
     }
+
+    /// <summary>Hosts a world adds beside the five services (started last).</summary>
+    private protected virtual Task StartMoreAsync(ServiceHosts hosts, IDictionary<string, string?> settings) => Task.CompletedTask;
 
     public Task DisposeAsync() => hosts.DisposeAsync().AsTask();
 

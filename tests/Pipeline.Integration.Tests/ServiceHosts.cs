@@ -1,4 +1,5 @@
 using MassTransit;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -78,6 +79,29 @@ public sealed class ServiceHosts : IAsyncDisposable
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await bus.WaitForHealthStatus(BusHealthStatus.Healthy, cts.Token);
         return host;
+    }
+
+    /// <summary>Starts a web host (Kestrel on a free loopback port) running the modules; <paramref name="map"/> adds its routes.</summary>
+    public async Task<(IHost Host, Uri Address)> StartWebAsync(IServiceModule[] modules, IDictionary<string, string?>? extra,
+        Action<Microsoft.AspNetCore.Builder.WebApplication> map)
+    {
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder(new Microsoft.AspNetCore.Builder.WebApplicationOptions { ContentRootPath = Directory });
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddInMemoryCollection(Settings(extra));
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole().SetMinimumLevel(
+            Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("PIPELINE_TEST_LOGLEVEL"), out var level) ? level : LogLevel.Warning);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddPipelineServices(builder.Configuration, modules);
+        var app = builder.Build();
+        map(app);
+        await app.StartAsync();
+        hosts.Add(app);
+        var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await app.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, cts.Token);
+        return (app, new Uri(address));
     }
 
     public async ValueTask DisposeAsync()

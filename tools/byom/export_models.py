@@ -105,12 +105,14 @@ def tabular_rows(n, seed, shifted):
     num = rng.normal(0.0, 1.0, size=(n, 6))
     if shifted:
         num[:, 0] += 1.5
+        num[:, 1] += 1.0
         num[:, 2] *= 2.0
+        num[:, 3] += 1.0
     plan = rng.integers(0, 3, size=n)           # categorical: 3 plans
     region = rng.integers(0, 4, size=n)         # categorical: 4 regions
     if shifted:
         plan = np.where(rng.random(n) < 0.6, 2, plan)
-    # The shift is covariate (x0, x2, plan move) and conceptual (x2's effect changes sign), so a model fitted
+    # The shift is covariate (x0, x1, x2, x3 and plan move) and conceptual (x2's effect changes sign), so a model fitted
     # before it loses accuracy and labelled shifted rows can teach it back.
     w2 = 0.9 if shifted else -0.6
     score = num[:, 0] + 0.8 * num[:, 1] * (plan == 1) + w2 * num[:, 2] + 0.5 * (region == 3) + 0.3 * num[:, 3] ** 2

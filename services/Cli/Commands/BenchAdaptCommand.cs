@@ -75,7 +75,8 @@ public static class BenchAdaptCommand
                 return 2;
             }
             var csv = r.GetValue(originalCsv) is not null || r.GetValue(shiftedCsv) is not null;
-            if (images is null && !csv && !DriftScenario.TryParse(name, out _))
+            // With --model the library decides: a non-Fashion-MNIST model needs CSV data, and says so first.
+            if (images is null && !csv && r.GetValue(model) is null && !DriftScenario.TryParse(name, out _))
             {
                 err.MarkupLineInterpolated($"[red]unknown scenario '{name}'[/] (rotate-DEG, noise-SIGMA, brightness-D, contrast-F, blur-SIGMA, invert, prior-shift-KEEP)");
                 return 2;

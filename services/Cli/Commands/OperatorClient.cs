@@ -28,7 +28,40 @@ public sealed record BrokerSettings(string Host, int Port, string VirtualHost, s
 public static class OperatorClient
 {
     public static async Task PublishAsync<T>(BrokerSettings broker, T command, CancellationToken ct)
-        where T : class
+        where T : class =>
+        await WithBusAsync(broker, ct, bus => bus.Publish(command, ct));
+
+    /// <summary>
+    /// Publishes a request and waits for the reply. A consumer that refuses the request faults it: the fault's
+    /// reason comes back as <see cref="CommandRefusedException"/>.
+    /// </summary>
+    public static async Task<TResponse> RequestAsync<TRequest, TResponse>(BrokerSettings broker, TRequest request, TimeSpan timeout, CancellationToken ct)
+        where TRequest : class
+        where TResponse : class
+    {
+        TResponse? response = null;
+        await WithBusAsync(broker, ct, async bus =>
+        {
+            var client = bus.CreateRequestClient<TRequest>(RequestTimeout.After(ms: (int)timeout.TotalMilliseconds));
+            try
+            {
+                response = (await client.GetResponse<TResponse>(request, ct)).Message;
+            }
+            catch (RequestFaultException ex)
+            {
+                var reason = ex.Fault?.Exceptions?.FirstOrDefault()?.Message ?? ex.Message;
+                throw new CommandRefusedException(reason);
+            }
+            catch (RequestTimeoutException)
+            {
+                throw new CommandRefusedException(
+                    $"no answer within {timeout.TotalSeconds:0} s: is the deployment service running on {broker.Host}:{broker.Port}{broker.VirtualHost}?");
+            }
+        });
+        return response!;
+    }
+
+    private static async Task WithBusAsync(BrokerSettings broker, CancellationToken ct, Func<IBus, Task> action)
     {
         var services = new ServiceCollection();
         services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
@@ -57,7 +90,7 @@ public static class OperatorClient
         await bus.StartAsync(startTimeout.Token);
         try
         {
-            await bus.Publish(command, ct);
+            await action(bus);
         }
         finally
         {
@@ -65,3 +98,6 @@ public static class OperatorClient
         }
     }
 }
+
+/// <summary>The service refused a request (the reason is the fault's) or did not answer.</summary>
+public sealed class CommandRefusedException(string message) : Exception(message);

@@ -1,21 +1,28 @@
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Adaptation;
 using Pipeline.Hosting;
 
 namespace Pipeline.Deployment;
 
-/// <summary>Deploys a run's approved candidate when the run's owner says so, and rolls back on an operator's command.</summary>
+/// <summary>Owns the registry's lifecycle: registers models, deploys a run's approved candidate when the run's owner says so, rolls back on an operator's command.</summary>
 public sealed class DeploymentModule : IServiceModule
 {
     public string Name => "deployment";
 
-    public void ConfigureServices(IServiceCollection services, IConfiguration configuration) =>
+    public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
+    {
         services.AddSingleton<ModelPromoter>();
+        services.AddAdaptationArtifacts();
+        services.AddSingleton<ModelRegistration>();
+    }
 
     public void AddConsumers(IBusRegistrationConfigurator bus)
     {
         bus.AddConsumer<DeployCandidateConsumer, RunEndpointDefinition<DeployCandidateConsumer>>();
         bus.AddConsumer<RollbackModelConsumer>();
+        bus.AddConsumer<RegisterModelConsumer>();
+        bus.AddConsumer<ListModelsConsumer>();
     }
 }

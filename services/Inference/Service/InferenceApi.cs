@@ -5,7 +5,7 @@ namespace Pipeline.Inference;
 /// <summary>POST /predict body.</summary>
 public sealed record PredictRequest
 {
-    /// <summary>Rows of 784 floats in [0, 1] (a 28×28 image, row-major).</summary>
+    /// <summary>Rows of the model's input, flattened row-major (GET /models/{model} gives the shape); values in [0, 1] for unit-scale models.</summary>
     [JsonPropertyName("instances")]
     public float[]?[]? Instances { get; init; }
 }
@@ -85,4 +85,16 @@ public sealed record ModelStatus
 
     [JsonPropertyName("classes")]
     public required IReadOnlyList<string> Classes { get; init; }
+
+    /// <summary>One row's shape; a request row holds the product of these values, row-major.</summary>
+    [JsonPropertyName("inputShape")]
+    public IReadOnlyList<int> InputShape { get; init; } = [];
+
+    /// <summary>"unit" (values in [0, 1]) or "raw".</summary>
+    [JsonPropertyName("inputScale")]
+    public string InputScale { get; init; } = "unit";
+
+    /// <summary>Column names of a tabular model, in row order.</summary>
+    [JsonPropertyName("features")]
+    public IReadOnlyList<string>? Features { get; init; }
 }

@@ -20,7 +20,7 @@ namespace Pipeline.Inference;
 /// batch (features in the artifact store, ObservationsIngested on the bus).
 /// </summary>
 public sealed class InferenceHandlers(
-    ProductionModel model,
+    ServedModels models,
     DatasetArtifacts datasets,
     IBus bus,
     IOptions<InferenceOptions> options,
@@ -41,7 +41,33 @@ public sealed class InferenceHandlers(
 
     private readonly InferenceOptions settings = options.Value;
 
-    public async Task<IResult> PredictAsync(HttpContext http)
+    /// <summary>POST /predict: the default model.</summary>
+    public Task<IResult> PredictAsync(HttpContext http) => PredictAsync(http, models.Default);
+
+    /// <summary>POST /models/{model}/predict.</summary>
+    public Task<IResult> PredictModelAsync(HttpContext http, string modelId) =>
+        models.Find(modelId) is { } m ? PredictAsync(http, m) : Task.FromResult(UnknownModel("predict", modelId));
+
+    /// <summary>POST /feedback: the default model.</summary>
+    public Task<IResult> FeedbackAsync(HttpContext http) => FeedbackAsync(http, models.Default);
+
+    /// <summary>POST /models/{model}/feedback.</summary>
+    public Task<IResult> FeedbackModelAsync(HttpContext http, string modelId) =>
+        models.Find(modelId) is { } m ? FeedbackAsync(http, m) : Task.FromResult(UnknownModel("feedback", modelId));
+
+    /// <summary>GET /models: every model served here and its loaded version.</summary>
+    public IResult ListModels() => TypedResults.Ok(models.All
+        .Select(m => m.Current)
+        .Where(c => c is not null)
+        .Select(c => Status(c!))
+        .OrderBy(s => s.ModelId, StringComparer.Ordinal)
+        .ToList());
+
+    /// <summary>GET /models/{model}.</summary>
+    public IResult GetModel(string modelId) =>
+        models.Find(modelId) is { } m ? GetModel(m) : UnknownModel("model", modelId);
+
+    private async Task<IResult> PredictAsync(HttpContext http, ProductionModel model)
     {
         var ct = http.RequestAborted;
         // Rows are checked against the version serving now; a swap before the lease is taken is re-checked below.
@@ -68,7 +94,7 @@ public sealed class InferenceHandlers(
         {
             if (lease is null)
             {
-                return NoModel("predict");
+                return NoModel("predict", model.ModelId);
             }
 
             // The lease pins this version: a swap meanwhile neither changes nor disposes it.
@@ -103,7 +129,7 @@ public sealed class InferenceHandlers(
 
         if (settings.PublishObservations)
         {
-            await RecordObservationsAsync(batchId, version, rows!, items, ct);
+            await RecordObservationsAsync(model.ModelId, batchId, version, rows!, items, ct);
         }
 
         return TypedResults.Ok(new PredictResponse
@@ -112,7 +138,7 @@ public sealed class InferenceHandlers(
         });
     }
 
-    public async Task<IResult> FeedbackAsync(HttpContext http)
+    private async Task<IResult> FeedbackAsync(HttpContext http, ProductionModel model)
     {
         var ct = http.RequestAborted;
         AllowBodyOf(http, ((long)settings.MaxBatchRows * 12) + 65_536);
@@ -125,7 +151,7 @@ public sealed class InferenceHandlers(
         var classCount = model.Current?.Classes.Count;
         if (classCount is null)
         {
-            return NoModel("feedback");
+            return NoModel("feedback", model.ModelId);
         }
 
         var problem = ValidateFeedback(request!, classCount.Value);
@@ -151,20 +177,29 @@ public sealed class InferenceHandlers(
         return TypedResults.Accepted((string?)null, new FeedbackResponse { ModelId = model.ModelId, BatchId = batchId, Count = labels.Length });
     }
 
-    public IResult GetModel()
+    public IResult GetModel() => GetModel(models.Default);
+
+    private IResult GetModel(ProductionModel model)
     {
         var current = model.Current;
         if (current is null)
         {
-            return NoModel("model");
+            return NoModel("model", model.ModelId);
         }
 
-        return TypedResults.Ok(new ModelStatus
-        {
-            ModelId = current.ModelId, Version = current.Version, Architecture = current.Architecture,
-            LoadedAt = current.LoadedAt, Sha256 = current.Sha256, Classes = current.Classes,
-        });
+        return TypedResults.Ok(Status(current));
     }
+
+    private static ModelStatus Status(LoadedModel current) => new()
+    {
+        ModelId = current.ModelId, Version = current.Version, Architecture = current.Architecture,
+        LoadedAt = current.LoadedAt, Sha256 = current.Sha256, Classes = current.Classes,
+        InputShape = current.InputShape, InputScale = current.UnitScale ? "unit" : "raw", Features = current.FeatureNames,
+    };
+
+    private IResult UnknownModel(string endpoint, string modelId) =>
+        Reject(endpoint, StatusCodes.Status404NotFound, "Unknown model",
+            $"No model '{modelId}' is deployed here. Register it (./pipeline ctl models register {modelId} … --deploy) or see GET /models.");
 
     /// <summary>Runs a handler and records its latency and status code.</summary>
     internal static async Task<IResult> TimedAsync(string endpoint, Func<Task<IResult>> handler)
@@ -261,7 +296,7 @@ public sealed class InferenceHandlers(
         return null;
     }
 
-    private async Task RecordObservationsAsync(Guid batchId, int version, float[]?[] rows, PredictionItem[] items, CancellationToken ct)
+    private async Task RecordObservationsAsync(string modelId, Guid batchId, int version, float[]?[] rows, PredictionItem[] items, CancellationToken ct)
     {
         try
         {
@@ -273,10 +308,10 @@ public sealed class InferenceHandlers(
             }
 
             var blob = new FeatureBlob(rows.Length, width, flat);
-            var features = await datasets.SaveAsync(blob, ObservationsKind, $"{model.ModelId}/{batchId}.pfb", ct);
+            var features = await datasets.SaveAsync(blob, ObservationsKind, $"{modelId}/{batchId}.pfb", ct);
             await bus.Publish(new ObservationsIngested
             {
-                ModelId = model.ModelId,
+                ModelId = modelId,
                 ModelVersion = version,
                 BatchId = batchId,
                 Features = features,
@@ -289,9 +324,9 @@ public sealed class InferenceHandlers(
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             // The caller still gets its predictions: drift monitoring must not take serving down.
-            InferenceMetrics.ObservationFailures.WithLabels(model.ModelId).Inc();
+            InferenceMetrics.ObservationFailures.WithLabels(modelId).Inc();
             logger.LogError(ex, "Could not record observation batch {BatchId} ({Rows} rows) of {ModelId} v{Version}",
-                batchId, rows.Length, model.ModelId, version);
+                batchId, rows.Length, modelId, version);
         }
     }
 
@@ -334,9 +369,9 @@ public sealed class InferenceHandlers(
         }
     }
 
-    private IResult NoModel(string endpoint) =>
+    private IResult NoModel(string endpoint, string modelId) =>
         Reject(endpoint, StatusCodes.Status503ServiceUnavailable, "No model loaded",
-            $"No production version of model '{model.ModelId}' is loaded yet. Register a version and deploy it " +
+            $"No production version of model '{modelId}' is loaded yet. Register a version and deploy it " +
             "(ModelDeployed); this replica loads it as soon as the event arrives or the registry shows it.");
 
     private IResult Reject(string endpoint, int status, string title, string detail)

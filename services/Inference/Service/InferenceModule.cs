@@ -28,6 +28,8 @@ public sealed class InferenceModule : IServiceModule
         services.AddValidatedOptions<InferenceOptions>(configuration, InferenceOptions.Section);
         services.AddAdaptationArtifacts();
         services.AddSingleton<ProductionModel>();
+        services.AddSingleton<ServedModels>();
+        services.AddOpenApi();
         services.AddSingleton<InferenceHandlers>();
         services.AddHostedService<ProductionModelLoader>();
 

@@ -24,7 +24,11 @@ public sealed class LoadedModel
         InputShape = bundle.Info.InputShape;
         InputLength = bundle.InputLength;
         UnitScale = bundle.UnitScale;
+        FeatureNames = bundle.Info.Features?.Select(f => f.Name).ToList();
     }
+
+    /// <summary>Tabular column names from the manifest (null for image models).</summary>
+    public IReadOnlyList<string>? FeatureNames { get; }
 
     /// <summary>One input row's shape (the registry's), without the batch dimension.</summary>
     public IReadOnlyList<int> InputShape { get; }

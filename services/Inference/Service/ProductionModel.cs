@@ -53,10 +53,19 @@ public sealed class ProductionModel : IDisposable
     private LoadedModel? current;
     private bool disposed;
 
+    /// <summary>The service's default model (<c>Inference:ModelId</c>, also served at the bare /predict).</summary>
     public ProductionModel(
         ModelArtifacts artifacts, IModelRegistry registry, IOptions<InferenceOptions> options,
         TimeProvider time, ILogger<ProductionModel> logger)
+        : this(options.Value.ModelId, artifacts, registry, options, time, logger)
     {
+    }
+
+    internal ProductionModel(
+        string modelId, ModelArtifacts artifacts, IModelRegistry registry, IOptions<InferenceOptions> options,
+        TimeProvider time, ILogger<ProductionModel> logger)
+    {
+        ModelId = modelId;
         this.artifacts = artifacts;
         this.registry = registry;
         this.options = options.Value;
@@ -64,7 +73,7 @@ public sealed class ProductionModel : IDisposable
         this.logger = logger;
     }
 
-    public string ModelId => options.ModelId;
+    public string ModelId { get; }
 
     /// <summary>The version serving now, or null before the first load. Use <see cref="TryAcquire"/> to run it.</summary>
     public LoadedModel? Current => Volatile.Read(ref current);

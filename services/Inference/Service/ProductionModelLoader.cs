@@ -5,19 +5,19 @@ using Microsoft.Extensions.Options;
 namespace Pipeline.Inference;
 
 /// <summary>
-/// Loads the production version when the host starts (before the bus, so no deploy event races the
+/// Loads the production version of every registered model when the host starts (before the bus, so no deploy event races the
 /// first load) and then, every <see cref="InferenceOptions.RefreshInterval"/>, reconciles with the
 /// registry's production alias in case this replica missed a deploy or rollback event (its queue is
 /// temporary, so events published while it was disconnected are gone). A failed load never stops
 /// the host: /predict answers 503 until a model is loaded.
 /// </summary>
 public sealed class ProductionModelLoader(
-    ProductionModel model, IOptions<InferenceOptions> options, TimeProvider time, ILogger<ProductionModelLoader> logger)
+    ServedModels models, IOptions<InferenceOptions> options, TimeProvider time, ILogger<ProductionModelLoader> logger)
     : BackgroundService
 {
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
-        InferenceMetrics.ModelVersion.WithLabels(model.ModelId).Set(0);
+        InferenceMetrics.ModelVersion.WithLabels(models.Default.ModelId).Set(0);
         await TryLoadAsync(SwapTrigger.Startup, cancellationToken);
         await base.StartAsync(cancellationToken);
     }
@@ -41,7 +41,7 @@ public sealed class ProductionModelLoader(
     {
         try
         {
-            await model.LoadProductionAsync(trigger, ct);
+            await models.LoadAllAsync(trigger, ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -50,7 +50,7 @@ public sealed class ProductionModelLoader(
         catch (Exception ex)
         {
             // Database unreachable and the like: keep running; the next refresh or deploy event retries.
-            logger.LogError(ex, "Could not load the production version of {ModelId} ({Trigger})", model.ModelId, trigger);
+            logger.LogError(ex, "Could not load the production versions of the registry's models ({Trigger})", trigger);
         }
     }
 }

@@ -7,10 +7,12 @@ using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
+using Pipeline.Hosting;
 using Pipeline.ML.Data;
 using Pipeline.ML.Evaluation;
 using Pipeline.ML.Models;
 using Pipeline.ML.Training;
+using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
 using Spectre.Console;
 
@@ -132,10 +134,14 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         return model!;
     }
 
+    /// <summary>
+    /// Registers the base model as any user would (ctl models register): the model file and its reference data go to
+    /// the shared artifact store, then RegisterModel with Deploy over the bus, answered by the registry's owner.
+    /// </summary>
     private async Task<ModelVersionRecord> RegisterBaseAsync(IServiceProvider services, ModelBundle model, FashionMnistSplits splits, CancellationToken ct)
     {
-        var models = services.GetRequiredService<ModelArtifacts>();
         var datasets = services.GetRequiredService<DatasetArtifacts>();
+        var artifacts = services.GetRequiredService<IArtifactStore>();
         var registry = services.GetRequiredService<IModelRegistry>();
         var bus = services.GetRequiredService<IBus>();
 
@@ -144,22 +150,30 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         var replay = await datasets.SaveAsync(DatasetArtifacts.FromDataset(replaySample), "datasets", $"{o.ModelId}/replay.pfb", ct);
         var holdout = await datasets.SaveAsync(DatasetArtifacts.FromDataset(splits.ReferenceHoldout), "datasets", $"{o.ModelId}/reference-holdout.pfb", ct);
         var driftReference = await datasets.SaveAsync(DatasetArtifacts.FromDataset(reference), "datasets", $"{o.ModelId}/drift-reference.pfb", ct);
-        var existing = await registry.GetVersionAsync(o.ModelId, 1, ct);
-        var record = existing ?? await models.RegisterAsync(o.ModelId, model, "demo",
-            new VersionMetadata { ReferenceHoldout = holdout, DriftReference = driftReference, ReplaySet = replay }, version: 1, ct);
-        await registry.SetProductionAsync(o.ModelId, record.Version, "demo", "initial model", ct);
-        await bus.Publish(new ModelVersionRegistered
+        var file = Path.Combine(Path.GetTempPath(), $"demo-model-{Guid.NewGuid():N}.model");
+        ArtifactRef uploaded;
+        try
         {
-            ModelId = o.ModelId, Version = record.Version, ArtifactUri = record.ArtifactUri, Sha256 = record.Sha256,
-            Architecture = record.Architecture, InputShape = record.InputShape, Classes = record.Classes,
-            ReferenceData = driftReference, RegisteredBy = "demo",
-        }, ct);
-        await bus.Publish(new ModelDeployed
+            model.Save(file);
+            await using var stream = File.OpenRead(file);
+            uploaded = await artifacts.PutAsync(stream, "uploads", $"{o.ModelId}/base.model", ct);
+        }
+        finally
         {
-            ModelId = o.ModelId, Version = record.Version, ArtifactUri = record.ArtifactUri, Sha256 = record.Sha256,
-            By = "demo", Reason = "initial model",
-        }, ct);
-        Say($"registered {o.ModelId} v{record.Version} ({record.ParamsTotal:N0} parameters) and put it in production");
+            File.Delete(file);
+        }
+
+        var client = bus.CreateRequestClient<RegisterModel>(RequestTimeout.After(s: 120));
+        var response = await client.GetResponse<ModelVersionRegistered>(new RegisterModel
+        {
+            ModelId = o.ModelId,
+            ModelFile = new PayloadRef { Uri = uploaded.Uri, Sha256 = uploaded.Sha256, SizeBytes = uploaded.Size },
+            ReferenceData = driftReference, GateHoldout = holdout, ReplaySet = replay,
+            Deploy = true, Reason = "initial model",
+        }, x => x.UseExecute(c => c.Headers.Set(OperatorIdentity.InMemoryHeader, "demo")), ct);
+        var record = await registry.GetVersionAsync(o.ModelId, response.Message.Version, ct)
+            ?? throw new InvalidOperationException($"{o.ModelId} v{response.Message.Version} was announced but is not in the registry");
+        Say($"registered {o.ModelId} v{record.Version} ({record.ParamsTotal:N0} parameters) over the bus and put it in production");
         return record;
     }
 

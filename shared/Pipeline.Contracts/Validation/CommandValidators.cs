@@ -52,3 +52,34 @@ public sealed class PauseAdaptationValidator() : ModelCommandValidator<PauseAdap
 public sealed class ResumeAdaptationValidator() : ModelCommandValidator<ResumeAdaptation>(x => x.Reason);
 
 public sealed class StartAdaptationValidator() : ModelCommandValidator<StartAdaptation>(x => x.Reason);
+
+public sealed class RegisterModelValidator : AbstractValidator<RegisterModel>
+{
+    public RegisterModelValidator()
+    {
+        RuleFor(x => x.ModelId).ValidModelId();
+        RuleFor(x => x.ModelFile).NotNull().SetValidator(new PayloadRefValidator());
+        RuleFor(x => x.ReferenceData).NotNull().SetValidator(new PayloadRefValidator());
+        RuleFor(x => x.GateHoldout!).SetValidator(new PayloadRefValidator()).When(x => x.GateHoldout is not null);
+        RuleFor(x => x.ReplaySet!).SetValidator(new PayloadRefValidator()).When(x => x.ReplaySet is not null);
+        RuleFor(x => x.Manifest!).MaximumLength(1_000_000).When(x => x.Manifest is not null);
+        RuleFor(x => x.Reason).Reason();
+        RuleFor(x => x.Timestamp).ValidTimestamp();
+    }
+}
+
+public sealed class ListModelsValidator : AbstractValidator<ListModels>
+{
+    public ListModelsValidator()
+    {
+        RuleFor(x => x.ModelId!).ValidModelId().When(x => x.ModelId is not null);
+    }
+}
+
+public sealed class ModelCatalogValidator : AbstractValidator<ModelCatalog>
+{
+    public ModelCatalogValidator()
+    {
+        RuleFor(x => x.Models).NotNull();
+    }
+}

@@ -149,7 +149,7 @@ public sealed class Mlp : AdaptiveModel
     {
         backbone = Sequential(
             ("flatten", Flatten()),
-            ("fc1", Linear(784, 256)),
+            ("fc1", Linear(FashionMnist.ImageLength, 256)),
             ("relu1", ReLU()),
             ("fc2", Linear(256, 128)),
             ("relu2", ReLU()));

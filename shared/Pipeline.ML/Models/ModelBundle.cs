@@ -175,6 +175,36 @@ public sealed class ModelBundle : IDisposable
         }
     }
 
+    /// <summary>
+    /// Opens a model file for registration: a TorchScript file (a zip, as <c>torch.jit.save</c> writes it) with its
+    /// manifest, or a pipeline model file (<see cref="Save"/>), which carries its own metadata.
+    /// </summary>
+    /// <exception cref="ModelValidationException">The file is neither, or disagrees with the manifest.</exception>
+    public static ModelBundle Open(string path, ModelManifest? manifest, Device? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var head = new byte[4];
+        using (var f = File.OpenRead(path))
+        {
+            _ = f.ReadAtLeast(head, 4, throwOnEndOfStream: false);
+        }
+        if (head is [(byte)'P', (byte)'K', 3, 4])
+        {
+            if (manifest is null) throw new ModelValidationException(["a TorchScript model needs its manifest (--manifest)"]);
+            return FromTorchScript(path, manifest, device);
+        }
+        if (manifest is not null)
+            throw new ModelValidationException(["the file is not TorchScript (torch.jit.save writes a zip archive); a pipeline model file takes no manifest"]);
+        try
+        {
+            return Load(path, device);
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new ModelValidationException($"the file is neither TorchScript saved by PyTorch nor a pipeline model file ({ex.Message})", ex);
+        }
+    }
+
     /// <summary>Moves the model to a device (in place) and returns this bundle.</summary>
     public ModelBundle To(Device device)
     {

@@ -1,0 +1,194 @@
+using System.CommandLine;
+using System.Globalization;
+using Pipeline.Contracts;
+using Pipeline.Hosting.Artifacts;
+using Pipeline.ML.Data;
+using Pipeline.ML.Models;
+using Pipeline.Storage.Artifacts;
+
+namespace Pipeline.Cli.Commands;
+
+/// <summary>
+/// <c>models register|list|show|versions</c>: requests to the service that owns the registry (Deployment), over
+/// RabbitMQ. Register uploads the files to the artifact store the services share, then sends RegisterModel.
+/// </summary>
+public static class ModelsCommands
+{
+    private static readonly Option<string?> User = new("--user") { Description = "RabbitMQ user (the operator identity); default $PIPELINE_AMQP_USER or the OS user" };
+    private static readonly Option<string?> Password = new("--password") { Description = "RabbitMQ password; default $PIPELINE_AMQP_PASSWORD" };
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
+
+    public static Command Create()
+    {
+        var models = new Command("models", "Register your own models and list the registry");
+        models.Subcommands.Add(Register());
+        models.Subcommands.Add(List());
+        models.Subcommands.Add(Show("show", "A model's production and latest version, with its input, classes and reference data"));
+        models.Subcommands.Add(Show("versions", "Every version of a model"));
+        return models;
+    }
+
+    private static Command Register()
+    {
+        var model = new Argument<string>("model") { Description = "Model id (1-64 of a-z, 0-9, '.', '_', '-')" };
+        var file = new Option<string>("--file") { Description = "TorchScript file saved by torch.jit.save (or a pipeline model file)", Required = true };
+        var manifest = new Option<string?>("--manifest") { Description = "Manifest JSON of a TorchScript file (docs/models.md)" };
+        var images = new Option<string?>("--reference-images") { Description = "IDX images of the original distribution (image models)" };
+        var labels = new Option<string?>("--reference-labels") { Description = "IDX labels of --reference-images" };
+        var csv = new Option<string?>("--reference-csv") { Description = "CSV rows of the original distribution (tabular models)" };
+        var labelColumn = new Option<string?>("--label-column") { Description = "Label column of --reference-csv (class name or index)" };
+        var deploy = new Option<bool>("--deploy") { Description = "Put the registered version in production" };
+        var reason = new Option<string>("--reason") { Description = "Recorded in the audit trail", DefaultValueFactory = _ => "registered with pipelinectl" };
+        var artifacts = new Option<string?>("--artifacts") { Description = "Artifact store the services read (default $Storage__ArtifactRoot or .pipeline/artifacts)" };
+        var cmd = new Command("register", "Register a model version with its reference data (over RabbitMQ)")
+        {
+            model, file, manifest, images, labels, csv, labelColumn, deploy, reason, artifacts, User, Password,
+        };
+        cmd.SetAction(async (r, ct) =>
+        {
+            var id = r.GetValue(model)!;
+            var path = r.GetValue(file)!;
+            var manifestPath = r.GetValue(manifest);
+            try
+            {
+                if (!Pipeline.Contracts.Validation.Rules.IsValidModelId(id)) return Fail($"model id '{id}' must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit");
+                if (!File.Exists(path)) return Fail($"--file {path} does not exist");
+                var parsed = manifestPath is null ? null : ModelManifest.Load(manifestPath);
+                var info = parsed is not null ? ModelInfo.FromManifest(parsed) : ReadPipelineModel(path);
+                var (imagesPath, labelsPath, csvPath, column) = (r.GetValue(images), r.GetValue(labels), r.GetValue(csv), r.GetValue(labelColumn));
+                LabelledRows rows;
+                if (csvPath is not null)
+                {
+                    if (imagesPath is not null || labelsPath is not null) return Fail("give either --reference-csv or --reference-images/--reference-labels");
+                    if (column is null) return Fail("--reference-csv needs --label-column");
+                    rows = LabelledRows.FromCsv(csvPath, column, info);
+                }
+                else if (imagesPath is not null && labelsPath is not null)
+                {
+                    rows = LabelledRows.FromIdx(imagesPath, labelsPath, info);
+                }
+                else
+                {
+                    return Fail("reference data is required: --reference-images F --reference-labels F, or --reference-csv F --label-column C");
+                }
+
+                var store = new FileSystemArtifactStore(r.GetValue(artifacts) ?? DefaultArtifactRoot());
+                var upload = $"{id}/{Guid.NewGuid():N}";
+                ArtifactRef modelRef;
+                await using (var stream = File.OpenRead(path))
+                {
+                    modelRef = await store.PutAsync(stream, "uploads", $"{upload}/{Path.GetFileName(path)}", ct);
+                }
+
+                var blob = new FeatureBlob(rows.Rows, rows.Columns, rows.Features, rows.Labels);
+                var dataRef = await store.PutAsync(blob.ToBytes(), "uploads", $"{upload}/reference.pfb", ct);
+                var command = new RegisterModel
+                {
+                    ModelId = id,
+                    ModelFile = new PayloadRef { Uri = modelRef.Uri, Sha256 = modelRef.Sha256, SizeBytes = modelRef.Size },
+                    Manifest = manifestPath is null ? null : await File.ReadAllTextAsync(manifestPath, ct),
+                    ReferenceData = new PayloadRef { Uri = dataRef.Uri, Sha256 = dataRef.Sha256, SizeBytes = dataRef.Size },
+                    Deploy = r.GetValue(deploy),
+                    Reason = r.GetValue(reason)!,
+                };
+                var broker = BrokerSettings.FromEnvironment(r.GetValue(User), r.GetValue(Password));
+                var done = await OperatorClient.RequestAsync<RegisterModel, ModelVersionRegistered>(broker, command, Timeout, ct);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"registered {done.ModelId} v{done.Version} ({done.Architecture}, input [{string.Join(", ", done.InputShape)}], {done.Classes.Count} classes, {rows.Rows} reference rows){(command.Deploy ? "; deployed" : "")}"));
+                return 0;
+            }
+            catch (Exception ex) when (ex is ModelValidationException or InvalidDataException or FileNotFoundException or CommandRefusedException
+                or ArtifactStoreException or IOException or MassTransit.MassTransitException)
+            {
+                return Fail(ex.Message);
+            }
+        });
+        return cmd;
+    }
+
+    private static Command List()
+    {
+        var cmd = new Command("list", "Registered models with their production and latest versions") { User, Password };
+        cmd.SetAction(async (r, ct) =>
+        {
+            var catalog = await QueryAsync(r, null, ct);
+            if (catalog is null) return 1;
+            Console.WriteLine($"{"model",-24} {"production",10} {"latest",6}  architecture  input");
+            foreach (var m in catalog.Models)
+            {
+                var latest = m.Versions.OrderBy(v => v.Version).LastOrDefault();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{m.ModelId,-24} {(m.ProductionVersion is { } p ? "v" + p : "-"),10} {(m.LatestVersion is { } l ? "v" + l : "-"),6}  {latest?.Architecture ?? "-",-12}  [{string.Join(", ", latest?.InputShape ?? [])}]"));
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Show(string name, string description)
+    {
+        var model = new Argument<string>("model") { Description = "Model id" };
+        var cmd = new Command(name, description) { model, User, Password };
+        cmd.SetAction(async (r, ct) =>
+        {
+            var catalog = await QueryAsync(r, r.GetValue(model), ct);
+            if (catalog is null) return 1;
+            var m = catalog.Models.Single();
+            Console.WriteLine($"{m.ModelId}: production {(m.ProductionVersion is { } p ? "v" + p : "none")}, latest {(m.LatestVersion is { } l ? "v" + l : "none")}");
+            var versions = name == "versions" ? m.Versions.OrderBy(v => v.Version).ToList()
+                : m.Versions.Where(v => v.Version == m.ProductionVersion || v.Version == m.LatestVersion).ToList();
+            foreach (var v in versions)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  v{v.Version}  {v.Architecture}  input [{string.Join(", ", v.InputShape)}]  {v.Classes.Count} classes  {v.ParamsTotal:N0} parameters  by {v.CreatedBy} at {v.CreatedAt:u}  sha256 {v.Sha256[..12]}"));
+                if (name == "show")
+                {
+                    Console.WriteLine($"      classes: {string.Join(", ", v.Classes)}");
+                    Console.WriteLine($"      artifact: {v.ArtifactUri}");
+                    Console.WriteLine($"      metadata: {v.Metadata}");
+                }
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static async Task<ModelCatalog?> QueryAsync(ParseResult r, string? modelId, CancellationToken ct)
+    {
+        var broker = BrokerSettings.FromEnvironment(r.GetValue(User), r.GetValue(Password));
+        try
+        {
+            return await OperatorClient.RequestAsync<ListModels, ModelCatalog>(broker, new ListModels { ModelId = modelId }, Timeout, ct);
+        }
+        catch (Exception ex) when (ex is CommandRefusedException or MassTransit.MassTransitException)
+        {
+            Fail(ex.Message);
+            return null;
+        }
+    }
+
+    private static ModelInfo ReadPipelineModel(string path)
+    {
+        try
+        {
+            return ModelBundle.ReadInfo(path);
+        }
+        catch (InvalidDataException)
+        {
+            throw new ModelValidationException([$"{path} is not a pipeline model file; a TorchScript file needs --manifest"]);
+        }
+    }
+
+    private static string DefaultArtifactRoot() =>
+        Environment.GetEnvironmentVariable("Storage__ArtifactRoot") is { Length: > 0 } a ? a
+        : Environment.GetEnvironmentVariable("PIPELINE_Storage__ArtifactRoot") is { Length: > 0 } b ? b
+        : Path.Combine(".pipeline", "artifacts");
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine("error: " + message);
+        return 1;
+    }
+}
