@@ -119,7 +119,7 @@ public sealed class ObservationsIngestedConsumer(
         if (!await runs.TryStartRunAsync(new NewAdaptationRun
             {
                 RunId = runId, ModelId = m.ModelId, BaseVersion = m.ModelVersion, DriftReportId = reportId,
-                Detail = $"drift in {windowId}: {window.Severity}, share {window.ShareDrifted:P0}",
+                Detail = $"drift in {windowId}: {window.Severity}, share {window.ShareDrifted:P0}; {window.Trigger?.Reason}",
             }, ct))
         {
             logger.LogInformation("Drift in {WindowId} not raised: {ModelId} already has an active run", windowId, m.ModelId);

@@ -38,8 +38,8 @@ public sealed record PerformanceEstimate
     public int Windows { get; init; }
     /// <summary>Rows with a valid confidence.</summary>
     public int Rows { get; init; }
-    /// <summary>Accuracy on the reference holdout (labels).</summary>
-    public double ReferenceAccuracy { get; init; }
+    /// <summary>Accuracy on the reference holdout (null without a calibration; never NaN, reports are JSON).</summary>
+    public double? ReferenceAccuracy { get; init; }
     /// <summary>CBPE: mean calibrated confidence (null without a calibration).</summary>
     public double? EstimatedAccuracy { get; init; }
     /// <summary>Lower end of the estimate's interval.</summary>
@@ -66,7 +66,7 @@ public sealed record PerformanceEstimate
         var e = new PerformanceEstimate
         {
             Windows = windows, Rows = sums.Rows, LabelledRows = sums.Labelled,
-            ReferenceAccuracy = calibration?.ReferenceAccuracy ?? double.NaN,
+            ReferenceAccuracy = calibration?.ReferenceAccuracy,
         };
         if (calibration is not null && sums.Rows > 0)
         {
