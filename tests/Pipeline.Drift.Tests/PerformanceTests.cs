@@ -241,6 +241,17 @@ public class PerformanceTests
     }
 
     [Fact]
+    public void A_window_of_a_version_without_calibration_serialises_to_json()
+    {
+        // The service stores every window report as JSON; NaN would make that throw.
+        var monitor = new DriftMonitor(ReferenceProfile.Build("m1", 1, Traffic(1000, 0, 1, 0.6f)), new MonitorOptions { WindowSize = 500 });
+        var window = monitor.Ingest(Traffic(500, 0.8, 2, 0.6f)).Windows.Single();
+        Assert.Null(window.Performance!.ReferenceAccuracy);
+        var json = System.Text.Json.JsonSerializer.Serialize(window, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web));
+        Assert.Contains("\"trigger\":{\"outcome\":\"drift_pending\"", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_calibration_survives_the_profile_json()
     {
         var profile = ReferenceProfile.Build("m1", 1, Traffic(500, 0, 1, 0.6f));

@@ -101,12 +101,13 @@ internal sealed class SeedRun : IDisposable
         using var shifted = scenario.Apply(source, _seed + 100);
         var pool = Pool.Of(_model, shifted);
         var r = Stream(scenario.Name, lead, after, _ => pool);
+        double estimated = new Tally(_profile.Performance!).AddAll(pool).Estimated;
         return r with
         {
             AccuracyDrop = _clean.Accuracy - pool.Accuracy,
             TrueAccuracy = pool.Accuracy,
-            EstimatedAccuracy = new Tally(_profile.Performance!).AddAll(pool).Estimated,
-            EstimatedDrop = _profile.Performance!.ReferenceEstimatedAccuracy - new Tally(_profile.Performance!).AddAll(pool).Estimated,
+            EstimatedAccuracy = estimated,
+            EstimatedDrop = _profile.Performance!.ReferenceEstimatedAccuracy - estimated,
         };
     }
 

@@ -38,7 +38,7 @@ public sealed record PerformanceEstimate
     public int Windows { get; init; }
     /// <summary>Rows with a valid confidence.</summary>
     public int Rows { get; init; }
-    /// <summary>Accuracy on the reference holdout (labels); null when the version has no calibration.</summary>
+    /// <summary>Accuracy on the reference holdout (null without a calibration; never NaN, reports are JSON).</summary>
     public double? ReferenceAccuracy { get; init; }
     /// <summary>CBPE: mean calibrated confidence (null without a calibration).</summary>
     public double? EstimatedAccuracy { get; init; }
