@@ -33,6 +33,7 @@ public static partial class AdaptBenchmark
         };
         var (model, stats) = strategy.Adapt(baseModel, adapt, context, ct);
         using var tuned = model;
+        if (options.SaveAdaptedDirectory is { } saveDir) SaveAdapted(tuned, saveDir, method);
         progress?.Report(new BenchmarkProgress(method, "evaluating", 1, 1));
         var accOrig = ContinualBenchmark.Accuracy(strategy.Predict(tuned, originalTest.Images), originalTest);
         var accShift = ContinualBenchmark.Accuracy(strategy.Predict(tuned, shiftedTest.Images), shiftedTest);
