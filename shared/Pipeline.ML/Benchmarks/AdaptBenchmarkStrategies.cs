@@ -41,11 +41,6 @@ public static partial class AdaptBenchmark
         var orig = Evaluator.Evaluate(tuned, originalTest);
         var shift = Evaluator.Evaluate(tuned, shiftedTest);
         var latency = Evaluator.MeasureLatency(tuned, 64, 10);
-        if (options.SaveAdaptedDirectory is { } saveDir)
-        {
-            SaveAdapted(tuned, saveDir, method);
-        }
-
         progress?.Report(new BenchmarkProgress(method, "done", 1, 1));
         return new BenchmarkMethodResult
         {
