@@ -47,7 +47,7 @@ service sparse-tuning 'CandidateTrained|TuningProgress|AdaptationStageFailed' 'T
 pids+=($!)
 service evaluation-gate 'CandidateEvaluated|AdaptationStageFailed' 'EvaluateCandidate' &
 pids+=($!)
-service deployment 'ModelDeployed|ModelRolledBack|AdaptationStageFailed' 'DeployCandidate|RollbackModel' &
+service deployment 'ModelDeployed|ModelRolledBack|ModelVersionRegistered|ModelCatalog|AdaptationStageFailed' 'DeployCandidate|RollbackModel|RegisterModel|ListModels' &
 pids+=($!)
 service inference 'ObservationsIngested|LabelsObserved' 'ModelDeployed|ModelRolledBack|ModelVersionRegistered' &
 pids+=($!)
@@ -57,7 +57,7 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 
 # Operators write commands only; which command a user may give is the role check in the services
 # (Roles:Operators, Roles:Approvers), against the user_id the broker validated.
-commands='ApproveCandidate|RejectCandidate|RollbackModel|PauseAdaptation|ResumeAdaptation|StartAdaptation|RegisterModel'
+commands='ApproveCandidate|RejectCandidate|RollbackModel|PauseAdaptation|ResumeAdaptation|StartAdaptation|RegisterModel|ListModels'
 for user in "$@"; do
   grep -qx "$user" <<<"$existing" || continue
   ctl set_user_tags "$user" >/dev/null

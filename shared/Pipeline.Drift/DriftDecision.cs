@@ -24,7 +24,7 @@ public enum CategoricalTest
     JensenShannon,
 }
 
-/// <summary>Decision rules; defaults are DESIGN.md's.</summary>
+/// <summary>Decision rules; defaults as docs/drift.md defines them.</summary>
 public sealed record DriftDecisionOptions
 {
     /// <summary>Test for numeric features.</summary>

@@ -11,7 +11,7 @@ public class ContractsTests
     private static readonly Assembly Contracts = typeof(IPipelineMessage).Assembly;
     private const string Sha = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-    /// <summary>Every message of the DESIGN.md table, by name.</summary>
+    /// <summary>Every message of the docs/architecture.md table, by name.</summary>
     public static readonly TheoryData<string> MessageNames = new()
     {
         "ModelVersionRegistered", "ObservationsIngested", "LabelsObserved", "DriftDetected", "SensitivityScored",

@@ -9,7 +9,7 @@ namespace Pipeline.Cli.Commands;
 
 /// <summary>
 /// <c>pipelinectl bench adapt</c>: parses flags, shows progress bars, writes the JSON of
-/// <see cref="AdaptBenchmark"/> (contract in DESIGN.md, "Command-line contract").
+/// <see cref="AdaptBenchmark"/> (contract in docs/architecture.md, "Command-line contracts").
 /// </summary>
 public static class BenchAdaptCommand
 {

@@ -4,7 +4,7 @@ using Pipeline.Drift.Tabular;
 
 namespace Pipeline.Cli.Commands;
 
-/// <summary>`pipelinectl drift compare`: per-feature drift between two CSV files (JSON contract in DESIGN.md).</summary>
+/// <summary>`pipelinectl drift compare`: per-feature drift between two CSV files (JSON contract in docs/architecture.md).</summary>
 public static class DriftCompareCommand
 {
     /// <summary>Exit code for bad input (unreadable file, mismatched columns, bad options).</summary>

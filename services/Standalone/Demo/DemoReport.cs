@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace Pipeline.Standalone.Demo;
 
-/// <summary>The demo's JSON (DESIGN.md, "./pipeline demo"); extra fields are allowed.</summary>
+/// <summary>The demo's JSON (docs/architecture.md, "Command-line contracts"); extra fields are allowed.</summary>
 public sealed record DemoReport
 {
     [JsonPropertyName("scenario")] public required string Scenario { get; init; }

@@ -39,7 +39,7 @@ public sealed record MonitorOptions
     public TimeSpan Cooldown { get; init; } = TimeSpan.FromMinutes(30);
     /// <summary>When a window raises, consider a run in flight until <see cref="DriftMonitor.AdaptationFinished"/>.</summary>
     public bool MarkRunInFlightOnRaise { get; init; } = true;
-    /// <summary>Per-feature decision rules (DESIGN.md defaults; Bonferroni on by default for the monitor).</summary>
+    /// <summary>Per-feature decision rules (docs/drift.md defaults; Bonferroni on by default for the monitor).</summary>
     public DriftDecisionOptions Decision { get; init; } = new() { Bonferroni = true };
     /// <summary>Run MMD when the profile has a multivariate sample.</summary>
     public bool EnableMmd { get; init; } = true;

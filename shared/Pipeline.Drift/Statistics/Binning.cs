@@ -1,7 +1,7 @@
 namespace Pipeline.Drift.Statistics;
 
 /// <summary>
-/// PSI / Jensen–Shannon binning as pinned in DESIGN.md: edges are the reference quantiles at
+/// PSI / Jensen–Shannon binning as pinned in docs/drift.md: edges are the reference quantiles at
 /// k/10 (k = 1..9, numpy's default 'linear' interpolation), duplicates removed; bins are
 /// right-closed: (−∞, e1], (e1, e2], …, (e_last, ∞).
 /// </summary>

@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 
 namespace Pipeline.Drift.Tabular;
 
-/// <summary>The `drift compare` JSON (DESIGN.md "Command-line contract"); extra fields are additive.</summary>
+/// <summary>The `drift compare` JSON (docs/architecture.md, "Command-line contracts"); extra fields are additive.</summary>
 public sealed class DriftCompareReport
 {
     /// <summary>Share drifted ≥ the dataset threshold.</summary>
