@@ -28,6 +28,8 @@ public sealed class ByomWorld() : PipelineWorld("byom")
         // The flow is under test, not the gate's policy: any candidate is accepted.
         ["Gate:Mode"] = "Auto", ["Gate:MinGain"] = "-1", ["Gate:MaxForgetting"] = "1", ["Gate:MaxLatencyIncrease"] = "100",
         ["Inference:Device"] = "cpu", ["Inference:RefreshInterval"] = "00:00:00", ["Inference:ModelId"] = "byom-default",
+        // This flow is about users' models end to end; whether a drift is harmful is DriftHarmTests' subject.
+        ["DriftDetection:RequireHarm"] = "false",
     };
 
     private protected override async Task StartMoreAsync(ServiceHosts hosts, IDictionary<string, string?> settings)
