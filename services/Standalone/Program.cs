@@ -33,10 +33,14 @@ demo.SetAction(async (r, ct) =>
         ["Storage:ConnectionString"] = $"Data Source={database}",
         ["Storage:ArtifactRoot"] = Path.Combine(work, "artifacts"),
     };
+    // The demo is a client of the inference API like any other, with a key made for this run only.
+    var apiKey = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+    storage["Inference:Auth:ApiKeys:demo"] = apiKey;
     var options = new DemoOptions
     {
         Scenario = r.GetValue(scenario)!, Seed = r.GetValue(seed), Out = r.GetValue(output), DatabaseFile = database,
         DataDirectory = r.GetValue(dataDir) ?? Environment.GetEnvironmentVariable("PIPELINE_DATA_DIR"),
+        ApiKey = apiKey,
     };
     var runner = new DemoRunner(options, AnsiConsole.Console);
     if (!r.GetValue(distributed))

@@ -64,6 +64,7 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<IDeploymentRepository, DeploymentRepository>();
         services.TryAddSingleton<IObservationRepository, ObservationRepository>();
         services.TryAddSingleton<IAdaptationPauseRepository, AdaptationPauseRepository>();
+        services.TryAddSingleton<IInferenceBatchRepository, InferenceBatchRepository>();
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, StorageMigrationHostedService>());
         return services;

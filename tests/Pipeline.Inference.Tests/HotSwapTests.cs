@@ -34,7 +34,7 @@ public sealed class HotSwapTests
 
         await BadRequestTests.AssertProblemAsync(
             await host.PostJsonAsync("/predict", Data.PredictJson(rows)), HttpStatusCode.ServiceUnavailable,
-            "No production version of model 'fashion-mnist' is loaded yet", "predict");
+            "No production version of model 'fashion-mnist' is loaded yet: the registry has no production version of it.", "predict");
         await BadRequestTests.AssertProblemAsync(
             await host.Http.GetAsync("/model"), HttpStatusCode.ServiceUnavailable, "No production version", "model");
         await BadRequestTests.AssertProblemAsync(
@@ -257,7 +257,12 @@ public sealed class HotSwapTests
         });
 
         Assert.Null(host.Model.Current);
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, (await host.PostJsonAsync("/predict", Data.PredictJson(Data.Rows(1, 1)))).StatusCode);
+        // The 503 says why: the version was refused because its SHA-256 check failed.
+        await BadRequestTests.AssertProblemAsync(
+            await host.PostJsonAsync("/predict", Data.PredictJson(Data.Rows(1, 1))), HttpStatusCode.ServiceUnavailable,
+            "v1 was refused at", "tampered");
+        await BadRequestTests.AssertProblemAsync(
+            await host.Http.GetAsync("/model"), HttpStatusCode.ServiceUnavailable, "failed SHA-256 verification", "tampered model");
         Assert.Contains(host.Logs.Entries, e => e.Level == LogLevel.Error && e.Message.Contains("Refused to swap", StringComparison.Ordinal));
     }
 

@@ -29,6 +29,11 @@ public sealed class InferenceHost : IAsyncDisposable
 {
     public const string ModelId = "fashion-mnist";
 
+    /// <summary>The API key of the client <see cref="Client"/> that <see cref="Http"/> sends (test-only, made up here).</summary>
+    public const string ApiKey = "tests-key-0123456789abcdef";
+
+    public const string Client = "tests";
+
     private readonly WebApplication app;
 
     private InferenceHost(WebApplication app, string directory, CapturingLoggerProvider logs, Uri address)
@@ -36,8 +41,11 @@ public sealed class InferenceHost : IAsyncDisposable
         this.app = app;
         Directory = directory;
         Logs = logs;
-        Http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
+        Address = address;
+        Http = ClientWith(ApiKey);
     }
+
+    public Uri Address { get; }
 
     public string Directory { get; }
 
@@ -67,7 +75,17 @@ public sealed class InferenceHost : IAsyncDisposable
             ["Inference:Device"] = "cpu",
             ["Inference:RefreshInterval"] = "00:00:00",
             ["Logging:LogLevel:Default"] = "Information",
+            // Limits far above what the tests send; AccessTests set their own.
+            ["Inference:Limits:RequestsPerSecond"] = "100000",
+            ["Inference:Limits:Burst"] = "100000",
+            ["Inference:Limits:PredictConcurrency"] = "64",
+            ["Inference:Limits:PredictQueue"] = "10000",
         };
+        if (extra?.Keys.Any(k => k.StartsWith("Inference:Auth:", StringComparison.Ordinal)) != true)
+        {
+            settings[$"Inference:Auth:ApiKeys:{Client}"] = ApiKey;
+        }
+
         foreach (var (k, v) in extra ?? new Dictionary<string, string?>())
         {
             settings[k] = v;
@@ -183,8 +201,22 @@ public sealed class InferenceHost : IAsyncDisposable
         return model.Predict(rows);
     }
 
-    public Task<HttpResponseMessage> PostJsonAsync(string path, string json) =>
-        Http.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
+    public Task<HttpResponseMessage> PostJsonAsync(string path, string json) => PostJsonAsync(Http, path, json);
+
+    public static Task<HttpResponseMessage> PostJsonAsync(HttpClient http, string path, string json) =>
+        http.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
+
+    /// <summary>A client of this host sending <paramref name="apiKey"/> as X-Api-Key (none when null).</summary>
+    public HttpClient ClientWith(string? apiKey)
+    {
+        var http = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(60) };
+        if (apiKey is not null)
+        {
+            http.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        }
+
+        return http;
+    }
 
     public async ValueTask DisposeAsync()
     {

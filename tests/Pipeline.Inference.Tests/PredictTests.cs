@@ -94,7 +94,8 @@ public sealed class PredictTests
             await InferenceHost.RegisterAsync(s, seed: 1);
             await InferenceHost.SetProductionAsync(s, 1);
         });
-        var batchId = Guid.NewGuid();
+        var predicted = await host.PostJsonAsync("/predict", Data.PredictJson(Data.Rows(3, seed: 4)));
+        var batchId = (await predicted.Content.ReadFromJsonAsync<PredictResponse>())!.BatchId;
 
         var response = await host.PostJsonAsync("/feedback", $$"""{"batchId":"{{batchId}}","labels":[0,9,3]}""");
 

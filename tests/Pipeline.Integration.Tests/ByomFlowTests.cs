@@ -30,7 +30,20 @@ public sealed class ByomWorld() : PipelineWorld("byom")
         ["Inference:Device"] = "cpu", ["Inference:RefreshInterval"] = "00:00:00", ["Inference:ModelId"] = "byom-default",
         // This flow is about users' models end to end; whether a drift is harmful is DriftHarmTests' subject.
         ["DriftDetection:RequireHarm"] = "false",
+        // The flow calls Inference as a client with its own key, as users do.
+        ["Inference:Auth:ApiKeys:byom-tests"] = ApiKey,
     };
+
+    /// <summary>The test client's inference API key (test-only).</summary>
+    public const string ApiKey = "byom-tests-key-0123456789";
+
+    /// <summary>An HTTP client of the inference API, with the test client's key.</summary>
+    public HttpClient InferenceClient()
+    {
+        var http = new HttpClient { BaseAddress = InferenceUrl };
+        http.DefaultRequestHeaders.Add("X-Api-Key", ApiKey);
+        return http;
+    }
 
     private protected override async Task StartMoreAsync(ServiceHosts hosts, IDictionary<string, string?> settings)
     {
@@ -59,7 +72,7 @@ public sealed class ByomFlowTests(ByomWorld world) : IClassFixture<ByomWorld>
         Assert.Equal("alice", registered.CreatedBy);
         Assert.Equal([8], registered.InputShape);
 
-        using var http = new HttpClient { BaseAddress = world.InferenceUrl };
+        using var http = world.InferenceClient();
         await WaitServedAsync(http, model, 1);
         var status = (await http.GetFromJsonAsync<ModelStatus>($"/models/{model}"))!;
         Assert.Equal(["x0", "x1", "x2", "x3", "x4", "x5", "plan", "region"], status.Features!);
@@ -93,7 +106,7 @@ public sealed class ByomFlowTests(ByomWorld world) : IClassFixture<ByomWorld>
         var exit = await RegisterAsync(model, "--file", Path.Combine(dir, "cnn.pt"), "--manifest", Path.Combine(dir, "cnn.json"),
             "--reference-images", refImages, "--reference-labels", refLabels, "--deploy");
         Assert.Equal(0, exit);
-        using var http = new HttpClient { BaseAddress = world.InferenceUrl };
+        using var http = world.InferenceClient();
         await WaitServedAsync(http, model, 1);
 
         using var all = FashionMnist.LoadIdx(Path.Combine(data, "t10k-images-idx3-ubyte.gz"), Path.Combine(data, "t10k-labels-idx1-ubyte.gz"));

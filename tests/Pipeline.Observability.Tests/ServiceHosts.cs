@@ -80,6 +80,7 @@ public sealed class ServiceHosts : IAsyncDisposable
         ["Inference:ModelId"] = ModelId,
         ["Inference:Device"] = "cpu",
         ["Inference:RefreshInterval"] = "00:00:00",
+        ["Inference:Auth:Enabled"] = "false", // the API's access rules are Pipeline.Inference.Tests' subject
         ["DriftDetection:WindowSize"] = "32",
         ["DriftDetection:Device"] = "cpu",
         ["DriftDetection:UseEmbeddings"] = "false",

@@ -19,9 +19,10 @@ namespace Pipeline.Inference;
 /// predicts with a lease on the current model, and records each /predict request as one observation
 /// batch (features in the artifact store, ObservationsIngested on the bus).
 /// </summary>
-public sealed class InferenceHandlers(
+public sealed partial class InferenceHandlers(
     ServedModels models,
     DatasetArtifacts datasets,
+    ClientBatchLedger ledger,
     IBus bus,
     IOptions<InferenceOptions> options,
     ILogger<InferenceHandlers> logger)
@@ -31,13 +32,6 @@ public sealed class InferenceHandlers(
 
     // Longest plausible JSON text of one feature value ("0.123456789012345678, ").
     private const int MaxBytesPerValue = 24;
-
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        NumberHandling = JsonNumberHandling.Strict,
-        AllowTrailingCommas = false,
-        ReadCommentHandling = JsonCommentHandling.Disallow,
-    };
 
     private readonly InferenceOptions settings = options.Value;
 
@@ -87,6 +81,8 @@ public sealed class InferenceHandlers(
 
         var rows = request!.Instances!;
         var watch = Stopwatch.StartNew();
+        var batchId = Guid.NewGuid();
+        var recorded = false;
         Pipeline.ML.Models.Prediction[] predictions;
         int version;
         IReadOnlyList<string> classes;
@@ -94,7 +90,7 @@ public sealed class InferenceHandlers(
         {
             if (lease is null)
             {
-                return NoModel("predict", model.ModelId);
+                return NoModel("predict", model);
             }
 
             // The lease pins this version: a swap meanwhile neither changes nor disposes it.
@@ -104,13 +100,23 @@ public sealed class InferenceHandlers(
                 return Reject("predict", StatusCodes.Status400BadRequest, "Invalid prediction request", changed);
             }
 
+            if (settings.PublishObservations)
+            {
+                var (refusal, ok) = await RecordBatchAsync(http, model.ModelId, batchId, rows.Length, served.InputLength, ct);
+                if (refusal is not null)
+                {
+                    return Refuse(http, "predict", refusal);
+                }
+
+                recorded = ok;
+            }
+
             version = served.Version;
             classes = served.Classes;
             predictions = served.Predict(rows!, settings.ForwardBatchSize);
         }
 
         InferenceMetrics.Predictions.WithLabels(model.ModelId, version.ToString(CultureInfo.InvariantCulture)).Inc(rows.Length);
-        var batchId = Guid.NewGuid();
         var items = new PredictionItem[predictions.Length];
         for (var i = 0; i < predictions.Length; i++)
         {
@@ -127,9 +133,10 @@ public sealed class InferenceHandlers(
         logger.LogDebug("Predicted {Rows} rows with {ModelId} v{Version} in {Milliseconds:F1} ms (batch {BatchId})",
             rows.Length, model.ModelId, version, watch.Elapsed.TotalMilliseconds, batchId);
 
-        if (settings.PublishObservations)
+        if (recorded && !await RecordObservationsAsync(model.ModelId, batchId, version, rows!, items, ct))
         {
-            await RecordObservationsAsync(model.ModelId, batchId, version, rows!, items, ct);
+            // Nothing downstream knows this batch: give its quota back and refuse feedback for it.
+            await ledger.ForgetAsync(batchId);
         }
 
         return TypedResults.Ok(new PredictResponse
@@ -151,7 +158,7 @@ public sealed class InferenceHandlers(
         var classCount = model.Current?.Classes.Count;
         if (classCount is null)
         {
-            return NoModel("feedback", model.ModelId);
+            return NoModel("feedback", model);
         }
 
         var problem = ValidateFeedback(request!, classCount.Value);
@@ -162,6 +169,25 @@ public sealed class InferenceHandlers(
 
         var batchId = request!.BatchId!.Value;
         var labels = request.Labels!;
+        Refusal? refused;
+        try
+        {
+            // Only a batch recorded here, by this client, with as many rows as labels: a client's mistake
+            // is its 4xx, never a message that faults a consumer downstream.
+            refused = await ledger.CheckFeedbackAsync(InferenceAccess.ClientId(http), model.ModelId, batchId, labels.Length, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            logger.LogError(ex, "Could not look up batch {BatchId} of {ModelId}", batchId, model.ModelId);
+            return Reject("feedback", StatusCodes.Status503ServiceUnavailable, "Feedback not recorded",
+                "The batch could not be looked up in the database; retry later.");
+        }
+
+        if (refused is not null)
+        {
+            return Refuse(http, "feedback", refused);
+        }
+
         try
         {
             await bus.Publish(new LabelsObserved { ModelId = model.ModelId, BatchId = batchId, Labels = labels }, ct);
@@ -184,7 +210,7 @@ public sealed class InferenceHandlers(
         var current = model.Current;
         if (current is null)
         {
-            return NoModel("model", model.ModelId);
+            return NoModel("model", model);
         }
 
         return TypedResults.Ok(Status(current));
@@ -219,84 +245,7 @@ public sealed class InferenceHandlers(
         }
     }
 
-    /// <summary>Checks rows against the serving model's input (any model when none serves: the lease then answers 503).</summary>
-    internal string? ValidatePredict(PredictRequest request, LoadedModel? served)
-    {
-        var rows = request.Instances;
-        var width = served?.InputLength;
-        var unit = served?.UnitScale ?? false;
-        var shape = served is null ? "" : $" (input shape [{string.Join(", ", served.InputShape)}])";
-        if (rows is null)
-        {
-            return $"The body must be a JSON object with \"instances\": an array of rows of {width?.ToString(CultureInfo.InvariantCulture) ?? "N"} numbers{(unit ? " in [0, 1]" : "")}.";
-        }
-
-        if (rows.Length == 0)
-        {
-            return "\"instances\" is empty; send at least one row.";
-        }
-
-        if (rows.Length > settings.MaxBatchRows)
-        {
-            return $"\"instances\" has {rows.Length} rows; at most {settings.MaxBatchRows} are accepted per request.";
-        }
-
-        for (var i = 0; i < rows.Length; i++)
-        {
-            var row = rows[i];
-            if (row is null)
-            {
-                return $"instances[{i}] is null; every row must be an array of {width?.ToString(CultureInfo.InvariantCulture) ?? "N"} numbers.";
-            }
-
-            if (width is { } w && row.Length != w)
-            {
-                return $"instances[{i}] has {row.Length} values; every row must have {w}{shape}.";
-            }
-
-            for (var j = 0; j < row.Length; j++)
-            {
-                var v = row[j];
-                if (!float.IsFinite(v) || (unit && (v < 0f || v > 1f)))
-                {
-                    return $"instances[{i}][{j}] is {v.ToString(CultureInfo.InvariantCulture)}; values must be finite numbers{(unit ? " in [0, 1]" : "")}.";
-                }
-            }
-        }
-
-        return null;
-    }
-
-    internal string? ValidateFeedback(FeedbackRequest request, int classCount)
-    {
-        if (request.BatchId is not { } batchId || batchId == Guid.Empty)
-        {
-            return "\"batchId\" is required: the non-empty GUID that POST /predict returned.";
-        }
-
-        var labels = request.Labels;
-        if (labels is null || labels.Length == 0)
-        {
-            return "\"labels\" is required: one class index per predicted row, in row order.";
-        }
-
-        if (labels.Length > settings.MaxBatchRows)
-        {
-            return $"\"labels\" has {labels.Length} entries; a batch has at most {settings.MaxBatchRows} rows.";
-        }
-
-        for (var i = 0; i < labels.Length; i++)
-        {
-            if (labels[i] < 0 || labels[i] >= classCount)
-            {
-                return $"labels[{i}] is {labels[i]}; labels are class indices from 0 to {classCount - 1}.";
-            }
-        }
-
-        return null;
-    }
-
-    private async Task RecordObservationsAsync(string modelId, Guid batchId, int version, float[]?[] rows, PredictionItem[] items, CancellationToken ct)
+    private async Task<bool> RecordObservationsAsync(string modelId, Guid batchId, int version, float[]?[] rows, PredictionItem[] items, CancellationToken ct)
     {
         try
         {
@@ -320,6 +269,7 @@ public sealed class InferenceHandlers(
                 Predictions = items.Select(p => p.Class).ToArray(),
                 Confidences = items.Select(p => Math.Clamp(p.Confidence, 0f, 1f)).ToArray(),
             }, ct);
+            return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -327,52 +277,47 @@ public sealed class InferenceHandlers(
             InferenceMetrics.ObservationFailures.WithLabels(modelId).Inc();
             logger.LogError(ex, "Could not record observation batch {BatchId} ({Rows} rows) of {ModelId} v{Version}",
                 batchId, rows.Length, modelId, version);
+            return false;
         }
     }
 
-    private async Task<(T? Value, IResult? Error)> ReadAsync<T>(HttpContext http, string endpoint, CancellationToken ct)
-        where T : class
+    private IResult NoModel(string endpoint, ProductionModel model) =>
+        Reject(endpoint, StatusCodes.Status503ServiceUnavailable, "No model loaded",
+            $"No production version of model '{model.ModelId}' is loaded yet: " +
+            (model.Unavailable ?? "none has been deployed.") +
+            " Register a version and deploy it (ModelDeployed); this replica loads it as soon as the event arrives or the registry shows it.");
+
+    /// <summary>Records the batch for feedback ownership and the client's quota; a database failure serves the predictions unrecorded.</summary>
+    private async Task<(Refusal? Refusal, bool Recorded)> RecordBatchAsync(HttpContext http, string modelId, Guid batchId, int rows, int width, CancellationToken ct)
     {
         try
         {
-            var value = await JsonSerializer.DeserializeAsync<T>(http.Request.Body, Json, ct);
-            return value is null
-                ? (null, Reject(endpoint, StatusCodes.Status400BadRequest, "Malformed JSON", "The body must be a JSON object, not null."))
-                : (value, null);
+            var refusal = await ledger.RecordAsync(InferenceAccess.ClientId(http), modelId, batchId, rows, width, ct);
+            return (refusal, refusal is null);
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            var where = ex.Path is null ? "" : $" at {ex.Path}";
-            var line = ex.LineNumber is null ? "" : $" (line {ex.LineNumber + 1}, byte {ex.BytePositionInLine + 1})";
-            return (null, Reject(endpoint, StatusCodes.Status400BadRequest, "Malformed JSON",
-                $"The body is not valid JSON for this endpoint{where}{line}: {FirstSentence(ex.Message)}"));
-        }
-        catch (BadHttpRequestException ex)
-        {
-            return (null, Reject(endpoint, ex.StatusCode, "Unreadable request", ex.Message));
+            // Drift monitoring must not take serving down: predict, but record nothing (feedback for it is refused).
+            InferenceMetrics.ObservationFailures.WithLabels(modelId).Inc();
+            logger.LogError(ex, "Could not record batch {BatchId} of {ModelId}; its predictions are served but not recorded", batchId, modelId);
+            return (null, false);
         }
     }
 
-    private static string FirstSentence(string message)
+    private IResult Refuse(HttpContext http, string endpoint, Refusal refusal)
     {
-        var end = message.IndexOf(". ", StringComparison.Ordinal);
-        return end < 0 ? message : message[..(end + 1)];
-    }
-
-    private static void AllowBodyOf(HttpContext http, long bytes)
-    {
-        // Large enough for the biggest valid request, and no larger: the body is buffered while parsed.
-        var limit = http.Features.Get<IHttpMaxRequestBodySizeFeature>();
-        if (limit is { IsReadOnly: false })
+        if (refusal.RetryAfter is { } retry)
         {
-            limit.MaxRequestBodySize = bytes;
+            http.Response.Headers.RetryAfter = InferenceAccess.Seconds(retry);
         }
-    }
 
-    private IResult NoModel(string endpoint, string modelId) =>
-        Reject(endpoint, StatusCodes.Status503ServiceUnavailable, "No model loaded",
-            $"No production version of model '{modelId}' is loaded yet. Register a version and deploy it " +
-            "(ModelDeployed); this replica loads it as soon as the event arrives or the registry shows it.");
+        if (refusal.Limit is { } limit)
+        {
+            InferenceMetrics.LimitRejections.WithLabels(endpoint, limit).Inc();
+        }
+
+        return Reject(endpoint, refusal.Status, refusal.Title, refusal.Detail);
+    }
 
     private IResult Reject(string endpoint, int status, string title, string detail)
     {

@@ -30,7 +30,9 @@ public sealed class InferenceModule : IServiceModule
         services.AddSingleton<ProductionModel>();
         services.AddSingleton<ServedModels>();
         services.AddOpenApi();
+        services.AddSingleton<ClientBatchLedger>();
         services.AddSingleton<InferenceHandlers>();
+        services.AddInferenceAccess(configuration);
         services.AddHostedService<ProductionModelLoader>();
 
         modelEventsEndpoint = EndpointName(

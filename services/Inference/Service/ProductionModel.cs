@@ -51,6 +51,7 @@ public sealed class ProductionModel : IDisposable
     private readonly ILogger<ProductionModel> logger;
     private readonly SemaphoreSlim swapLock = new(1, 1);
     private LoadedModel? current;
+    private string? unavailable;
     private bool disposed;
 
     /// <summary>The service's default model (<c>Inference:ModelId</c>, also served at the bare /predict).</summary>
@@ -77,6 +78,15 @@ public sealed class ProductionModel : IDisposable
 
     /// <summary>The version serving now, or null before the first load. Use <see cref="TryAcquire"/> to run it.</summary>
     public LoadedModel? Current => Volatile.Read(ref current);
+
+    /// <summary>
+    /// Why no version is serving, when one is not: the last refusal (for example a SHA-256 mismatch), no
+    /// production version in the registry, or a registry that could not be read. Null before any attempt.
+    /// </summary>
+    public string? Unavailable => Volatile.Read(ref unavailable);
+
+    /// <summary>Records why a load could not even be attempted (the loader's database error, for example).</summary>
+    public void NoteUnavailable(string reason) => Volatile.Write(ref unavailable, reason);
 
     /// <summary>
     /// Takes a lease on the current version (null when none is loaded). The lease keeps that version
@@ -120,6 +130,7 @@ public sealed class ProductionModel : IDisposable
                         "No production version of {ModelId} is registered yet; /predict answers 503 until one is deployed", ModelId);
                 }
 
+                NoteUnavailable("the registry has no production version of it.");
                 return new SwapResult(SwapOutcome.NoProduction, null);
             }
 
@@ -178,11 +189,13 @@ public sealed class ProductionModel : IDisposable
             logger.LogError(ex,
                 "Refused to swap {ModelId} to v{Version} ({Trigger}): {Reason}; still serving {Serving}",
                 ModelId, version, trigger, ex.Message, old is null ? "nothing" : $"v{old.Version}");
+            NoteUnavailable($"v{version} was refused at {time.GetUtcNow():yyyy-MM-dd HH:mm:ss} UTC ({trigger}): {ex.Message.TrimEnd('.')}.");
             return Record(new SwapResult(SwapOutcome.Refused, version, ex.Message));
         }
 
         // The one atomic step: requests that read the old reference keep their lease on it.
         Volatile.Write(ref current, loaded);
+        Volatile.Write(ref unavailable, null);
         old?.Release();
         InferenceMetrics.ModelVersion.WithLabels(ModelId).Set(version);
         logger.LogInformation(

@@ -51,6 +51,10 @@ public sealed class ProductionModelLoader(
         {
             // Database unreachable and the like: keep running; the next refresh or deploy event retries.
             logger.LogError(ex, "Could not load the production versions of the registry's models ({Trigger})", trigger);
+            foreach (var model in models.All.Where(m => m.Current is null))
+            {
+                model.NoteUnavailable($"the model registry could not be read ({ex.GetType().Name}: {ex.Message.TrimEnd('.')}).");
+            }
         }
     }
 }

@@ -30,6 +30,8 @@ public sealed record DemoOptions
     public int AfterDeployRows { get; init; } = 1000;
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(9);
     public string? DatabaseFile { get; init; }
+    /// <summary>The inference API key the demo sends (X-Api-Key); the hosts are started with it.</summary>
+    public string? ApiKey { get; init; }
     /// <summary>"Drift without harm" decisions after which the demo ends with outcome no_run.</summary>
     public int HarmlessDecisions { get; init; } = 4;
 }
@@ -83,6 +85,10 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         baseModel.Dispose();
 
         using var http = new HttpClient { BaseAddress = env.InferenceUrl, Timeout = TimeSpan.FromSeconds(60) };
+        if (o.ApiKey is { } key)
+        {
+            http.DefaultRequestHeaders.Add("X-Api-Key", key);
+        }
         await WaitForModelAsync(http, baseRecord.Version, ct);
 
         var watch = new RunWatch();
