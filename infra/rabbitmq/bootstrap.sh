@@ -17,3 +17,6 @@ add_user mallory mallory
 # Service accounts forward operators' messages (error queues, faults) with the sender's user_id
 # intact, which RabbitMQ allows only to users tagged impersonator. Operators are not.
 ctl set_user_tags guest administrator impersonator >/dev/null
+# The message size limit of compose and Kubernetes (rabbitmq.conf), for new channels of this node.
+max_message_size=$(awk -F' *= *' '$1 == "max_message_size" {print $2}' "$(dirname "$0")/rabbitmq.conf")
+ctl eval "application:set_env(rabbit, max_message_size, ${max_message_size:?missing in rabbitmq.conf})." >/dev/null

@@ -8,6 +8,9 @@ public sealed class InferenceOptions : IValidatableObject
 {
     public const string Section = "Inference";
 
+    /// <summary>The largest <see cref="MaxBatchRows"/> accepted.</summary>
+    public const int MaxBatchRowsCap = 32_768;
+
     /// <summary>The model whose production version this service serves.</summary>
     [Required]
     public string ModelId { get; set; } = "fashion-mnist";
@@ -16,8 +19,11 @@ public sealed class InferenceOptions : IValidatableObject
     [Required]
     public string Device { get; set; } = "auto";
 
-    /// <summary>Most rows one POST /predict may carry.</summary>
-    [Range(1, 1_000_000)]
+    /// <summary>
+    /// Most rows one POST /predict may carry. At most <see cref="MaxBatchRowsCap"/>, so that ObservationsIngested
+    /// (one prediction and one confidence per row) stays far below the broker's max_message_size.
+    /// </summary>
+    [Range(1, MaxBatchRowsCap)]
     public int MaxBatchRows { get; set; } = 4096;
 
     /// <summary>Rows per forward pass inside one request (bounds memory for large requests).</summary>
