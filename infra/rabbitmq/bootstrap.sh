@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent RabbitMQ bootstrap for a local development and test node: the operator users the
+# Idempotent RabbitMQ bootstrap for a local development and test node: the Prometheus exporter
+# (rabbitmq_prometheus, :15692) and the operator users the
 # tests log in as (alice, an approver; mallory, nobody). Services run as guest here; in docker
 # compose each service has its own least-privilege user (infra/rabbitmq/start.sh, permissions.sh)
 # and guest is removed.
@@ -17,3 +18,7 @@ add_user mallory mallory
 # Service accounts forward operators' messages (error queues, faults) with the sender's user_id
 # intact, which RabbitMQ allows only to users tagged impersonator. Operators are not.
 ctl set_user_tags guest administrator impersonator >/dev/null
+# RabbitMQ's own Prometheus exporter on :15692 (queue depths, error queues included; scraped as in
+# infra/prometheus/prometheus.yml). Enabling an enabled plugin changes nothing.
+rabbitmq-plugins -n "$node" -q enable rabbitmq_prometheus >/dev/null \
+  || echo "bootstrap: could not enable rabbitmq_prometheus (run as the broker's owner or root)" >&2
