@@ -5,7 +5,8 @@ using Prometheus;
 
 namespace Pipeline.DriftDetection;
 
-internal static class DriftMetrics
+/// <summary>DriftDetection's Prometheus metrics (public for tests of their label bounds).</summary>
+public static class DriftMetrics
 {
     public static readonly Counter Windows = Metrics.CreateCounter(
         "pipeline_drift_windows_total", "Drift windows evaluated, by model and outcome (drifted, clean, error).", "model", "outcome");
