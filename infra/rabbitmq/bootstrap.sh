@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent RabbitMQ bootstrap for a local development and test node: the operator users the
+# Idempotent RabbitMQ bootstrap for a local development and test node: the Prometheus exporter
+# (rabbitmq_prometheus, :15692) and the operator users the
 # tests log in as (alice, an approver; mallory, nobody). Services run as guest here; in docker
 # compose each service has its own least-privilege user (infra/rabbitmq/start.sh, permissions.sh)
 # and guest is removed.
@@ -20,3 +21,7 @@ ctl set_user_tags guest administrator impersonator >/dev/null
 # The message size limit of compose and Kubernetes (rabbitmq.conf), for new channels of this node.
 max_message_size=$(awk -F' *= *' '$1 == "max_message_size" {print $2}' "$(dirname "$0")/rabbitmq.conf")
 ctl eval "application:set_env(rabbit, max_message_size, ${max_message_size:?missing in rabbitmq.conf})." >/dev/null
+# RabbitMQ's own Prometheus exporter on :15692 (queue depths, error queues included; scraped as in
+# infra/prometheus/prometheus.yml). Enabling an enabled plugin changes nothing.
+rabbitmq-plugins -n "$node" -q enable rabbitmq_prometheus >/dev/null \
+  || echo "bootstrap: could not enable rabbitmq_prometheus (run as the broker's owner or root)" >&2

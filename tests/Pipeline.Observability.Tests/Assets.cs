@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using YamlDotNet.RepresentationModel;
@@ -107,6 +108,8 @@ public static partial class Assets
         return list;
     }
 
+    public static int RuleGroupCount() => Regex.Matches(File.ReadAllText(RulesPath), @"(?m)^  - name: ").Count;
+
     public static IReadOnlyList<QueryExpr> AllExprs() => [.. DashboardExprs(), .. AlertExprs()];
 
     /// <summary>Grafana's macros, replaced with values that suit 1-second scrapes.</summary>
@@ -185,6 +188,46 @@ public static partial class Assets
         "http_requests_received_total", "http_requests_in_progress",
         "http_request_duration_seconds_bucket", "http_request_duration_seconds_count", "http_request_duration_seconds_sum",
     };
+
+    /// <summary>What RabbitMQ's own exporter (rabbitmq_prometheus) exports that the dashboard and the alerts use.</summary>
+    public static readonly IReadOnlySet<string> BrokerMetricNames = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "rabbitmq_detailed_queue_messages",
+    };
+
+    /// <summary>A scrape job of infra/prometheus/prometheus.yml rendered for other targets (same path and parameters).</summary>
+    public static string ScrapeJobFor(string jobName, string target)
+    {
+        var yaml = new YamlStream();
+        using (var reader = new StreamReader(PrometheusConfigPath))
+        {
+            yaml.Load(reader);
+        }
+
+        var root = (YamlMappingNode)yaml.Documents[0].RootNode;
+        var job = ((YamlSequenceNode)root["scrape_configs"]).Cast<YamlMappingNode>()
+            .Single(j => ((YamlScalarNode)j["job_name"]).Value == jobName);
+        var text = new System.Text.StringBuilder()
+            .AppendLine(CultureInfo.InvariantCulture, $"  - job_name: {jobName}");
+        if (job.Children.TryGetValue("metrics_path", out var path))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"    metrics_path: {((YamlScalarNode)path).Value}");
+        }
+
+        if (job.Children.TryGetValue("params", out var parameters))
+        {
+            text.AppendLine("    params:");
+            foreach (var (key, values) in (YamlMappingNode)parameters)
+            {
+                var list = string.Join(", ", ((YamlSequenceNode)values).Select(v => ((YamlScalarNode)v).Value));
+                text.AppendLine(CultureInfo.InvariantCulture, $"      {((YamlScalarNode)key).Value}: [{list}]");
+            }
+        }
+
+        return text.AppendLine("    static_configs:")
+            .AppendLine(CultureInfo.InvariantCulture, $"      - targets: ['{target}']")
+            .ToString();
+    }
 
     [GeneratedRegex("\"(?:[^\"\\\\]|\\\\.)*\"|'(?:[^'\\\\]|\\\\.)*'")]
     private static partial Regex Strings();

@@ -46,6 +46,10 @@ public sealed class DashboardTests
                      "pipeline_adaptation_runs_started_total", "pipeline_consumed_messages_total",
                      "pipeline_consume_duration_seconds_bucket", "pipeline_invalid_messages_total", "inference_predictions_total",
                      "inference_model_version", "inference_request_duration_seconds_bucket", "inference_model_swaps_total", "up{",
+                     "pipeline_approvals_pending", "pipeline_approval_oldest_age_seconds", "pipeline_approval_timeout_seconds",
+                     "pipeline_feedback_correct_rows_total", "pipeline_feedback_labelled_rows_total", "pipeline_live_accuracy",
+                     "pipeline_reference_accuracy", "pipeline_gate_gain", "pipeline_gate_forgetting", "pipeline_gate_decisions_total",
+                     "pipeline_drift_feature_score", "rabbitmq_detailed_queue_messages{queue=~\".+_error\"}",
                  })
         {
             Assert.Contains(needed, exprs, StringComparison.Ordinal);
@@ -59,6 +63,7 @@ public sealed class DashboardTests
         Assert.Contains("inference_predictions_total", known);
         Assert.Contains("pipeline_consume_duration_seconds_bucket", known);
         known.UnionWith(Assets.BuiltInMetricNames);
+        known.UnionWith(Assets.BrokerMetricNames);
 
         var unknown = Assets.AllExprs()
             .SelectMany(e => Assets.MetricNames(e.Expr).Where(n => !known.Contains(n)).Select(n => $"{n} in {e}"))

@@ -21,6 +21,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
     [
         "Services up", "Production version served", "Predictions / s", "Predictions by model and version", "Model version per replica",
         "Share of features drifted", "Dataset drift score", "Drift windows by outcome", "Consumed messages",
+        "Approvals pending", "Oldest pending approval", "Live accuracy from feedback", "Labels arriving", "Drift per feature (top features)",
     ];
 
     [Fact]
@@ -49,6 +50,9 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         await hosts.DeployNewVersionAsync(seed: 2);
         await hosts.WaitForServedVersionAsync(2, Wait);
 
+        // The operator's run reaches the gate's "ask an operator": one approval pending.
+        await hosts.MoveActiveRunToAwaitingApprovalAsync(Wait);
+
         // Keep traffic flowing while Prometheus scrapes, so rates are non-zero.
         using var stopTraffic = new CancellationTokenSource();
         var traffic = Task.Run(async () =>
@@ -68,22 +72,33 @@ public sealed class EndToEndTests(ITestOutputHelper output)
             output.WriteLine($"prometheus at {prometheus.Address}, inference {hosts.InferenceAddress}, drift {hosts.DriftAddress}");
             await prometheus.WaitForTargetsUpAsync(2, Wait);
 
-            var dashboard = Assets.DashboardExprs();
-            var key = dashboard.Where(e => KeyPanels.Any(p => e.Source.StartsWith($"panel '{p}'", StringComparison.Ordinal))).ToList();
-            Assert.Equal(KeyPanels.Length, key.Select(e => e.Source).Distinct().Count());
+            // Labels come back for a v2 batch (once v2 traffic flows, so the drift monitor watches v2):
+            // 12 of its 16 predictions right.
+            await hosts.SendFeedbackAsync(rows: 16, correct: 12);
 
-            // The key panels show data once two scrapes have seen predictions.
+            var dashboard = Assets.DashboardExprs();
+            var key = KeyPanels.ToDictionary(
+                p => p, p => dashboard.Where(e => e.Source.StartsWith($"panel '{p}' ", StringComparison.Ordinal)).ToList(), StringComparer.Ordinal);
+            Assert.All(key, k => Assert.NotEmpty(k.Value));
+
+            // The key panels show data (in one of their queries at least) once two scrapes have seen predictions.
             var empty = new List<string>();
             try
             {
                 await PrometheusServer.WaitUntilAsync(async ct =>
                 {
                     empty.Clear();
-                    foreach (var e in key)
+                    foreach (var (panel, exprs) in key)
                     {
-                        if (ResultCount(await prometheus.QueryAsync(e.Evaluable, ct)) == 0)
+                        var shown = false;
+                        foreach (var e in exprs)
                         {
-                            empty.Add(e.Source);
+                            shown |= ResultCount(await prometheus.QueryAsync(e.Evaluable, ct)) > 0;
+                        }
+
+                        if (!shown)
+                        {
+                            empty.Add(panel);
                         }
                     }
 
@@ -125,6 +140,18 @@ public sealed class EndToEndTests(ITestOutputHelper output)
             Assert.True(Single(await prometheus.QueryAsync("max(pipeline_drift_windows_total{outcome=\"drifted\"})")) >= 1);
             Assert.True(Single(await prometheus.QueryAsync("max(pipeline_drift_share_drifted)")) > 0);
 
+            // Live accuracy from the labels, per model and version; approvals pending and the oldest's
+            // age; per-feature drift bounded to the top features of the window.
+            Assert.Equal(16, Single(await prometheus.QueryAsync("max(pipeline_feedback_labelled_rows_total{version=\"2\"})")));
+            Assert.Equal(12, Single(await prometheus.QueryAsync("max(pipeline_feedback_correct_rows_total{version=\"2\"})")));
+            await PrometheusServer.WaitUntilAsync(
+                async ct => ResultCount(await prometheus.QueryAsync("max(pipeline_live_accuracy{version=\"2\"}) == 0.75", ct)) == 1,
+                Wait, "the live accuracy of v2 (12 of 16) after the next window");
+            Assert.Equal(1, Single(await prometheus.QueryAsync($"max(pipeline_approvals_pending{{model=\"{ServiceHosts.ModelId}\"}})")));
+            Assert.InRange(Single(await prometheus.QueryAsync("max(pipeline_approval_oldest_age_seconds)")), 0.5, 600);
+            Assert.Equal(4 * 3600, Single(await prometheus.QueryAsync("max(pipeline_approval_timeout_seconds)")));
+            Assert.InRange(Single(await prometheus.QueryAsync("max(count by (instance) (pipeline_drift_feature_score))")), 1, 10);
+
             // Alert semantics on this traffic: the invalid PauseAdaptation is no consumer error, and
             // the drift is covered by the operator's run (its counter appeared in the last 2 hours).
             var alerts = Assets.AlertExprs().ToDictionary(e => e.Source, e => e.Expr, StringComparer.Ordinal);
@@ -138,7 +165,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
             // (a labelled prometheus-net metric appears only after its first observation).
             var scraped = (await prometheus.GetAsync("/api/v1/label/__name__/values")).GetProperty("data")
                 .EnumerateArray().Select(n => n.GetString()!).ToHashSet(StringComparer.Ordinal);
-            var declared = Assets.DeclaredMetricNames();
+            var declared = Assets.DeclaredMetricNames().Union(Assets.BrokerMetricNames).ToHashSet(StringComparer.Ordinal);
             var missing = Assets.AllExprs().SelectMany(e => Assets.MetricNames(e.Expr))
                 .Where(n => !scraped.Contains(n) && !declared.Contains(n)).Distinct().ToList();
             Assert.True(missing.Count == 0, "neither scraped nor declared: " + string.Join(", ", missing));
@@ -151,7 +178,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
             await PrometheusServer.WaitUntilAsync(async ct =>
             {
                 var groups = (await prometheus.GetAsync("/api/v1/rules", ct)).GetProperty("data").GetProperty("groups").EnumerateArray().ToList();
-                return groups.Count == 3 && groups.SelectMany(g => g.GetProperty("rules").EnumerateArray())
+                return groups.Count == Assets.RuleGroupCount() && groups.SelectMany(g => g.GetProperty("rules").EnumerateArray())
                     .All(r => r.GetProperty("health").GetString() == "ok");
             }, TimeSpan.FromSeconds(10), "every rule to be evaluated with health ok");
         }

@@ -40,8 +40,11 @@ public sealed class PrometheusServer : IAsyncDisposable
         }
     }
 
-    public static async Task<PrometheusServer> StartAsync(IEnumerable<Uri> targets, TimeSpan timeout)
+    /// <param name="targets">Service hosts, scraped as job "pipeline" (none: no such job).</param>
+    /// <param name="extraJobs">More scrape_configs entries, as YAML list items indented by two spaces.</param>
+    public static async Task<PrometheusServer> StartAsync(IEnumerable<Uri> targets, TimeSpan timeout, string? extraJobs = null)
     {
+        var hosts = targets.ToList();
         var directory = System.IO.Directory.CreateTempSubdirectory("pipeline-prometheus-").FullName;
         var rules = Path.Combine(directory, "rules.yml");
         File.Copy(Assets.RulesPath, rules);
@@ -52,12 +55,16 @@ public sealed class PrometheusServer : IAsyncDisposable
             .AppendLine("  evaluation_interval: 1s")
             .AppendLine("rule_files:")
             .AppendLine(CultureInfo.InvariantCulture, $"  - {rules}")
-            .AppendLine("scrape_configs:")
-            .AppendLine("  - job_name: pipeline")
-            .AppendLine("    metrics_path: /metrics")
-            .AppendLine("    static_configs:")
-            .AppendLine("      - targets:");
-        foreach (var t in targets)
+            .AppendLine("scrape_configs:");
+        if (hosts.Count > 0)
+        {
+            config.AppendLine("  - job_name: pipeline")
+                .AppendLine("    metrics_path: /metrics")
+                .AppendLine("    static_configs:")
+                .AppendLine("      - targets:");
+        }
+
+        foreach (var t in hosts)
         {
             if (!t.IsLoopback)
             {
@@ -67,6 +74,7 @@ public sealed class PrometheusServer : IAsyncDisposable
             config.AppendLine(CultureInfo.InvariantCulture, $"          - {t.Host}:{t.Port}");
         }
 
+        config.Append(extraJobs);
         var configPath = Path.Combine(directory, "prometheus.yml");
         await File.WriteAllTextAsync(configPath, config.ToString());
 

@@ -88,6 +88,7 @@ public sealed class ServiceHosts : IAsyncDisposable
         ["DriftDetection:MaxReferenceRows"] = "200",
         ["Logging:LogLevel:Default"] = "Warning",
         ["Roles:Operators:0"] = "alice",
+        ["Runs:MetricsInterval"] = "00:00:00.200",
     };
 
     private async Task StartCoreAsync()
@@ -177,6 +178,54 @@ public sealed class ServiceHosts : IAsyncDisposable
             ModelId = ModelId, Version = record.Version, PreviousVersion = previous, ArtifactUri = record.ArtifactUri,
             Sha256 = record.Sha256, By = "tests", Reason = "observability test",
         });
+    }
+
+    /// <summary>
+    /// Predicts one batch (drifted rows, as the traffic) and sends its labels on the drift host's bus as
+    /// Inference's POST /feedback would: the first <paramref name="correct"/> labels are the predicted
+    /// classes, the others a different class.
+    /// </summary>
+    public async Task SendFeedbackAsync(int rows, int correct)
+    {
+        using var response = await PostAsync("/predict", PredictJson(rows, seed: 7, scale: 0.3f));
+        response.EnsureSuccessStatusCode();
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var predicted = body.GetProperty("predictions").EnumerateArray().Select(p => p.GetProperty("class").GetInt32()).ToList();
+        var labels = predicted.Select((c, i) => i < correct ? c : (c + 1) % 10).ToList();
+        await Drift.Services.GetRequiredService<IBus>().Publish(new LabelsObserved
+        {
+            ModelId = ModelId, BatchId = body.GetProperty("batchId").GetGuid(), Labels = labels,
+        });
+    }
+
+    /// <summary>
+    /// Waits for the model's active run (the operator's) and moves it to AwaitingApproval in the run
+    /// owner's table, as the owner does when the gate asks an operator (no scorer, tuner or gate runs here).
+    /// </summary>
+    public async Task MoveActiveRunToAwaitingApprovalAsync(TimeSpan timeout)
+    {
+        var runs = Drift.Services.GetRequiredService<IAdaptationRunRepository>();
+        using var cts = new CancellationTokenSource(timeout);
+        while (true)
+        {
+            var run = await runs.GetActiveRunAsync(ModelId, cts.Token);
+            if (run is { State: not RunState.Detected })
+            {
+                var path = new[] { RunState.Scoring, RunState.Tuning, RunState.Evaluating, RunState.AwaitingApproval };
+                foreach (var next in path.SkipWhile(s => s <= run.State))
+                {
+                    var current = (await runs.GetAsync(run.RunId, cts.Token))!.State;
+                    if (!await runs.TryTransitionAsync(run.RunId, current, next, detail: "observability test", cancellationToken: cts.Token))
+                    {
+                        throw new InvalidOperationException($"run {run.RunId}: {current} -> {next} refused");
+                    }
+                }
+
+                return;
+            }
+
+            await Task.Delay(50, cts.Token);
+        }
     }
 
     /// <summary>Rows of uniform pixels in [0, scale): scale 1 is the reference distribution, a smaller one is drifted (darker images).</summary>

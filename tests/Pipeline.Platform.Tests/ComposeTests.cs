@@ -1,94 +1,122 @@
 using YamlDotNet.RepresentationModel;
+using static Pipeline.Platform.Tests.ComposeFile;
 
 namespace Pipeline.Platform.Tests;
 
 /// <summary>docker compose cannot run here (no engine), so the file is checked by parsing it.</summary>
 public class ComposeTests
 {
-    private static readonly string[] PipelineServices =
+    internal static readonly string[] PipelineServices =
         ["adaptation-runs", "drift-detection", "sensitivity-scoring", "sparse-tuning", "evaluation-gate", "deployment", "inference"];
 
-    private static readonly string[] Infrastructure = ["rabbitmq", "sqlserver", "prometheus", "grafana"];
-
-    private static YamlMappingNode LoadServices()
-    {
-        var yaml = new YamlStream();
-        using var reader = new StreamReader(Path.Combine(RepoPaths.Root, "docker-compose.yml"));
-        yaml.Load(reader);
-        var root = (YamlMappingNode)yaml.Documents[0].RootNode;
-        return (YamlMappingNode)root.Children[new YamlScalarNode("services")];
-    }
-
-    /// <summary>A key of a mapping, following YAML merge keys (<c>&lt;&lt;: *anchor</c>) the way compose does.</summary>
-    private static YamlNode? Get(YamlMappingNode node, string key)
-    {
-        if (node.Children.TryGetValue(new YamlScalarNode(key), out var v))
-        {
-            return v;
-        }
-
-        return node.Children.TryGetValue(new YamlScalarNode("<<"), out var merged) && merged is YamlMappingNode parent
-            ? Get(parent, key)
-            : null;
-    }
+    private static readonly string[] Infrastructure = ["rabbitmq", "sqlserver", "prometheus", "alertmanager", "grafana", "jaeger"];
 
     [Fact]
-    public void Infrastructure_services_use_images_and_publish_ports_with_health_checks()
+    public void Infrastructure_services_use_images_and_the_stateful_ones_have_health_checks()
     {
-        var services = LoadServices();
         foreach (var name in Infrastructure)
         {
-            var svc = Assert.IsType<YamlMappingNode>(Get(services, name));
-            Assert.NotNull(Get(svc, "image"));
-            Assert.NotEmpty(Assert.IsType<YamlSequenceNode>(Get(svc, "ports")).Children);
-            Assert.NotNull(Get(svc, "healthcheck"));
+            Assert.NotNull(Str(Service(name), "image"));
         }
 
-        Assert.StartsWith("rabbitmq:", ((YamlScalarNode)Get((YamlMappingNode)Get(services, "rabbitmq")!, "image")!).Value);
-        Assert.Contains("mssql", ((YamlScalarNode)Get((YamlMappingNode)Get(services, "sqlserver")!, "image")!).Value);
+        foreach (var name in new[] { "rabbitmq", "sqlserver", "prometheus", "alertmanager", "grafana" })
+        {
+            Assert.NotNull(Get(Service(name), "healthcheck"));
+        }
+
+        Assert.StartsWith("rabbitmq:", Str(Service("rabbitmq"), "image"));
+        Assert.Contains("mssql", Str(Service("sqlserver"), "image"));
+        Assert.StartsWith("prom/alertmanager:", Str(Service("alertmanager"), "image"));
+        Assert.StartsWith("jaegertracing/all-in-one:", Str(Service("jaeger"), "image"));
     }
 
     [Fact]
     public void Every_pipeline_service_builds_its_own_project_and_waits_for_broker_and_database()
     {
-        var services = LoadServices();
         foreach (var name in PipelineServices)
         {
-            var svc = Assert.IsType<YamlMappingNode>(Get(services, name));
+            var svc = Service(name);
             var build = Assert.IsType<YamlMappingNode>(Get(svc, "build"));
-            var dockerfile = ((YamlScalarNode)Get(build, "dockerfile")!).Value!;
+            var dockerfile = Str(build, "dockerfile")!;
             Assert.True(File.Exists(Path.Combine(RepoPaths.Root, dockerfile)), dockerfile);
-            var project = ((YamlScalarNode)Get((YamlMappingNode)Get(build, "args")!, "PROJECT")!).Value!;
+            var project = Str((YamlMappingNode)Get(build, "args")!, "PROJECT")!;
             Assert.True(File.Exists(Path.Combine(RepoPaths.Root, project)), $"{name}: {project} does not exist");
 
-            var ports = Assert.IsType<YamlSequenceNode>(Get(svc, "ports"));
-            Assert.Contains(ports.Children, p => ((YamlScalarNode)p).Value!.EndsWith(":8080", StringComparison.Ordinal));
-
             var deps = Assert.IsType<YamlMappingNode>(Get(svc, "depends_on"));
-            Assert.Equal("service_healthy", ((YamlScalarNode)Get((YamlMappingNode)Get(deps, "rabbitmq")!, "condition")!).Value);
+            Assert.Equal("service_healthy", Str((YamlMappingNode)Get(deps, "rabbitmq")!, "condition"));
             // The database exists before any service migrates it.
-            Assert.Equal("service_completed_successfully", ((YamlScalarNode)Get((YamlMappingNode)Get(deps, "sqlserver-init")!, "condition")!).Value);
-            var init = (YamlMappingNode)Get(services, "sqlserver-init")!;
-            Assert.Equal("service_healthy", ((YamlScalarNode)Get((YamlMappingNode)Get((YamlMappingNode)Get(init, "depends_on")!, "sqlserver")!, "condition")!).Value);
+            Assert.Equal("service_completed_successfully", Str((YamlMappingNode)Get(deps, "sqlserver-init")!, "condition"));
+            var init = Service("sqlserver-init");
+            Assert.Equal("service_healthy", Str((YamlMappingNode)Get((YamlMappingNode)Get(init, "depends_on")!, "sqlserver")!, "condition"));
 
-            var env = Assert.IsType<YamlMappingNode>(Get(svc, "environment"));
-            Assert.Equal("RabbitMq", ((YamlScalarNode)Get(env, "Messaging__Transport")!).Value);
-            Assert.Equal("SqlServer", ((YamlScalarNode)Get(env, "Storage__Provider")!).Value);
+            var env = Environment(name);
+            Assert.Equal("RabbitMq", env["Messaging__Transport"]);
+            Assert.Equal("SqlServer", env["Storage__Provider"]);
             Assert.NotNull(Get(svc, "healthcheck"));
             Assert.NotNull(Get(svc, "volumes"));
         }
     }
 
     [Fact]
-    public void Prometheus_scrapes_every_pipeline_service_and_grafana_is_provisioned()
+    public void Only_the_ports_a_user_needs_are_published_and_the_unauthenticated_uis_on_loopback_only()
     {
-        var prom = File.ReadAllText(Path.Combine(RepoPaths.Root, "infra/prometheus/prometheus.yml"));
+        var expected = new Dictionary<string, string[]>(StringComparer.Ordinal)
+        {
+            ["inference"] = ["8080:8080"],                         // the API users call
+            ["rabbitmq"] = ["5672:5672", "15672:15672"],           // ctl over AMQP, the management UI (both log in)
+            ["grafana"] = ["3000:3000"],                           // dashboards (login)
+            ["prometheus"] = ["127.0.0.1:9090:9090"],              // no login: this machine only
+            ["alertmanager"] = ["127.0.0.1:9093:9093"],
+            ["jaeger"] = ["127.0.0.1:16686:16686"],
+        };
+
+        foreach (var name in ServiceNames())
+        {
+            Assert.Equal(expected.GetValueOrDefault(name, []), Ports(name));
+        }
+    }
+
+    [Fact]
+    public void Prometheus_scrapes_every_service_and_the_brokers_queues_and_sends_alerts_to_alertmanager()
+    {
+        var prom = Yaml("infra/prometheus/prometheus.yml");
+        var jobs = ((YamlSequenceNode)prom["scrape_configs"]).Cast<YamlMappingNode>()
+            .ToDictionary(j => ((YamlScalarNode)j["job_name"]).Value!, StringComparer.Ordinal);
+        var pipelineTargets = Targets(jobs["pipeline"]);
         foreach (var name in PipelineServices)
         {
-            Assert.Contains($"{name}:8080", prom, StringComparison.Ordinal);
+            Assert.Contains($"{name}:8080", pipelineTargets);
         }
+
+        // RabbitMQ's own exporter, per queue (error queues included), enabled in the broker's plugins.
+        var queues = jobs["rabbitmq-queues"];
+        Assert.Equal("/metrics/detailed", ((YamlScalarNode)queues["metrics_path"]).Value);
+        Assert.Equal("queue_coarse_metrics", ((YamlScalarNode)((YamlSequenceNode)((YamlMappingNode)queues["params"])["family"])[0]).Value);
+        Assert.Equal(["rabbitmq:15692"], Targets(queues));
+        Assert.Contains("rabbitmq_prometheus", File.ReadAllText(Path.Combine(RepoPaths.Root, "infra/rabbitmq/enabled_plugins")), StringComparison.Ordinal);
+        Assert.Contains(Volumes("rabbitmq"), v => v.StartsWith("./infra/rabbitmq/enabled_plugins:/etc/rabbitmq/enabled_plugins", StringComparison.Ordinal));
+        Assert.Contains("rabbitmq_prometheus", File.ReadAllText(Path.Combine(RepoPaths.Root, "infra/rabbitmq/bootstrap.sh")), StringComparison.Ordinal);
+
+        var alertmanagers = (YamlSequenceNode)((YamlMappingNode)prom["alerting"])["alertmanagers"];
+        Assert.Equal(["alertmanager:9093"], Targets((YamlMappingNode)alertmanagers[0]));
 
         Assert.True(File.Exists(Path.Combine(RepoPaths.Root, "infra/grafana/provisioning/datasources/prometheus.yml")));
         Assert.True(File.Exists(Path.Combine(RepoPaths.Root, "infra/rabbitmq/definitions.json")));
     }
+
+    internal static YamlMappingNode Yaml(string relative)
+    {
+        var yaml = new YamlStream();
+        using var reader = new StreamReader(Path.Combine(RepoPaths.Root, relative));
+        yaml.Load(reader);
+        return (YamlMappingNode)yaml.Documents[0].RootNode;
+    }
+
+    internal static List<string> Volumes(string service) =>
+        Get(Service(service), "volumes") is YamlSequenceNode v ? v.Children.Select(c => ((YamlScalarNode)c).Value!).ToList() : [];
+
+    private static List<string> Targets(YamlMappingNode job) =>
+        ((YamlSequenceNode)job["static_configs"]).Cast<YamlMappingNode>()
+            .SelectMany(c => ((YamlSequenceNode)c["targets"]).Select(t => ((YamlScalarNode)t).Value!))
+            .ToList();
 }

@@ -163,6 +163,32 @@ public class KubernetesTests
     }
 
     [Fact]
+    public void Alertmanager_routes_with_compose_s_config_and_reads_the_webhook_url_from_the_secret()
+    {
+        var docs = BaseResources();
+        var pod = Get(Find(docs, "Deployment", "alertmanager"), "spec", "template", "spec")!;
+        Assert.Equal("true", Str(pod, "securityContext", "runAsNonRoot"));
+        var container = Seq(pod, "containers").Single();
+        var secret = Seq(pod, "volumes").Single(v => Get(v, "secret") is not null);
+        Assert.Equal("pipeline-secrets", Str(secret, "secret", "secretName"));
+        var item = Seq(secret, "secret", "items").Single();
+        Assert.Equal("ALERTMANAGER_WEBHOOK_URL", Str(item, "key"));
+        var mount = Seq(container, "volumeMounts").Single(m => Str(m, "name") == Str(secret, "name"));
+
+        // The file the receiver reads (url_file) is where the Secret's key is mounted.
+        var config = Load(Path.Combine(RepoPaths.Root, "infra", "alertmanager", "alertmanager.yml"));
+        var urlFile = Str(Seq(Seq(config, "receivers").Single(), "webhook_configs").Single(), "url_file");
+        Assert.Equal(urlFile, Str(mount, "mountPath"));
+        Assert.Equal(Str(item, "path"), Str(mount, "subPath"));
+
+        var generator = Seq(Load(Path.Combine(RepoPaths.Root, "infra", "alertmanager", "kustomization.yaml")), "configMapGenerator").Single();
+        var configVolume = Seq(pod, "volumes").Single(v => Str(v, "configMap", "name") == Str(generator, "name"));
+        Assert.Equal("/etc/alertmanager", Str(Seq(container, "volumeMounts").Single(m => Str(m, "name") == Str(configVolume, "name")), "mountPath"));
+        Assert.Contains("--config.file=/etc/alertmanager/alertmanager.yml", Seq(container, "args").Select(Str));
+        Assert.Contains(Seq(Find(docs, "Service", "alertmanager"), "spec", "ports"), p => Str(p, "port") == "9093");
+    }
+
+    [Fact]
     public void The_tuner_scales_on_the_depth_of_the_queue_it_really_consumes()
     {
         var docs = BaseResources();

@@ -16,6 +16,8 @@ public sealed class AdaptationRunsModule : IServiceModule
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<RunOwner>();
         services.AddHostedService<RunTimers>();
+        services.AddValidatedOptions<ApprovalMetricsOptions>(configuration, RunOwnerOptions.Section);
+        services.AddHostedService<ApprovalMetrics>();
         services.AddSingleton<OutboxRelay>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
     }

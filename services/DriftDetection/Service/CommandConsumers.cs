@@ -46,6 +46,7 @@ public sealed class LabelsObservedConsumer(
             // The monitor is thread-safe: no model lock, so feedback never queues behind a window's evaluation.
             var (labelled, correct) = Feedback.Score(batch.Predictions, m.Labels);
             monitors.RecordFeedback(m.ModelId, batch.ModelVersion, labelled, correct);
+            DriftMetrics.RecordLabels(m.ModelId, batch.ModelVersion, batch.Predictions, m.Labels);
         }
     }
 }

@@ -74,6 +74,10 @@ public sealed class DriftDetectionOptions
     [Range(1, 1000)]
     public int MaxEvidenceWindows { get; set; } = 8;
 
+    /// <summary>Features of each window exported as pipeline_drift_feature_score (its most drifted ones): bounds the metric's series per model.</summary>
+    [Range(0, 100)]
+    public int MetricsTopFeatures { get; set; } = 10;
+
     public MonitorOptions ToMonitorOptions() => new()
     {
         Window = Window,

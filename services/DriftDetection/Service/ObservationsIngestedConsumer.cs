@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MassTransit;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
 using Pipeline.Drift.Monitoring;
@@ -17,7 +18,7 @@ namespace Pipeline.DriftDetection;
 /// </summary>
 public sealed class ObservationsIngestedConsumer(
     IObservationRepository observations, IDriftRepository drift, IModelRegistry registry,
-    MonitorRegistry monitors, DatasetArtifacts datasets, ILogger<ObservationsIngestedConsumer> logger)
+    MonitorRegistry monitors, DatasetArtifacts datasets, IOptions<DriftDetectionOptions> options, ILogger<ObservationsIngestedConsumer> logger)
     : IConsumer<ObservationsIngested>
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
@@ -58,6 +59,8 @@ public sealed class ObservationsIngestedConsumer(
             logger.LogInformation("Batch {BatchId} was already ingested; skipped", m.BatchId);
             return;
         }
+
+        DriftMetrics.RecordLabels(m.ModelId, m.ModelVersion, m.Predictions, m.Labels);
 
         DriftMonitor monitor;
         ML.Models.ModelBundle? embedder;
@@ -110,6 +113,8 @@ public sealed class ObservationsIngestedConsumer(
             DriftMetrics.EstimatedAccuracy.WithLabels(m.ModelId).Set(estimated);
             DriftMetrics.EstimatedAccuracyDrop.WithLabels(m.ModelId).Set(drop);
         }
+
+        DriftMetrics.RecordWindow(m.ModelId, m.ModelVersion, window, options.Value.MetricsTopFeatures);
 
         logger.LogInformation(
             "Window {WindowId}: {Rows} rows, drift {Drift} (share {Share:P0}, severity {Severity}, {Consecutive} in a row): {Outcome}: {Reason}",
