@@ -36,7 +36,7 @@ service() {
 
 service adaptation-runs \
   'ScoreSensitivity|TrainCandidate|EvaluateCandidate|DeployCandidate|AdaptationRunStarted|AdaptationRunFinished|AdaptationRunFailed|ApprovalRequested|CandidateApproved|CandidateRejected' \
-  'DriftDetected|StartAdaptation|SensitivityScored|TuningProgress|CandidateTrained|CandidateEvaluated|ModelDeployed|AdaptationStageFailed|ApproveCandidate|RejectCandidate' &
+  'DriftDetected|StartAdaptation|SensitivityScored|TuningProgress|CandidateTrained|CandidateEvaluated|ModelDeployed|AdaptationStageFailed|ApproveCandidate|RejectCandidate|ListRuns|GetRun' &
 pids+=($!)
 service drift-detection 'DriftDetected' \
   'ObservationsIngested|LabelsObserved|ModelVersionRegistered|PauseAdaptation|ResumeAdaptation|AdaptationRunStarted|AdaptationRunFinished' &
@@ -55,11 +55,15 @@ pids+=($!)
 # Each rabbitmqctl call starts an Erlang VM (about a second): the users are set up side by side.
 for pid in "${pids[@]}"; do wait "$pid"; done
 
-# Operators write commands only; which command a user may give is the role check in the services
-# (Roles:Operators, Roles:Approvers), against the user_id the broker validated.
-commands='ApproveCandidate|RejectCandidate|RollbackModel|PauseAdaptation|ResumeAdaptation|StartAdaptation|RegisterModel|ListModels'
+# Operators write commands and queries only; which command a user may give is the role check in the
+# services (Roles:Operators, Roles:Approvers), against the user_id the broker validated. The answers
+# come back to their own temporary queue (*_bus_*). `ctl runs watch` binds a temporary queue of its own
+# to the run events below, so operators may also declare (configure) and read those exchanges; they
+# can still write none of them.
+commands='ApproveCandidate|RejectCandidate|RollbackModel|PauseAdaptation|ResumeAdaptation|StartAdaptation|RegisterModel|ListModels|ListRuns|GetRun'
+watched='AdaptationRunStarted|SensitivityScored|TuningProgress|CandidateTrained|CandidateEvaluated|ApprovalRequested|CandidateApproved|CandidateRejected|ModelDeployed|AdaptationRunFailed|AdaptationRunFinished'
 for user in "$@"; do
   grep -qx "$user" <<<"$existing" || continue
   ctl set_user_tags "$user" >/dev/null
-  ctl set_permissions -p "$vhost" "$user" "^(${C}(${commands})|${bus})\$" "^(${C}(${commands})|${bus})\$" "^(${bus})\$" >/dev/null
+  ctl set_permissions -p "$vhost" "$user" "^(${C}(${commands}|${watched})|${bus})\$" "^(${C}(${commands})|${bus})\$" "^(${C}(${watched})|${bus})\$" >/dev/null
 done

@@ -1,3 +1,4 @@
+using MassTransit;
 using System.Diagnostics;
 using System.Text;
 using Pipeline.Integration.Tests.Faults;
@@ -38,6 +39,27 @@ public sealed class LeastPrivilegeTests(LeastPrivilegeVhost broker) : IClassFixt
         Assert.Equal(403, await PublishAsync("deployment", passwords["deployment"], "DeployCandidate"));
         Assert.Equal(403, await PublishAsync("evaluation-gate", passwords["evaluation-gate"], "CandidateApproved"));
         Assert.Equal(0, await PublishAsync("adaptation-runs", passwords["adaptation-runs"], "DeployCandidate"));
+    }
+
+    [Fact]
+    public async Task An_operator_can_ask_about_runs_and_watch_run_events_on_a_temporary_queue()
+    {
+        Assert.Equal(0, await PublishAsync("mallory", "mallory", "GetRun"));
+        var watched = false;
+        await Cli.Commands.OperatorClient.WatchAsync(
+            new Cli.Commands.BrokerSettings(Broker.Host, Broker.Port, vhost, "mallory", "mallory"),
+            e =>
+            {
+                e.Handler<Contracts.TuningProgress>(_ => Task.CompletedTask);
+                e.Handler<Contracts.AdaptationRunFinished>(_ => Task.CompletedTask);
+            },
+            CancellationToken.None,
+            _ =>
+            {
+                watched = true;
+                return Task.CompletedTask;
+            });
+        Assert.True(watched);
     }
 
     [Fact]
@@ -117,7 +139,7 @@ public sealed class LeastPrivilegeVhost : IAsyncLifetime
         // The exchanges exist (as they would once the services ran), so a refusal is about rights.
         await using var connection = await ConnectAsync(Name, "guest", "guest");
         await using var channel = await connection.CreateChannelAsync();
-        foreach (var type in new[] { "CandidateApproved", "ModelRolledBack", "ModelDeployed", "DeployCandidate", "RollbackModel" })
+        foreach (var type in new[] { "CandidateApproved", "ModelRolledBack", "ModelDeployed", "DeployCandidate", "RollbackModel", "GetRun" })
         {
             await channel.ExchangeDeclareAsync($"Pipeline.Contracts:{type}", ExchangeType.Fanout, durable: true);
         }

@@ -15,6 +15,7 @@ public sealed class AdaptationRunsModule : IServiceModule
         services.AddValidatedOptions<RunOwnerOptions>(configuration, RunOwnerOptions.Section);
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<RunOwner>();
+        services.AddSingleton<RunQueries>();
         services.AddHostedService<RunTimers>();
         services.AddValidatedOptions<ApprovalMetricsOptions>(configuration, RunOwnerOptions.Section);
         services.AddHostedService<ApprovalMetrics>();
@@ -34,5 +35,7 @@ public sealed class AdaptationRunsModule : IServiceModule
         bus.AddConsumer<AdaptationStageFailedConsumer, RunEndpointDefinition<AdaptationStageFailedConsumer>>();
         bus.AddConsumer<ApproveCandidateConsumer, RunEndpointDefinition<ApproveCandidateConsumer>>();
         bus.AddConsumer<RejectCandidateConsumer, RunEndpointDefinition<RejectCandidateConsumer>>();
+        bus.AddConsumer<ListRunsConsumer>();
+        bus.AddConsumer<GetRunConsumer>();
     }
 }

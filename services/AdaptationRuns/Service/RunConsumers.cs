@@ -34,15 +34,18 @@ public sealed class DriftDetectedConsumer(RunOwner owner) : IConsumer<DriftDetec
 public sealed class StartAdaptationConsumer(RunOwner owner, IOptions<RoleOptions> roles, ILogger<StartAdaptationConsumer> logger)
     : IConsumer<StartAdaptation>
 {
-    public async Task Consume(ConsumeContext<StartAdaptation> context)
-    {
-        var m = context.Message;
-        var user = OperatorRoles.Require(context, roles.Value, OperatorRole.Operator, logger);
-        if (!await owner.StartAsync(NewId.NextGuid(), m.ModelId, null, user, $"started by {user}: {m.Reason}", null, context.CancellationToken))
+    public Task Consume(ConsumeContext<StartAdaptation> context) =>
+        OperatorCommand.HandleAsync(context, roles.Value, OperatorRole.Operator, logger, async user =>
         {
-            throw new CommandRejectedException($"{m.ModelId} already has an active adaptation run");
-        }
-    }
+            var m = context.Message;
+            var runId = NewId.NextGuid();
+            if (!await owner.StartAsync(runId, m.ModelId, null, user, $"started by {user}: {m.Reason}", null, context.CancellationToken))
+            {
+                throw new CommandRejectedException($"{m.ModelId} already has an active adaptation run");
+            }
+
+            return $"run {runId} of {m.ModelId} started";
+        });
 }
 
 public sealed class SensitivityScoredConsumer(RunOwner owner) : IConsumer<SensitivityScored>
@@ -79,22 +82,46 @@ public sealed class AdaptationStageFailedConsumer(RunOwner owner) : IConsumer<Ad
 public sealed class ApproveCandidateConsumer(RunOwner owner, IOptions<RoleOptions> roles, ILogger<ApproveCandidateConsumer> logger)
     : IConsumer<ApproveCandidate>
 {
-    public Task Consume(ConsumeContext<ApproveCandidate> context)
-    {
-        var m = context.Message;
-        var user = OperatorRoles.Require(context, roles.Value, OperatorRole.Approver, logger);
-        return owner.DecideAsync(m.RunId, m.ModelId, user, m.Reason, approve: true, context.CancellationToken);
-    }
+    public Task Consume(ConsumeContext<ApproveCandidate> context) =>
+        OperatorCommand.HandleAsync(context, roles.Value, OperatorRole.Approver, logger, async user =>
+        {
+            var m = context.Message;
+            var run = await owner.DecideAsync(m.RunId, m.ModelId, user, m.Reason, approve: true, context.CancellationToken);
+            return $"run {run.RunId} approved: deploying {run.ModelId} v{run.CandidateVersion} (replaces v{run.BaseVersion})";
+        });
 }
 
 /// <summary>RejectCandidate (an approver) → the run ends rejected.</summary>
 public sealed class RejectCandidateConsumer(RunOwner owner, IOptions<RoleOptions> roles, ILogger<RejectCandidateConsumer> logger)
     : IConsumer<RejectCandidate>
 {
-    public Task Consume(ConsumeContext<RejectCandidate> context)
+    public Task Consume(ConsumeContext<RejectCandidate> context) =>
+        OperatorCommand.HandleAsync(context, roles.Value, OperatorRole.Approver, logger, async user =>
+        {
+            var m = context.Message;
+            var run = await owner.DecideAsync(m.RunId, m.ModelId, user, m.Reason, approve: false, context.CancellationToken);
+            return $"run {run.RunId} rejected: {run.ModelId} stays on v{run.BaseVersion}";
+        });
+}
+
+/// <summary>ListRuns (a query) → recent or pending runs → RunList (reply).</summary>
+public sealed class ListRunsConsumer(RunQueries queries) : IConsumer<ListRuns>
+{
+    public async Task Consume(ConsumeContext<ListRuns> context) =>
+        await context.RespondAsync(await queries.ListAsync(context.Message, context.CancellationToken));
+}
+
+/// <summary>GetRun (a query) → one run's stages, approvals and evaluation → RunDetails (reply), refused when unknown.</summary>
+public sealed class GetRunConsumer(RunQueries queries) : IConsumer<GetRun>
+{
+    public async Task Consume(ConsumeContext<GetRun> context)
     {
-        var m = context.Message;
-        var user = OperatorRoles.Require(context, roles.Value, OperatorRole.Approver, logger);
-        return owner.DecideAsync(m.RunId, m.ModelId, user, m.Reason, approve: false, context.CancellationToken);
+        if (await queries.GetAsync(context.Message.RunId, context.CancellationToken) is { } details)
+        {
+            await context.RespondAsync(details);
+            return;
+        }
+
+        await OperatorCommand.RefuseQueryAsync(context, $"run {context.Message.RunId} is unknown");
     }
 }

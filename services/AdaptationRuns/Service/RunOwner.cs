@@ -153,8 +153,8 @@ public sealed class RunOwner(
         await MoveAsync(run, step, ct);
     }
 
-    /// <summary>An approver's ApproveCandidate or RejectCandidate (the caller checked the role).</summary>
-    public async Task DecideAsync(Guid runId, string? modelId, string user, string reason, bool approve, CancellationToken ct)
+    /// <summary>An approver's ApproveCandidate or RejectCandidate (the caller checked the role). Returns the run as it was decided.</summary>
+    public async Task<AdaptationRun> DecideAsync(Guid runId, string? modelId, string user, string reason, bool approve, CancellationToken ct)
     {
         var run = await runs.GetAsync(runId, ct) ?? throw new CommandRejectedException($"run {runId} is unknown");
         if (modelId is not null && modelId != run.ModelId)
@@ -174,6 +174,8 @@ public sealed class RunOwner(
         {
             throw new CommandRejectedException($"run {runId} was decided concurrently");
         }
+
+        return run;
     }
 
     public async Task OnDeployedAsync(ModelDeployed m, CancellationToken ct)

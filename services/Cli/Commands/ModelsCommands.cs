@@ -14,9 +14,6 @@ namespace Pipeline.Cli.Commands;
 /// </summary>
 public static class ModelsCommands
 {
-    private static readonly Option<string?> User = new("--user") { Description = "RabbitMQ user (the operator identity); default $PIPELINE_AMQP_USER or the OS user" };
-    private static readonly Option<string?> Password = new("--password") { Description = "RabbitMQ password; default $PIPELINE_AMQP_PASSWORD" };
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
 
     public static Command Create()
     {
@@ -40,10 +37,10 @@ public static class ModelsCommands
         var deploy = new Option<bool>("--deploy") { Description = "Put the registered version in production" };
         var reason = new Option<string>("--reason") { Description = "Recorded in the audit trail", DefaultValueFactory = _ => "registered with pipelinectl" };
         var artifacts = new Option<string?>("--artifacts") { Description = "Artifact store the services read (default $Storage__ArtifactRoot or .pipeline/artifacts)" };
-        var cmd = new Command("register", "Register a model version with its reference data (over RabbitMQ)")
+        var cmd = Ctl.WithConnection(new Command("register", "Register a model version with its reference data (over RabbitMQ)")
         {
-            model, file, manifest, images, labels, csv, labelColumn, deploy, reason, artifacts, User, Password,
-        };
+            model, file, manifest, images, labels, csv, labelColumn, deploy, reason, artifacts,
+        }, timeoutSeconds: 120);
         cmd.SetAction(async (r, ct) =>
         {
             var id = r.GetValue(model)!;
@@ -91,14 +88,17 @@ public static class ModelsCommands
                     Deploy = r.GetValue(deploy),
                     Reason = r.GetValue(reason)!,
                 };
-                var broker = BrokerSettings.FromEnvironment(r.GetValue(User), r.GetValue(Password));
-                var done = await OperatorClient.RequestAsync<RegisterModel, ModelVersionRegistered>(broker, command, Timeout, ct);
+                var done = await OperatorClient.QueryAsync<RegisterModel, ModelVersionRegistered>(Ctl.Broker(r), command, Ctl.Deployment, Ctl.Timeout(r), ct);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"registered {done.ModelId} v{done.Version} ({done.Architecture}, input [{string.Join(", ", done.InputShape)}], {done.Classes.Count} classes, {rows.Rows} reference rows){(command.Deploy ? "; deployed" : "")}"));
                 return 0;
             }
-            catch (Exception ex) when (ex is ModelValidationException or InvalidDataException or FileNotFoundException or CommandRefusedException
-                or ArtifactStoreException or IOException or MassTransit.MassTransitException)
+            catch (OperatorException ex)
+            {
+                return Fail(ex.Message, ex.ExitCode);
+            }
+            catch (Exception ex) when (ex is ModelValidationException or InvalidDataException or FileNotFoundException
+                or ArtifactStoreException or IOException)
             {
                 return Fail(ex.Message);
             }
@@ -108,11 +108,10 @@ public static class ModelsCommands
 
     private static Command List()
     {
-        var cmd = new Command("list", "Registered models with their production and latest versions") { User, Password };
-        cmd.SetAction(async (r, ct) =>
+        var cmd = Ctl.WithConnection(new Command("list", "Registered models with their production and latest versions"));
+        cmd.SetAction((r, ct) => Ctl.RunAsync(async () =>
         {
             var catalog = await QueryAsync(r, null, ct);
-            if (catalog is null) return 1;
             Console.WriteLine($"{"model",-24} {"production",10} {"latest",6}  architecture  input");
             foreach (var m in catalog.Models)
             {
@@ -122,18 +121,17 @@ public static class ModelsCommands
             }
 
             return 0;
-        });
+        }));
         return cmd;
     }
 
     private static Command Show(string name, string description)
     {
-        var model = new Argument<string>("model") { Description = "Model id" };
-        var cmd = new Command(name, description) { model, User, Password };
-        cmd.SetAction(async (r, ct) =>
+        var model = Ctl.ModelArgument();
+        var cmd = Ctl.WithConnection(new Command(name, description) { model });
+        cmd.SetAction((r, ct) => Ctl.RunAsync(async () =>
         {
             var catalog = await QueryAsync(r, r.GetValue(model), ct);
-            if (catalog is null) return 1;
             var m = catalog.Models.Single();
             Console.WriteLine($"{m.ModelId}: production {(m.ProductionVersion is { } p ? "v" + p : "none")}, latest {(m.LatestVersion is { } l ? "v" + l : "none")}");
             var versions = name == "versions" ? m.Versions.OrderBy(v => v.Version).ToList()
@@ -151,23 +149,12 @@ public static class ModelsCommands
             }
 
             return 0;
-        });
+        }));
         return cmd;
     }
 
-    private static async Task<ModelCatalog?> QueryAsync(ParseResult r, string? modelId, CancellationToken ct)
-    {
-        var broker = BrokerSettings.FromEnvironment(r.GetValue(User), r.GetValue(Password));
-        try
-        {
-            return await OperatorClient.RequestAsync<ListModels, ModelCatalog>(broker, new ListModels { ModelId = modelId }, Timeout, ct);
-        }
-        catch (Exception ex) when (ex is CommandRefusedException or MassTransit.MassTransitException)
-        {
-            Fail(ex.Message);
-            return null;
-        }
-    }
+    private static Task<ModelCatalog> QueryAsync(ParseResult r, string? modelId, CancellationToken ct) =>
+        OperatorClient.QueryAsync<ListModels, ModelCatalog>(Ctl.Broker(r), new ListModels { ModelId = modelId }, Ctl.Deployment, Ctl.Timeout(r), ct);
 
     private static ModelInfo ReadPipelineModel(string path)
     {
@@ -186,9 +173,9 @@ public static class ModelsCommands
         : Environment.GetEnvironmentVariable("PIPELINE_Storage__ArtifactRoot") is { Length: > 0 } b ? b
         : Path.Combine(".pipeline", "artifacts");
 
-    private static int Fail(string message)
+    private static int Fail(string message, int exitCode = 1)
     {
         Console.Error.WriteLine("error: " + message);
-        return 1;
+        return exitCode;
     }
 }

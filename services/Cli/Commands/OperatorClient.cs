@@ -1,7 +1,10 @@
+using System.Text.Json.Serialization;
 using MassTransit;
-using Pipeline.Contracts;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Pipeline.Contracts;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
 
 namespace Pipeline.Cli.Commands;
 
@@ -11,66 +14,121 @@ public sealed record BrokerSettings(string Host, int Port, string VirtualHost, s
     public static BrokerSettings FromEnvironment(string? user, string? password)
     {
         static string Env(string name, string fallback) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : fallback;
+        var port = Env("PIPELINE_AMQP_PORT", "5672");
         return new BrokerSettings(
             Env("PIPELINE_AMQP_HOST", "localhost"),
-            int.Parse(Env("PIPELINE_AMQP_PORT", "5672"), System.Globalization.CultureInfo.InvariantCulture),
+            int.TryParse(port, System.Globalization.CultureInfo.InvariantCulture, out var p) && p is > 0 and < 65536
+                ? p : throw new Hosting.UserErrorException($"PIPELINE_AMQP_PORT '{port}' is not a port number"),
             Env("PIPELINE_AMQP_VHOST", "/"),
             user ?? Env("PIPELINE_AMQP_USER", Environment.UserName),
             password ?? Env("PIPELINE_AMQP_PASSWORD", ""));
     }
+
+    public override string ToString() => $"{User}@{Host}:{Port}{(VirtualHost.StartsWith('/') ? "" : "/")}{VirtualHost}";
+}
+
+/// <summary>What went wrong talking to the pipeline, with the exit code pipelinectl reports it with.</summary>
+public sealed class OperatorException(string message, int exitCode) : Exception(message)
+{
+    /// <summary>The owning service refused the command or query.</summary>
+    public const int Refused = 1;
+
+    /// <summary>No service answered in time.</summary>
+    public const int NoAnswer = 3;
+
+    /// <summary>The broker could not be reached, or refused the user's credentials or virtual host.</summary>
+    public const int Broker = 4;
+
+    public int ExitCode { get; } = exitCode;
 }
 
 /// <summary>
-/// Publishes one operator command on RabbitMQ. The AMQP user_id property is set to the user the
-/// client authenticated as: RabbitMQ rejects a message whose user_id differs from the connection's
-/// user, so the services can trust it as the operator's identity.
+/// Talks to the pipeline over RabbitMQ as the operator's own broker user. Messages carry the AMQP user_id of
+/// that user: RabbitMQ rejects a message whose user_id differs from the connection's user, so the services can
+/// trust it as the operator's identity. Commands and queries are MassTransit requests: the owning service
+/// answers (<see cref="CommandAccepted"/>, <see cref="CommandRefused"/> or the query's reply).
 /// </summary>
 public static class OperatorClient
 {
+    /// <summary>Publishes a command without waiting for an answer (as plain AMQP tools do).</summary>
     public static async Task PublishAsync<T>(BrokerSettings broker, T command, CancellationToken ct)
         where T : class =>
-        await WithBusAsync(broker, ct, bus => bus.Publish(command, ct));
+        await WithBusAsync(broker, null, ct, bus => bus.Publish(command, ct));
 
-    /// <summary>
-    /// Publishes a request and waits for the reply. A consumer that refuses the request faults it: the fault's
-    /// reason comes back as <see cref="CommandRefusedException"/>.
-    /// </summary>
-    public static async Task<TResponse> RequestAsync<TRequest, TResponse>(BrokerSettings broker, TRequest request, TimeSpan timeout, CancellationToken ct)
+    /// <summary>Sends an operator command and waits for the owning service's answer.</summary>
+    /// <returns>What the service did.</returns>
+    /// <exception cref="OperatorException">refused (with the reason), no answer in time, or the broker failed.</exception>
+    public static async Task<CommandAccepted> CommandAsync<T>(BrokerSettings broker, T command, string service, TimeSpan timeout, CancellationToken ct)
+        where T : class =>
+        await QueryAsync<T, CommandAccepted>(broker, command, service, timeout, ct);
+
+    /// <summary>A request answered with <typeparamref name="TResponse"/>, or refused with <see cref="CommandRefused"/> or a fault.</summary>
+    public static async Task<TResponse> QueryAsync<TRequest, TResponse>(BrokerSettings broker, TRequest request, string service, TimeSpan timeout, CancellationToken ct)
         where TRequest : class
         where TResponse : class
     {
-        TResponse? response = null;
-        await WithBusAsync(broker, ct, async bus =>
-        {
-            var client = bus.CreateRequestClient<TRequest>(RequestTimeout.After(ms: (int)timeout.TotalMilliseconds));
-            try
-            {
-                response = (await client.GetResponse<TResponse>(request, ct)).Message;
-            }
-            catch (RequestFaultException ex)
-            {
-                var reason = ex.Fault?.Exceptions?.FirstOrDefault()?.Message ?? ex.Message;
-                throw new CommandRefusedException(reason);
-            }
-            catch (RequestTimeoutException)
-            {
-                throw new CommandRefusedException(
-                    $"no answer within {timeout.TotalSeconds:0} s: is the deployment service running on {broker.Host}:{broker.Port}{broker.VirtualHost}?");
-            }
-        });
-        return response!;
+        TResponse? answer = null;
+        await WithBusAsync(broker, null, ct, async bus => answer = await RequestAsync<TRequest, TResponse>(bus, broker, request, service, timeout, ct));
+        return answer!;
     }
 
-    private static async Task WithBusAsync(BrokerSettings broker, CancellationToken ct, Func<IBus, Task> action)
+    /// <summary>
+    /// Runs <paramref name="action"/> on a bus whose temporary, auto-delete queue receives the events
+    /// <paramref name="subscribe"/> binds (a live view; nothing is left on the broker afterwards).
+    /// </summary>
+    public static Task WatchAsync(BrokerSettings broker, Action<IReceiveEndpointConfigurator> subscribe, CancellationToken ct, Func<IBus, Task> action) =>
+        WithBusAsync(broker, subscribe, ct, action);
+
+    internal static async Task<TResponse> RequestAsync<TRequest, TResponse>(IBus bus, BrokerSettings broker, TRequest request, string service, TimeSpan timeout, CancellationToken ct)
+        where TRequest : class
+        where TResponse : class
     {
+        var client = bus.CreateRequestClient<TRequest>(RequestTimeout.After(ms: (int)timeout.TotalMilliseconds));
+        try
+        {
+            var response = await client.GetResponse<TResponse, CommandRefused>(request, ct);
+            if (response.Is(out Response<TResponse>? ok))
+            {
+                return ok.Message;
+            }
+
+            var refused = response.Is(out Response<CommandRefused>? no) ? no.Message.Reason : "refused";
+            throw new OperatorException($"refused by {service}: {refused}", OperatorException.Refused);
+        }
+        catch (RequestFaultException ex)
+        {
+            // An invalid message or a failure the service could not handle: its reason comes back in the fault.
+            var reason = ex.Fault?.Exceptions?.FirstOrDefault()?.Message ?? ex.Message;
+            throw new OperatorException($"refused by {service}: {reason}", OperatorException.Refused);
+        }
+        catch (RequestTimeoutException)
+        {
+            throw new OperatorException(
+                $"no service answered within {timeout.TotalSeconds:0.#} s: is {service} running on {broker.Host}:{broker.Port} (virtual host {broker.VirtualHost})? (--timeout sets the wait)",
+                OperatorException.NoAnswer);
+        }
+    }
+
+    private static async Task WithBusAsync(BrokerSettings broker, Action<IReceiveEndpointConfigurator>? subscribe, CancellationToken ct, Func<IBus, Task> action)
+    {
+        await CheckLoginAsync(broker, ct);
         var services = new ServiceCollection();
-        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Critical));
         services.AddMassTransit(x => x.UsingRabbitMq((_, cfg) =>
         {
             cfg.Host(broker.Host, (ushort)broker.Port, broker.VirtualHost, h =>
             {
                 h.Username(broker.User);
                 h.Password(broker.Password);
+            });
+            cfg.ConfigureJsonSerializerOptions(json =>
+            {
+                if (!json.Converters.Any(c => c is JsonStringEnumConverter))
+                {
+                    json.Converters.Add(new JsonStringEnumConverter());
+                }
+
+                return json;
             });
             // Commands go to their own exchange only: operators may write nothing else (infra/rabbitmq/permissions.sh).
             cfg.Publish<IPipelineMessage>(p => p.Exclude = true);
@@ -82,12 +140,31 @@ public static class OperatorClient
                     amqp.BasicProperties.UserId = broker.User;
                 }
             }));
+            if (subscribe is not null)
+            {
+                // "_bus_" in the name: operators may declare and read their own temporary queues only (permissions.sh).
+                cfg.ReceiveEndpoint($"pipelinectl_bus_watch-{NewId.NextGuid():N}", e =>
+                {
+                    e.AutoDelete = true;
+                    e.Durable = false;
+                    e.Exclusive = true;
+                    subscribe(e);
+                });
+            }
         }));
         await using var provider = services.BuildServiceProvider();
         var bus = provider.GetRequiredService<IBusControl>();
         using var startTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         startTimeout.CancelAfter(TimeSpan.FromSeconds(30));
-        await bus.StartAsync(startTimeout.Token);
+        try
+        {
+            await bus.StartAsync(startTimeout.Token);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            throw new OperatorException($"could not start a connection to RabbitMQ as {broker}: {ex.GetBaseException().Message}", OperatorException.Broker);
+        }
+
         try
         {
             await action(bus);
@@ -97,7 +174,48 @@ public static class OperatorClient
             await bus.StopAsync(CancellationToken.None);
         }
     }
-}
 
-/// <summary>The service refused a request (the reason is the fault's) or did not answer.</summary>
-public sealed class CommandRefusedException(string message) : Exception(message);
+    /// <summary>
+    /// Logs in once with the plain client first, so that a wrong password, a user without access to the virtual
+    /// host and a broker that is not there are each named as such (MassTransit would only keep reconnecting).
+    /// </summary>
+    private static async Task CheckLoginAsync(BrokerSettings broker, CancellationToken ct)
+    {
+        var factory = new ConnectionFactory
+        {
+            HostName = broker.Host, Port = broker.Port, VirtualHost = broker.VirtualHost, UserName = broker.User, Password = broker.Password,
+            ClientProvidedName = "pipelinectl", RequestedConnectionTimeout = TimeSpan.FromSeconds(10),
+        };
+        try
+        {
+            await using var connection = await factory.CreateConnectionAsync(ct);
+        }
+        catch (Exception ex) when (ex is BrokerUnreachableException or AuthenticationFailureException or OperationInterruptedException
+            or System.Net.Sockets.SocketException or IOException or TimeoutException)
+        {
+            throw Explain(broker, ex);
+        }
+    }
+
+    private static OperatorException Explain(BrokerSettings broker, Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is AuthenticationFailureException)
+            {
+                return new OperatorException(
+                    $"authentication failed: RabbitMQ at {broker.Host}:{broker.Port} refused user '{broker.User}' (check --user/--password or PIPELINE_AMQP_USER/PIPELINE_AMQP_PASSWORD)",
+                    OperatorException.Broker);
+            }
+
+            if (e is OperationInterruptedException { ShutdownReason.ReplyCode: 530 or 403 })
+            {
+                return new OperatorException(
+                    $"access refused: user '{broker.User}' may not use virtual host '{broker.VirtualHost}' on {broker.Host}:{broker.Port} (PIPELINE_AMQP_VHOST)",
+                    OperatorException.Broker);
+            }
+        }
+
+        return new OperatorException($"broker unreachable at {broker.Host}:{broker.Port}: {ex.GetBaseException().Message}", OperatorException.Broker);
+    }
+}

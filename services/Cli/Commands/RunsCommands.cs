@@ -1,113 +1,131 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.Storage;
-using Pipeline.Storage.Repositories;
 using Spectre.Console;
 
 namespace Pipeline.Cli.Commands;
 
-/// <summary>runs list / runs show: adaptation runs as the run table records them.</summary>
+/// <summary>
+/// runs list / show / watch. Against a running deployment they are requests to the run owner (adaptation-runs)
+/// over RabbitMQ; with --db they read a database file offline (a demo's, a copy).
+/// </summary>
 public static class RunsCommands
 {
-    private static readonly Option<string?> Db = new("--db") { Description = "SQLite file (e.g. .pipeline/demo/<time>/pipeline.db); default: Storage__* environment, else .pipeline/pipeline.db" };
+    private static readonly Option<string?> Db = new("--db") { Description = "Read this SQLite file offline instead of asking the running pipeline (e.g. .pipeline/demo/<time>/pipeline.db)" };
     private static readonly Option<bool> Json = new("--json") { Description = "Print JSON instead of tables" };
 
     public static Command Create()
     {
         var model = new Option<string?>("--model") { Description = "Only this model" };
+        var pending = new Option<bool>("--pending") { Description = "Only candidates awaiting an operator's approval" };
         var limit = new Option<int>("--limit") { Description = "Most recent N runs", DefaultValueFactory = _ => 20 };
-        var list = new Command("list", "Recent adaptation runs") { model, limit, Db, Json };
-        list.SetAction((r, ct) => ListAsync(r, r.GetValue(model), r.GetValue(limit), ct));
+        limit.Validators.Add(v =>
+        {
+            if (v.GetValue(limit) is < 1 or > 1000)
+            {
+                v.AddError("--limit must be between 1 and 1000");
+            }
+        });
+        var list = Ctl.WithConnection(new Command("list", "Recent adaptation runs (newest first)") { model, pending, limit, Db, Json });
+        list.SetAction((r, ct) => Ctl.RunAsync(async () =>
+        {
+            var query = new ListRuns { ModelId = r.GetValue(model), PendingOnly = r.GetValue(pending), Limit = r.GetValue(limit) };
+            if (query.ModelId is { } m && !Pipeline.Contracts.Validation.Rules.IsValidModelId(m))
+            {
+                throw new UserErrorException($"--model '{m}' is not a model id (a-z, 0-9, '.', '_', '-')");
+            }
+
+            var runs = r.GetValue(Db) is { } file
+                ? await OfflineAsync(file, q => q.ListAsync(query, ct))
+                : await OperatorClient.QueryAsync<ListRuns, RunList>(Ctl.Broker(r), query, Ctl.AdaptationRuns, Ctl.Timeout(r), ct);
+            Print(r, runs, query.PendingOnly);
+            return 0;
+        }));
 
         var run = new Argument<Guid>("run") { Description = "Run id" };
-        var show = new Command("show", "One run: stages, timings, metrics, who approved") { run, Db, Json };
-        show.SetAction((r, ct) => ShowAsync(r, r.GetValue(run), ct));
+        var show = Ctl.WithConnection(new Command("show", "One run: stages, timings, gate measurements, who approved") { run, Db, Json });
+        show.SetAction((r, ct) => Ctl.RunAsync(async () =>
+        {
+            var id = r.GetValue(run);
+            var details = r.GetValue(Db) is { } file
+                ? await OfflineAsync(file, q => q.GetAsync(id, ct)) ?? throw new OperatorException($"run {id} is unknown", OperatorException.Refused)
+                : await OperatorClient.QueryAsync<GetRun, RunDetails>(Ctl.Broker(r), new GetRun { RunId = id }, Ctl.AdaptationRuns, Ctl.Timeout(r), ct);
+            Print(r, details);
+            return 0;
+        }));
 
-        return new Command("runs", "Adaptation runs") { list, show };
+        return new Command("runs", "Adaptation runs") { list, show, RunsWatch.Create() };
     }
 
-    private static ServiceProvider Storage(ParseResult r)
+    /// <summary>Reads a database file offline; never creates one where the user mistyped a path.</summary>
+    private static async Task<T> OfflineAsync<T>(string file, Func<RunQueries, Task<T>> read)
     {
+        if (!File.Exists(file))
+        {
+            throw new UserErrorException($"no database at {file}: pass --db FILE (the demo prints the one it used)");
+        }
+
         var config = new ConfigurationBuilder().AddEnvironmentVariables().AddEnvironmentVariables("PIPELINE_").Build();
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddPipelineStorage(config, o =>
         {
-            if (r.GetValue(Db) is { } file)
-            {
-                o.Provider = StorageProvider.Sqlite;
-                o.ConnectionString = $"Data Source={file}";
-            }
-
-            // Reading must never create an empty database where the user mistyped a path.
-            if (o.Provider == StorageProvider.Sqlite
-                && new SqliteConnectionStringBuilder(o.ConnectionString).DataSource is { Length: > 0 } path && !File.Exists(path))
-            {
-                throw new UserErrorException($"no database at {path}: pass --db FILE (the demo prints the one it used)");
-            }
-
+            o.Provider = StorageProvider.Sqlite;
+            o.ConnectionString = new SqliteConnectionStringBuilder { DataSource = file }.ToString();
             o.MigrateOnStartup = false;
         });
-        return services.BuildServiceProvider();
+        services.AddSingleton<RunQueries>();
+        await using var sp = services.BuildServiceProvider();
+        return await read(sp.GetRequiredService<RunQueries>());
     }
 
-    private static async Task<int> ListAsync(ParseResult r, string? model, int limit, CancellationToken ct)
+    private static void Print(ParseResult r, RunList list, bool pending)
     {
-        await using var sp = Storage(r);
-        var runs = sp.GetRequiredService<IAdaptationRunRepository>();
-        var registry = sp.GetRequiredService<IModelRegistry>();
-        var models = model is null ? (await registry.ListModelsAsync(ct)).Select(m => m.ModelId).ToList() : [model];
-        var all = new List<AdaptationRun>();
-        foreach (var id in models)
-        {
-            all.AddRange(await runs.ListByModelAsync(id, limit, ct));
-        }
-
-        all = all.OrderByDescending(x => x.DetectedAt).Take(limit).ToList();
         if (r.GetValue(Json))
         {
-            Console.WriteLine(JsonSerializer.Serialize(all, JsonOptions));
-            return 0;
+            Console.WriteLine(JsonSerializer.Serialize(list, JsonOptions));
+            return;
         }
 
-        var table = new Table().AddColumns("run", "model", "versions", "state", "strategy", "detected", "took");
-        foreach (var x in all)
+        if (list.Runs.Count == 0)
+        {
+            Console.WriteLine(pending ? "no candidate awaits approval" : "no runs");
+            return;
+        }
+
+        var table = new Table().AddColumns("run", "model", "versions", "state", "strategy", "detected", pending ? "expires" : "took");
+        foreach (var x in list.Runs)
         {
             table.AddRow(x.RunId.ToString(), x.ModelId, $"v{x.BaseVersion} → {(x.CandidateVersion is { } c ? "v" + c : "…")}",
-                Colour(x.State), x.Strategy ?? "", x.DetectedAt.ToString("u", CultureInfo.InvariantCulture),
-                x.FinishedAt is { } f ? $"{(f - x.DetectedAt).TotalSeconds:F1} s" : "running");
+                Colour(x.State), Markup.Escape(x.Strategy ?? ""), x.DetectedAt.ToString("u", CultureInfo.InvariantCulture),
+                pending ? x.ApprovalExpiresAt?.ToString("u", CultureInfo.InvariantCulture) ?? ""
+                : x.FinishedAt is { } f ? $"{(f - x.DetectedAt).TotalSeconds:F1} s" : "running");
         }
 
         AnsiConsole.Write(table);
-        return 0;
     }
 
-    private static async Task<int> ShowAsync(ParseResult r, Guid id, CancellationToken ct)
+    private static void Print(ParseResult r, RunDetails d)
     {
-        await using var sp = Storage(r);
-        var run = await sp.GetRequiredService<IAdaptationRunRepository>().GetAsync(id, ct);
-        if (run is null)
-        {
-            await Console.Error.WriteLineAsync($"error: run {id} not found");
-            return 2;
-        }
-
-        var history = await sp.GetRequiredService<IAdaptationRunRepository>().GetHistoryAsync(id, ct);
-        var evaluation = await sp.GetRequiredService<IEvaluationRepository>().GetAsync(id, ct);
-        var approvals = await sp.GetRequiredService<IApprovalRepository>().ListByRunAsync(id, ct);
-        var mask = await sp.GetRequiredService<ISensitivityMaskRepository>().GetAsync(id, ct);
         if (r.GetValue(Json))
         {
-            Console.WriteLine(JsonSerializer.Serialize(new { run, history, evaluation, approvals, mask }, JsonOptions));
-            return 0;
+            Console.WriteLine(JsonSerializer.Serialize(d, JsonOptions));
+            return;
         }
 
+        var run = d.Run;
         AnsiConsole.MarkupLine($"[bold]run {run.RunId}[/]  {run.ModelId} v{run.BaseVersion} → {(run.CandidateVersion is { } c ? "v" + c : "(no candidate)")}  {Colour(run.State)}");
+        if (run.ApprovalExpiresAt is { } expires)
+        {
+            AnsiConsole.MarkupLine($"[yellow]awaiting approval until {expires:u}[/]: ctl approve|reject {run.RunId} --reason \"…\"");
+        }
+
         if (run.FailureReason is not null)
         {
             AnsiConsole.MarkupLine($"[red]failed in {Markup.Escape(run.FailureStage ?? "?")}: {Markup.Escape(run.FailureReason)}[/]");
@@ -115,55 +133,45 @@ public static class RunsCommands
 
         var stages = new Table().Title("stages").AddColumns("at", "state", "seconds in previous", "detail");
         DateTimeOffset? previous = null;
-        foreach (var h in history)
+        foreach (var h in d.History)
         {
-            stages.AddRow(h.ChangedAt.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture), h.ToState.ToString(),
+            stages.AddRow(h.ChangedAt.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture), h.State,
                 previous is { } p ? $"{(h.ChangedAt - p).TotalSeconds:F1}" : "", Markup.Escape(h.Detail ?? ""));
             previous = h.ChangedAt;
         }
 
         AnsiConsole.Write(stages);
-        if (mask is not null)
+        if (d.MaskSelectedFraction is { } fraction)
         {
-            AnsiConsole.MarkupLine($"mask: {mask.SelectedFraction:P2} of parameters selected ({Markup.Escape(mask.MaskUri)})");
+            AnsiConsole.MarkupLine($"mask: {fraction:P2} of parameters selected");
         }
 
-        if (evaluation is not null)
+        if (d.Evaluation is { } e)
         {
-            var t = new Table().Title($"evaluation: {evaluation.Decision}").AddColumns("", $"production v{evaluation.ProductionVersion}", $"candidate v{evaluation.CandidateVersion}");
-            t.AddRow("shifted holdout", P(evaluation.AccShiftedBefore), P(evaluation.AccShiftedAfter));
-            t.AddRow("original holdout", P(evaluation.AccOriginalBefore), P(evaluation.AccOriginalAfter));
+            var t = new Table().Title($"evaluation: {e.Decision}").AddColumns("", $"production v{e.ProductionVersion}", $"candidate v{e.CandidateVersion}");
+            t.AddRow("shifted holdout", P(e.ShiftedBefore), P(e.ShiftedAfter));
+            t.AddRow("original holdout", P(e.OriginalBefore), P(e.OriginalAfter));
             AnsiConsole.Write(t);
-            AnsiConsole.MarkupLine($"gain {evaluation.AccShiftedAfter - evaluation.AccShiftedBefore:P2}{Ci(evaluation.GainLower, evaluation.GainUpper)}; " +
-                $"forgetting {evaluation.Forgetting:P2}{Ci(evaluation.ForgettingLower, evaluation.ForgettingUpper)}; candidate latency {evaluation.LatencyMs:F2} ms per batch");
-            if (evaluation.Confidence is { } level)
-            {
-                AnsiConsole.MarkupLine($"intervals at {level:P0} confidence, paired on {evaluation.ShiftedRows} shifted and {evaluation.OriginalRows} original rows");
-            }
+            AnsiConsole.MarkupLine($"gain {e.ShiftedAfter - e.ShiftedBefore:P2}{Ci(e.GainLower, e.GainUpper)}; " +
+                $"forgetting {e.Forgetting:P2}{Ci(e.ForgettingLower, e.ForgettingUpper)}; candidate latency {e.LatencyMs:F2} ms per batch");
         }
 
-        foreach (var a in approvals)
+        foreach (var a in d.Approvals)
         {
             AnsiConsole.MarkupLine($"{a.Decision} by [bold]{Markup.Escape(a.DecidedBy)}[/] ({a.Mode}) at {a.DecidedAt:u}: {Markup.Escape(a.Reason ?? "")}");
         }
-
-        return 0;
     }
 
     private static string P(double v) => v.ToString("P1", CultureInfo.InvariantCulture);
 
-    private static string Colour(RunState s) => s switch
+    internal static string Colour(string state) => state switch
     {
-        RunState.Deployed => "[green]Deployed[/]",
-        RunState.Rejected or RunState.Failed => $"[red]{s}[/]",
-        _ => $"[yellow]{s}[/]",
+        "Deployed" => "[green]Deployed[/]",
+        "Rejected" or "Failed" => $"[red]{state}[/]",
+        _ => $"[yellow]{Markup.Escape(state)}[/]",
     };
 
-    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = true,
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
-    };
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
     private static string Ci(double? lower, double? upper) =>
         lower is { } l && upper is { } u ? $" [[{l:P2}, {u:P2}]]" : "";

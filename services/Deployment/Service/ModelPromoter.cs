@@ -67,7 +67,8 @@ public sealed class ModelPromoter(IModelRegistry registry, IArtifactStore artifa
 
     private async Task<Promotion> MoveAsync(ModelVersionRecord record, int? expected, DeploymentKind kind, string by, string reason, Guid? runId, CancellationToken ct)
     {
-        if (!await registry.TrySetProductionAsync(record.ModelId, expected, record.Version, by, reason, ct))
+        var change = kind == DeploymentKind.Rollback ? AliasChangeKind.Rollback : AliasChangeKind.Deploy;
+        if (!await registry.TryMoveProductionAsync(record.ModelId, expected, record.Version, change, by, reason, ct))
         {
             // Retried by the consume pipeline; the retry sees where production is now.
             throw new InvalidOperationException($"production alias of {record.ModelId} changed concurrently; retrying");

@@ -69,7 +69,8 @@ public sealed class ListModelsConsumer(IModelRegistry registry) : IConsumer<List
             var versions = await registry.ListVersionsAsync(id, ct);
             if (versions.Count == 0 && context.Message.ModelId is not null)
             {
-                throw new CommandRejectedException($"model {id} is not registered");
+                await OperatorCommand.RefuseQueryAsync(context, $"model {id} is not registered");
+                return;
             }
 
             models.Add(new CatalogModel

@@ -8,38 +8,55 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.Deployment;
 
 /// <summary>
-/// RollbackModel (an operator) → production alias returns to the previous (or named) version →
-/// ModelRolledBack. An operator may return only to a version that once served production and was
-/// not rolled back as bad; anything else takes an approver, whose reason is audited.
+/// RollbackModel (an operator) → production alias returns to the last good version (or the named one) →
+/// ModelRolledBack. Without a named version the rollback never returns to a version that was rolled back as
+/// bad. An operator may name only a version that once served production and was not rolled back as bad;
+/// anything else takes an approver, whose reason is audited. A version that does not exist is refused.
 /// </summary>
 public sealed class RollbackModelConsumer(
-    IModelRegistry registry, IDeploymentRepository deployments, ModelPromoter promoter, IOptions<RoleOptions> roles,
-    ILogger<RollbackModelConsumer> logger)
+    IModelRegistry registry, ModelPromoter promoter, IOptions<RoleOptions> roles, ILogger<RollbackModelConsumer> logger)
     : IConsumer<RollbackModel>
 {
-    public async Task Consume(ConsumeContext<RollbackModel> context)
+    public Task Consume(ConsumeContext<RollbackModel> context) =>
+        OperatorCommand.HandleAsync(context, roles.Value, OperatorRole.Operator, logger, by => RollBackAsync(context, by));
+
+    private async Task<string> RollBackAsync(ConsumeContext<RollbackModel> context, string by)
     {
         var m = context.Message;
         var ct = context.CancellationToken;
-        var by = OperatorRoles.Require(context, roles.Value, OperatorRole.Operator, logger);
+        _ = await registry.GetModelAsync(m.ModelId, ct) ?? throw new CommandRejectedException($"model {m.ModelId} is unknown");
         var current = await registry.GetProductionAsync(m.ModelId, ct)
-            ?? throw new CommandRejectedException($"model {m.ModelId} is unknown or has no production version to roll back");
+            ?? throw new CommandRejectedException($"{m.ModelId} has no production version to roll back");
 
-        var history = await registry.GetProductionHistoryAsync(m.ModelId, 1000, ct);
-        var target = m.ToVersion ?? history.FirstOrDefault(h => h.ToVersion == current.Version)?.FromVersion
-            ?? throw new CommandRejectedException($"{m.ModelId} v{current.Version} has no earlier production version");
+        var rollback = new RollbackTarget(await registry.GetProductionHistoryAsync(m.ModelId, 1000, ct));
+        int target;
+        if (m.ToVersion is { } named)
+        {
+            if (await registry.GetVersionAsync(m.ModelId, named, ct) is null)
+            {
+                var latest = await registry.GetLatestVersionNumberAsync(m.ModelId, ct);
+                throw new CommandRejectedException($"rollback refused: {m.ModelId} v{named} does not exist (versions are v1..v{latest})");
+            }
+
+            target = named;
+        }
+        else
+        {
+            target = rollback.LastGood(current.Version) ?? throw new CommandRejectedException(
+                $"rollback refused: {m.ModelId} v{current.Version} has no earlier good version" +
+                (rollback.RolledBackAsBad.Count > 0 ? $" (rolled back as bad: {string.Join(", ", rollback.RolledBackAsBad.Order().Select(v => "v" + v))})" : "") +
+                "; an approver may name one with --to");
+        }
+
         if (target == current.Version)
         {
             throw new CommandRejectedException($"{m.ModelId} v{target} is already in production");
         }
 
-        var servedBefore = history.Any(h => h.ToVersion == target);
-        var rolledBackAsBad = (await deployments.ListByModelAsync(m.ModelId, 1000, ct))
-            .Any(d => d.Kind == DeploymentKind.Rollback && d.PreviousVersion == target);
-        if ((!servedBefore || rolledBackAsBad) && !roles.Value.Has(by, OperatorRole.Approver))
+        var servedBefore = rollback.ServedProduction(target);
+        if ((!servedBefore || rollback.RolledBackAsBad.Contains(target)) && !roles.Value.Has(by, OperatorRole.Approver))
         {
             var why = servedBefore ? "was rolled back as bad" : "never served production";
-            logger.LogWarning("Refused rollback of {ModelId} to v{Target} by {User}: it {Why}", m.ModelId, target, by, why);
             throw new CommandRejectedException($"rollback refused: {m.ModelId} v{target} {why}; only an approver may name it, with a reason");
         }
 
@@ -59,5 +76,6 @@ public sealed class RollbackModelConsumer(
             ModelId = m.ModelId, Version = target, PreviousVersion = promotion.PreviousVersion ?? current.Version,
             ArtifactUri = promotion.Version.ArtifactUri, Sha256 = promotion.Version.Sha256, By = by, Reason = m.Reason,
         }, ct);
+        return $"{m.ModelId} rolled back from v{current.Version} to v{target}; v{current.Version} is recorded as rolled back as bad";
     }
 }

@@ -79,14 +79,15 @@ public sealed class PauseAdaptationConsumer(
     IModelRegistry registry, IAdaptationPauseRepository pauses, IOptions<RoleOptions> roles, ILogger<PauseAdaptationConsumer> logger)
     : IConsumer<PauseAdaptation>
 {
-    public async Task Consume(ConsumeContext<PauseAdaptation> context)
-    {
-        var m = context.Message;
-        var by = OperatorRoles.Require(context, roles.Value, OperatorRole.Operator, logger);
-        _ = await registry.GetModelAsync(m.ModelId, context.CancellationToken) ?? throw new CommandRejectedException($"model {m.ModelId} is unknown");
-        await pauses.SetAsync(m.ModelId, true, by, m.Reason, context.CancellationToken);
-        logger.LogInformation("Adaptation of {ModelId} paused by {By}: {Reason}", m.ModelId, by, m.Reason);
-    }
+    public Task Consume(ConsumeContext<PauseAdaptation> context) =>
+        OperatorCommand.HandleAsync(context, roles.Value, OperatorRole.Operator, logger, async by =>
+        {
+            var m = context.Message;
+            _ = await registry.GetModelAsync(m.ModelId, context.CancellationToken) ?? throw new CommandRejectedException($"model {m.ModelId} is unknown");
+            await pauses.SetAsync(m.ModelId, true, by, m.Reason, context.CancellationToken);
+            logger.LogInformation("Adaptation of {ModelId} paused by {By}: {Reason}", m.ModelId, by, m.Reason);
+            return $"adaptation of {m.ModelId} paused: drift is still reported, no run starts";
+        });
 }
 
 /// <summary>ResumeAdaptation (an operator) → drift may start runs again.</summary>
@@ -94,14 +95,15 @@ public sealed class ResumeAdaptationConsumer(
     IModelRegistry registry, IAdaptationPauseRepository pauses, IOptions<RoleOptions> roles, ILogger<ResumeAdaptationConsumer> logger)
     : IConsumer<ResumeAdaptation>
 {
-    public async Task Consume(ConsumeContext<ResumeAdaptation> context)
-    {
-        var m = context.Message;
-        var by = OperatorRoles.Require(context, roles.Value, OperatorRole.Operator, logger);
-        _ = await registry.GetModelAsync(m.ModelId, context.CancellationToken) ?? throw new CommandRejectedException($"model {m.ModelId} is unknown");
-        await pauses.SetAsync(m.ModelId, false, by, m.Reason, context.CancellationToken);
-        logger.LogInformation("Adaptation of {ModelId} resumed by {By}: {Reason}", m.ModelId, by, m.Reason);
-    }
+    public Task Consume(ConsumeContext<ResumeAdaptation> context) =>
+        OperatorCommand.HandleAsync(context, roles.Value, OperatorRole.Operator, logger, async by =>
+        {
+            var m = context.Message;
+            _ = await registry.GetModelAsync(m.ModelId, context.CancellationToken) ?? throw new CommandRejectedException($"model {m.ModelId} is unknown");
+            await pauses.SetAsync(m.ModelId, false, by, m.Reason, context.CancellationToken);
+            logger.LogInformation("Adaptation of {ModelId} resumed by {By}: {Reason}", m.ModelId, by, m.Reason);
+            return $"adaptation of {m.ModelId} resumed: drift may start runs again";
+        });
 }
 
 /// <summary>AdaptationRunStarted → the model's monitor holds raises while the run is in flight.</summary>

@@ -55,50 +55,6 @@ public sealed record ModelVersionRecord
     public string? MetadataJson { get; init; }
 }
 
-/// <summary>The current production version of a model.</summary>
-public sealed record ProductionAlias
-{
-    /// <summary>Model id.</summary>
-    public required string ModelId { get; init; }
-
-    /// <summary>Version serving production.</summary>
-    public int Version { get; init; }
-
-    /// <summary>When it was set.</summary>
-    public DateTimeOffset SetAt { get; init; }
-
-    /// <summary>Who set it.</summary>
-    public required string SetBy { get; init; }
-
-    /// <summary>Why.</summary>
-    public string? Reason { get; init; }
-}
-
-/// <summary>One change of a production alias.</summary>
-public sealed record ProductionAliasChange
-{
-    /// <summary>Row id (increasing).</summary>
-    public long Id { get; init; }
-
-    /// <summary>Model id.</summary>
-    public required string ModelId { get; init; }
-
-    /// <summary>Version before (null for the first).</summary>
-    public int? FromVersion { get; init; }
-
-    /// <summary>Version after.</summary>
-    public int ToVersion { get; init; }
-
-    /// <summary>When.</summary>
-    public DateTimeOffset ChangedAt { get; init; }
-
-    /// <summary>Who.</summary>
-    public required string ChangedBy { get; init; }
-
-    /// <summary>Why.</summary>
-    public string? Reason { get; init; }
-}
-
 /// <summary>Model registry: models, versions and the production alias with history.</summary>
 public interface IModelRegistry
 {
@@ -140,6 +96,12 @@ public interface IModelRegistry
     /// production version equals <paramref name="expectedCurrentVersion"/> (null: no alias yet).
     /// </summary>
     Task<bool> TrySetProductionAsync(string modelId, int? expectedCurrentVersion, int version, string setBy, string? reason = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Compare-and-set as <see cref="TrySetProductionAsync"/>, recording in the history what moved the alias
+    /// (<paramref name="kind"/>: why the current version leaves production).
+    /// </summary>
+    Task<bool> TryMoveProductionAsync(string modelId, int? expectedCurrentVersion, int version, AliasChangeKind kind, string setBy, string? reason, CancellationToken cancellationToken = default);
 
     /// <summary>Production alias history, newest first.</summary>
     Task<IReadOnlyList<ProductionAliasChange>> GetProductionHistoryAsync(string modelId, int limit = 100, CancellationToken cancellationToken = default);
@@ -227,11 +189,11 @@ internal static class ModelRegistrySql
 
     public static readonly SqlQuery InsertProductionHistory = new(
         "production_alias_history.insert",
-        "INSERT INTO dbo.production_alias_history (model_id, from_version, to_version, changed_at, changed_by, reason) VALUES (@ModelId, @FromVersion, @Version, @Now, @SetBy, @Reason);",
-        "INSERT INTO production_alias_history (model_id, from_version, to_version, changed_at, changed_by, reason) VALUES (@ModelId, @FromVersion, @Version, @Now, @SetBy, @Reason);");
+        "INSERT INTO dbo.production_alias_history (model_id, from_version, to_version, changed_at, changed_by, reason, change_kind) VALUES (@ModelId, @FromVersion, @Version, @Now, @SetBy, @Reason, @Kind);",
+        "INSERT INTO production_alias_history (model_id, from_version, to_version, changed_at, changed_by, reason, change_kind) VALUES (@ModelId, @FromVersion, @Version, @Now, @SetBy, @Reason, @Kind);");
 
     private const string HistoryColumns =
-        "id AS Id, model_id AS ModelId, from_version AS FromVersion, to_version AS ToVersion, changed_at AS ChangedAt, changed_by AS ChangedBy, reason AS Reason";
+        "id AS Id, model_id AS ModelId, from_version AS FromVersion, to_version AS ToVersion, changed_at AS ChangedAt, changed_by AS ChangedBy, reason AS Reason, change_kind AS Kind";
 
     public static readonly SqlQuery ListProductionHistory = new(
         "production_alias_history.list",
@@ -332,18 +294,23 @@ public sealed class ModelRegistry : RepositoryBase, IModelRegistry
     /// <inheritdoc />
     public async Task<int?> SetProductionAsync(string modelId, int version, string setBy, string? reason = null, CancellationToken cancellationToken = default)
     {
-        var (_, previous) = await SetProductionCoreAsync(modelId, false, null, version, setBy, reason, cancellationToken).ConfigureAwait(false);
+        var (_, previous) = await SetProductionCoreAsync(modelId, false, null, version, AliasChangeKind.Set, setBy, reason, cancellationToken).ConfigureAwait(false);
         return previous;
     }
 
     /// <inheritdoc />
-    public async Task<bool> TrySetProductionAsync(string modelId, int? expectedCurrentVersion, int version, string setBy, string? reason = null, CancellationToken cancellationToken = default)
+    public Task<bool> TrySetProductionAsync(string modelId, int? expectedCurrentVersion, int version, string setBy, string? reason = null, CancellationToken cancellationToken = default) =>
+        TryMoveProductionAsync(modelId, expectedCurrentVersion, version, AliasChangeKind.Set, setBy, reason, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<bool> TryMoveProductionAsync(string modelId, int? expectedCurrentVersion, int version, AliasChangeKind kind, string setBy, string? reason, CancellationToken cancellationToken = default)
     {
-        var (changed, _) = await SetProductionCoreAsync(modelId, true, expectedCurrentVersion, version, setBy, reason, cancellationToken).ConfigureAwait(false);
+        var (changed, _) = await SetProductionCoreAsync(modelId, true, expectedCurrentVersion, version, kind, setBy, reason, cancellationToken).ConfigureAwait(false);
         return changed;
     }
 
-    private async Task<(bool Changed, int? Previous)> SetProductionCoreAsync(string modelId, bool conditional, int? expected, int version, string setBy, string? reason, CancellationToken ct)
+    private async Task<(bool Changed, int? Previous)> SetProductionCoreAsync(
+        string modelId, bool conditional, int? expected, int version, AliasChangeKind kind, string setBy, string? reason, CancellationToken ct)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(modelId);
         ArgumentException.ThrowIfNullOrWhiteSpace(setBy);
@@ -356,7 +323,7 @@ public sealed class ModelRegistry : RepositoryBase, IModelRegistry
             return (false, current);
         }
 
-        var args = new { ModelId = modelId, Version = version, Now, SetBy = setBy, Reason = reason, FromVersion = current };
+        var args = new { ModelId = modelId, Version = version, Now, SetBy = setBy, Reason = reason, FromVersion = current, Kind = kind.ToString() };
         await c.ExecuteAsync(Cmd(ModelRegistrySql.UpsertProduction, args, tx, ct)).ConfigureAwait(false);
         await c.ExecuteAsync(Cmd(ModelRegistrySql.InsertProductionHistory, args, tx, ct)).ConfigureAwait(false);
         await tx.CommitAsync(ct).ConfigureAwait(false);
