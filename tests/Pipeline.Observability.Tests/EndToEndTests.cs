@@ -142,15 +142,16 @@ public sealed class EndToEndTests(ITestOutputHelper output)
 
             // Live accuracy from the labels, per model and version; approvals pending and the oldest's
             // age; per-feature drift bounded to the top features of the window.
-            Assert.Equal(16, Single(await prometheus.QueryAsync("max(pipeline_feedback_labelled_rows_total{version=\"2\"})")));
-            Assert.Equal(12, Single(await prometheus.QueryAsync("max(pipeline_feedback_correct_rows_total{version=\"2\"})")));
+            Assert.Equal(16, Single(await prometheus.QueryAsync("max(pipeline_feedback_labelled_rows_total{model=\"fashion-mnist\",version=\"2\"})")));
+            Assert.Equal(12, Single(await prometheus.QueryAsync("max(pipeline_feedback_correct_rows_total{model=\"fashion-mnist\",version=\"2\"})")));
             await PrometheusServer.WaitUntilAsync(
-                async ct => ResultCount(await prometheus.QueryAsync("max(pipeline_live_accuracy{version=\"2\"}) == 0.75", ct)) == 1,
+                async ct => ResultCount(await prometheus.QueryAsync("max(pipeline_live_accuracy{model=\"fashion-mnist\",version=\"2\"}) == 0.75", ct)) == 1,
                 Wait, "the live accuracy of v2 (12 of 16) after the next window");
             Assert.Equal(1, Single(await prometheus.QueryAsync($"max(pipeline_approvals_pending{{model=\"{ServiceHosts.ModelId}\"}})")));
             Assert.InRange(Single(await prometheus.QueryAsync("max(pipeline_approval_oldest_age_seconds)")), 0.5, 600);
             Assert.Equal(4 * 3600, Single(await prometheus.QueryAsync("max(pipeline_approval_timeout_seconds)")));
-            Assert.InRange(Single(await prometheus.QueryAsync("max(count by (instance) (pipeline_drift_feature_score))")), 1, 10);
+            Assert.InRange(Single(await prometheus.QueryAsync(
+                $"max(count by (instance) (pipeline_drift_feature_score{{model=\"{ServiceHosts.ModelId}\"}}))")), 1, 10);
 
             // Alert semantics on this traffic: the invalid PauseAdaptation is no consumer error, and
             // the drift is covered by the operator's run (its counter appeared in the last 2 hours).
