@@ -27,6 +27,8 @@ public static class CommandLineRunner
             if (parsed.Action is System.CommandLine.Invocation.ParseErrorAction onError)
             {
                 onError.ShowHelp = false; // the error line says what is wrong; --help shows the usage
+                // A mistake on the command line exits 2, like every other user error.
+                return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancel.Token) == 0 ? 0 : 2;
             }
 
             return await parsed.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }, cancel.Token);

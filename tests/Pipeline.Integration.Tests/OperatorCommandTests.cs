@@ -57,7 +57,7 @@ public class OperatorCommandTests
         })
         {
             var result = await Pipelinectl.RunAsync(args);
-            Assert.True(result.Code != 0, string.Join(' ', args));
+            Assert.True(result.Code == 2, $"{string.Join(' ', args)}: exit {result.Code}");
             Assert.DoesNotContain(" at Pipeline.", result.Err, StringComparison.Ordinal);
             Assert.NotEqual("", result.Err.Trim());
         }

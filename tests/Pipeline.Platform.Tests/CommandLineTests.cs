@@ -18,6 +18,16 @@ public class CommandLineTests
     }
 
     [Fact]
+    public async Task A_parse_error_is_a_user_error_exit_code_2()
+    {
+        var root = new RootCommand { new Argument<Guid>("run") };
+        root.SetAction(_ => 0);
+        var (code, stderr) = await CaptureAsync(() => CommandLineRunner.RunAsync(root, ["not-a-guid"]));
+        Assert.Equal(2, code);
+        Assert.Contains("not-a-guid", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unexpected_failure_is_still_one_line_with_its_type_and_a_non_zero_exit()
     {
         var root = new RootCommand();
