@@ -13,6 +13,8 @@ public sealed class AdaptationRunsModule : IServiceModule
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<RunOwnerOptions>(configuration, RunOwnerOptions.Section);
+        services.AddValidatedOptions<TournamentOptions>(configuration, TournamentOptions.Section);
+        services.AddOptions<Drift.Tournament.TournamentPolicyOptions>().Bind(configuration.GetSection(Drift.Tournament.TournamentPolicyOptions.Section));
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<RunOwner>();
         services.AddHostedService<RunTimers>();
