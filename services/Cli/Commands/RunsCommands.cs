@@ -101,9 +101,10 @@ public static class RunsCommands
         var evaluation = await sp.GetRequiredService<IEvaluationRepository>().GetAsync(id, ct);
         var approvals = await sp.GetRequiredService<IApprovalRepository>().ListByRunAsync(id, ct);
         var mask = await sp.GetRequiredService<ISensitivityMaskRepository>().GetAsync(id, ct);
+        var (tournament, candidates) = await TournamentView.LoadAsync(sp, id, ct);
         if (r.GetValue(Json))
         {
-            Console.WriteLine(JsonSerializer.Serialize(new { run, history, evaluation, approvals, mask }, JsonOptions));
+            Console.WriteLine(JsonSerializer.Serialize(new { run, history, evaluation, approvals, mask, tournament, candidates }, JsonOptions));
             return 0;
         }
 
@@ -142,6 +143,7 @@ public static class RunsCommands
             }
         }
 
+        TournamentView.Print(tournament, candidates);
         foreach (var a in approvals)
         {
             AnsiConsole.MarkupLine($"{a.Decision} by [bold]{Markup.Escape(a.DecidedBy)}[/] ({a.Mode}) at {a.DecidedAt:u}: {Markup.Escape(a.Reason ?? "")}");

@@ -54,6 +54,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         public IReadOnlyList<string> Reasons = [];
         public bool Scored;
         public TuningProgress? Tuning;
+        public readonly Dictionary<int, CandidateTrained> Trained = [];
         public double? DriftDetectedAt;
         public double? DeployedAt;
     }
@@ -371,6 +372,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
                     watch.Tuning = t;
                     break;
                 case CandidateTrained c when c.RunId == watch.RunId:
+                    watch.Trained[c.CandidateVersion] = c;
                     watch.UpdatedFractionPerStep = c.UpdatedFractionPerStep;
                     Say($"candidate v{c.CandidateVersion} trained ({c.Strategy}, {c.Steps} steps, {c.TrainSeconds:F1} s on {c.Device}); " +
                         $"{c.UpdatedFractionPerStep:P3} of parameters changed per step");
@@ -386,6 +388,11 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
                     break;
                 case CandidateApproved a when a.RunId == watch.RunId:
                     watch.Reasons = a.Reasons;
+                    if (watch.Trained.TryGetValue(a.CandidateVersion, out var winner))
+                    {
+                        (watch.SelectedFraction, watch.UpdatedFractionPerStep) = (winner.SelectedFraction, winner.UpdatedFractionPerStep);
+                    }
+
                     Say($"approved by {Markup.Escape(a.By)} ({a.Mode}): v{a.CandidateVersion}");
                     break;
                 case CandidateRejected r when r.RunId == watch.RunId:

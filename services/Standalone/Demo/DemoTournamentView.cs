@@ -63,7 +63,7 @@ internal static class DemoTournamentView
         if (t is not null && t.Candidates.Count > 0)
         {
             var table = new Table().Title($"tournament: {Esc(t.ShiftKind)} shift, severity {Esc(t.Severity)}, {t.LabelRows} labelled rows")
-                .AddColumn("strategy").AddColumn("version").AddColumn("gate").AddColumn("gain [CI]").AddColumn("forgetting [CI]")
+                .AddColumn("strategy").AddColumn("version").AddColumn("gate").AddColumn("gain [[CI]]").AddColumn("forgetting [[CI]]")
                 .AddColumn("train s").AddColumn("score").AddColumn("outcome");
             foreach (var c in t.Candidates.OrderByDescending(c => c.Score ?? double.MinValue))
             {
@@ -91,7 +91,7 @@ internal static class DemoTournamentView
 
     private static string Ci(double? estimate, double?[] interval) =>
         estimate is { } e && interval is [{ } lo, { } hi]
-            ? string.Create(CultureInfo.InvariantCulture, $"{e * 100:+0.0;-0.0} [{lo * 100:0.0}, {hi * 100:0.0}]")
+            ? string.Create(CultureInfo.InvariantCulture, $"{e * 100:+0.0;-0.0} [[{lo * 100:0.0}, {hi * 100:0.0}]]")
             : "-";
 
     private static string N(double? v, string format) => v is { } x ? x.ToString(format, CultureInfo.InvariantCulture) : "-";
