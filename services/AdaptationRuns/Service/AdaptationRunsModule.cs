@@ -14,7 +14,11 @@ public sealed class AdaptationRunsModule : IServiceModule
     {
         services.AddValidatedOptions<RunOwnerOptions>(configuration, RunOwnerOptions.Section);
         services.AddValidatedOptions<TournamentOptions>(configuration, TournamentOptions.Section);
-        services.AddOptions<Drift.Tournament.TournamentPolicyOptions>().Bind(configuration.GetSection(Drift.Tournament.TournamentPolicyOptions.Section));
+        services.AddOptions<Drift.Tournament.TournamentPolicyOptions>()
+            .Bind(configuration.GetSection(Drift.Tournament.TournamentPolicyOptions.Section))
+            .Validate(o => o.Named().All(Contracts.CandidateStrategies.IsServable),
+                $"Tournament: every strategy named must be one of {string.Join(", ", Contracts.CandidateStrategies.Servable)}")
+            .ValidateOnStart();
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<RunOwner>();
         services.AddHostedService<RunTimers>();
