@@ -9,10 +9,10 @@ public sealed class TuningServiceOptions
 
     /// <summary>
     /// Strategy for work that names none (a one-candidate run): an engine v2 strategy whose model predicts on its own
-    /// (Pipeline.Contracts.CandidateStrategies.Servable). Default wise, chosen by measurement (docs/ml.md, "Tournament").
+    /// (Pipeline.Contracts.CandidateStrategies.Servable). Default ties, chosen by measurement: it passed the gate most often in the demo tournaments (docs/ml.md, "Tournament").
     /// </summary>
     [RegularExpression("^(full|head|random|mist|ewc|lora|ties|wise)$")]
-    public string Strategy { get; set; } = "wise";
+    public string Strategy { get; set; } = "ties";
 
     /// <summary>
     /// Sample budget, as <c>bench adapt</c> counts it: Steps × BatchSize labelled samples, rounded up to whole passes
