@@ -25,6 +25,11 @@ public sealed class ModelArtifacts(IModelRegistry registry, IArtifactStore artif
     public async Task<ModelVersionRecord?> FindByRunAsync(string modelId, Guid runId, CancellationToken ct) =>
         (await registry.ListVersionsAsync(modelId, ct)).LastOrDefault(v => VersionMetadata.Parse(v.MetadataJson).RunId == runId);
 
+    /// <summary>The version a run registered for one strategy (a tournament registers one per candidate).</summary>
+    public async Task<ModelVersionRecord?> FindByRunAsync(string modelId, Guid runId, string strategy, CancellationToken ct) =>
+        (await registry.ListVersionsAsync(modelId, ct)).LastOrDefault(v =>
+            VersionMetadata.Parse(v.MetadataJson) is { } meta && meta.RunId == runId && meta.Strategy == strategy);
+
     /// <summary>Writes the weights to the artifact store and registers them as the next version.</summary>
     public async Task<ModelVersionRecord> RegisterAsync(
         string modelId, ModelBundle model, string createdBy, VersionMetadata metadata, int? version, CancellationToken ct)

@@ -72,6 +72,8 @@ public sealed record SensitivityScored : IRunMessage
     public required PayloadRef AdaptationSet { get; init; }
     /// <summary>Labelled shifted rows held out from training, for the evaluation gate.</summary>
     public required PayloadRef ShiftedHoldout { get; init; }
+    /// <summary>Labelled shifted rows in the adaptation set (the label budget a tournament's policy reads); null: unknown.</summary>
+    public int? LabelledRows { get; init; }
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }
 

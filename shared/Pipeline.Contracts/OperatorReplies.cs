@@ -75,6 +75,9 @@ public sealed record RunDetails
     public RunEvaluationSummary? Evaluation { get; init; }
     /// <summary>Fraction of parameters the sensitivity mask selected, when scored.</summary>
     public double? MaskSelectedFraction { get; init; }
+    /// <summary>The tournament of the run, when it had one (Tuning:Candidates above 1).</summary>
+    public RunTournamentSummary? Tournament { get; init; }
+    public IReadOnlyList<RunCandidateSummary> Candidates { get; init; } = [];
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }
 
@@ -110,4 +113,36 @@ public sealed record RunEvaluationSummary
     public double? ForgettingLower { get; init; }
     public double? ForgettingUpper { get; init; }
     public double LatencyMs { get; init; }
+}
+
+/// <summary>The run's tournament: how the policy read the shift, which strategies entered and why, and the verdict.</summary>
+public sealed record RunTournamentSummary
+{
+    public string? ShiftKind { get; init; }
+    public string? Severity { get; init; }
+    public int? LabelRows { get; init; }
+    public string? Strategies { get; init; }
+    public string? PolicyReason { get; init; }
+    public string? Winner { get; init; }
+    public string? WinnerReason { get; init; }
+}
+
+/// <summary>One candidate of a tournament: the gate's intervals on it, its score, and why it won or lost.</summary>
+public sealed record RunCandidateSummary
+{
+    public required string Strategy { get; init; }
+    public required string State { get; init; }
+    public int? CandidateVersion { get; init; }
+    public double? TrainSeconds { get; init; }
+    public string? Decision { get; init; }
+    public double? Gain { get; init; }
+    public double? GainLower { get; init; }
+    public double? GainUpper { get; init; }
+    public double? Forgetting { get; init; }
+    public double? ForgettingLower { get; init; }
+    public double? ForgettingUpper { get; init; }
+    public double? LatencyIncrease { get; init; }
+    public double? Score { get; init; }
+    public string? Outcome { get; init; }
+    public string? Reason { get; init; }
 }

@@ -29,8 +29,26 @@ public sealed record TrainCandidate : IRunMessage
     public required Guid AdaptationSetId { get; init; }
     public required PayloadRef AdaptationSet { get; init; }
     public required PayloadRef ShiftedHoldout { get; init; }
+    /// <summary>
+    /// The engine v2 strategy to train with (<see cref="CandidateStrategies.Servable"/>); null: the
+    /// tuner's own Tuning:Strategy (a one-candidate run).
+    /// </summary>
+    public string? Strategy { get; init; }
     public int Attempt { get; init; } = 1;
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+/// <summary>Strategies a tuner may train a candidate with, and how a tournament names its candidates.</summary>
+public static class CandidateStrategies
+{
+    /// <summary>
+    /// Engine v2 strategies whose trained model predicts on its own (what is served is what was
+    /// measured). Not here: mist-ridge (its ridge readout lives outside the model file) and retrain
+    /// (needs the original training set, which the pipeline does not hold).
+    /// </summary>
+    public static readonly IReadOnlyList<string> Servable = ["full", "head", "random", "mist", "ewc", "lora", "ties", "wise"];
+
+    public static bool IsServable(string? name) => name is not null && Servable.Contains(name);
 }
 
 public sealed record EvaluateCandidate : IRunMessage
@@ -65,6 +83,8 @@ public sealed record AdaptationStageFailed : IRunMessage
     public required string ModelId { get; init; }
     public required string Stage { get; init; }
     public required string Reason { get; init; }
+    /// <summary>In a tournament: the candidate whose work failed (its strategy); null: the whole stage.</summary>
+    public string? Candidate { get; init; }
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }
 

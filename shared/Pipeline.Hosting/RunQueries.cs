@@ -10,7 +10,7 @@ namespace Pipeline.Hosting;
 /// </summary>
 public sealed class RunQueries(
     IAdaptationRunRepository runs, IRunStepStore steps, IModelRegistry registry, IApprovalRepository approvals,
-    IEvaluationRepository evaluations, ISensitivityMaskRepository masks)
+    IEvaluationRepository evaluations, ISensitivityMaskRepository masks, ITournamentStore tournaments)
 {
     public async Task<RunList> ListAsync(ListRuns query, CancellationToken ct)
     {
@@ -51,6 +51,8 @@ public sealed class RunQueries(
         var decided = await approvals.ListByRunAsync(runId, ct);
         var evaluation = await evaluations.GetAsync(runId, ct);
         var mask = await masks.GetAsync(runId, ct);
+        var tournament = await tournaments.GetAsync(runId, ct);
+        var candidates = await tournaments.ListCandidatesAsync(runId, ct);
         return new RunDetails
         {
             Run = await SummaryAsync(run, ct),
@@ -68,6 +70,19 @@ public sealed class RunQueries(
                 ForgettingLower = evaluation.ForgettingLower, ForgettingUpper = evaluation.ForgettingUpper, LatencyMs = evaluation.LatencyMs,
             },
             MaskSelectedFraction = mask?.SelectedFraction,
+            Tournament = tournament is null ? null : new RunTournamentSummary
+            {
+                ShiftKind = tournament.ShiftKind, Severity = tournament.Severity, LabelRows = tournament.LabelRows,
+                Strategies = tournament.Strategies, PolicyReason = tournament.PolicyReason,
+                Winner = tournament.Winner, WinnerReason = tournament.WinnerReason,
+            },
+            Candidates = candidates.Select(c => new RunCandidateSummary
+            {
+                Strategy = c.Strategy, State = c.State.ToString(), CandidateVersion = c.CandidateVersion, TrainSeconds = c.TrainSeconds,
+                Decision = c.Decision, Gain = c.Gain, GainLower = c.GainLower, GainUpper = c.GainUpper,
+                Forgetting = c.Forgetting, ForgettingLower = c.ForgettingLower, ForgettingUpper = c.ForgettingUpper,
+                LatencyIncrease = c.LatencyIncrease, Score = c.Score, Outcome = c.Outcome, Reason = c.Reason,
+            }).ToList(),
         };
     }
 

@@ -63,9 +63,13 @@ public static class StageWork
     }
 
     /// <summary>Work that cannot be done: the run's owner decides what happens to the run.</summary>
-    public static Task FailAsync(ConsumeContext context, ILogger logger, IRunMessage work, string stage, string reason)
+    /// <param name="candidate">In a tournament, the candidate whose work failed (the others go on).</param>
+    public static Task FailAsync(ConsumeContext context, ILogger logger, IRunMessage work, string stage, string reason, string? candidate = null)
     {
         logger.LogWarning("Run {RunId} of {ModelId}: {Stage} cannot be done: {Reason}", work.RunId, work.ModelId, stage, reason);
-        return context.Publish(new AdaptationStageFailed { RunId = work.RunId, ModelId = work.ModelId, Stage = stage, Reason = reason }, context.CancellationToken);
+        return context.Publish(new AdaptationStageFailed
+        {
+            RunId = work.RunId, ModelId = work.ModelId, Stage = stage, Reason = reason, Candidate = candidate,
+        }, context.CancellationToken);
     }
 }

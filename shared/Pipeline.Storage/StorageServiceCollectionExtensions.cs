@@ -58,6 +58,7 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<IDriftRepository, DriftRepository>();
         services.TryAddSingleton<IAdaptationRunRepository, AdaptationRunRepository>();
         services.TryAddSingleton<IRunStepStore, RunStepStore>();
+        services.TryAddSingleton<ITournamentStore, TournamentStore>();
         services.TryAddSingleton<ISensitivityMaskRepository, SensitivityMaskRepository>();
         services.TryAddSingleton<IEvaluationRepository, EvaluationRepository>();
         services.TryAddSingleton<IApprovalRepository, ApprovalRepository>();

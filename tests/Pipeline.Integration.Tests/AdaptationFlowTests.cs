@@ -21,7 +21,7 @@ public class AutoModeFlowTests(AutoWorld world) : IClassFixture<AutoWorld>
         Assert.InRange(scored.SelectedFraction, 1e-6, 0.05);
         var trained = await world.Events.WaitAsync<CandidateTrained>(c => c.RunId == detected.RunId, Stage);
         Assert.Equal(2, trained.CandidateVersion);
-        Assert.Equal("mist", trained.Strategy);
+        Assert.Equal(new SparseTuning.TuningServiceOptions().Strategy, trained.Strategy); // one candidate: the tuner's own Tuning:Strategy
         Assert.Contains(world.Events.All.OfType<TuningProgress>(), p => p.RunId == detected.RunId);
         var evaluated = await world.Events.WaitAsync<CandidateEvaluated>(e => e.RunId == detected.RunId, Stage);
         Assert.Equal(GateDecision.Approve, evaluated.Decision);

@@ -126,3 +126,13 @@ public sealed class ManualWorld() : PipelineWorld("manual")
         ["Runs:ApprovalTimeout"] = ApprovalTimeout.ToString(),
     };
 }
+
+/// <summary>Tuning:Candidates = 2: every run is a tournament of two strategies the policy picks from a small pool.</summary>
+public sealed class TournamentWorld() : PipelineWorld("tournament")
+{
+    protected override IDictionary<string, string?> GateSettings => new Dictionary<string, string?>
+    {
+        ["Gate:Mode"] = "Auto", ["Gate:MinGain"] = "-1", ["Gate:MaxForgetting"] = "1", ["Gate:MaxLatencyIncrease"] = "100",
+        ["Tuning:Candidates"] = "2", ["Tournament:Pool"] = "head,wise,ties",
+    };
+}

@@ -93,6 +93,24 @@ public class ContractsTests
     }
 
     [Fact]
+    public void Train_candidate_names_a_servable_engine_v2_strategy_or_none()
+    {
+        var holdout = new PayloadRef { Uri = "artifact://datasets/r1/holdout.pfb", Sha256 = Sha };
+        var ok = new TrainCandidate
+        {
+            RunId = Guid.NewGuid(), ModelId = "fashion", BaseVersion = 1, MaskUri = "artifact://masks/r1/mask.bin", Sha256 = Sha,
+            SelectedFraction = 0.04, AdaptationSetId = Guid.NewGuid(), AdaptationSet = holdout, ShiftedHoldout = holdout,
+        };
+        var v = new TrainCandidateValidator();
+        Assert.True(v.Validate(ok).IsValid);
+        Assert.All(CandidateStrategies.Servable, s => Assert.True(v.Validate(ok with { Strategy = s }).IsValid));
+        // mist-ridge predicts through a readout the model file does not hold; retrain needs the original training set.
+        Assert.False(v.Validate(ok with { Strategy = "mist-ridge" }).IsValid);
+        Assert.False(v.Validate(ok with { Strategy = "retrain" }).IsValid);
+        Assert.Contains("servable", v.Validate(ok with { Strategy = "magic" }).Errors.Single().ErrorMessage);
+    }
+
+    [Fact]
     public void Operator_commands_need_a_reason()
     {
         Assert.True(new ApproveCandidateValidator().Validate(new ApproveCandidate { RunId = Guid.NewGuid(), Reason = "looks good" }).IsValid);

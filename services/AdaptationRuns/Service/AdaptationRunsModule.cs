@@ -13,6 +13,12 @@ public sealed class AdaptationRunsModule : IServiceModule
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddValidatedOptions<RunOwnerOptions>(configuration, RunOwnerOptions.Section);
+        services.AddValidatedOptions<TournamentOptions>(configuration, TournamentOptions.Section);
+        services.AddOptions<Drift.Tournament.TournamentPolicyOptions>()
+            .Bind(configuration.GetSection(Drift.Tournament.TournamentPolicyOptions.Section))
+            .Validate(o => o.Named().All(Contracts.CandidateStrategies.IsServable),
+                $"Tournament: every strategy named must be one of {string.Join(", ", Contracts.CandidateStrategies.Servable)}")
+            .ValidateOnStart();
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<RunOwner>();
         services.AddSingleton<RunQueries>();

@@ -17,7 +17,8 @@ public sealed class DriftDetectedConsumer(RunOwner owner) : IConsumer<DriftDetec
         try
         {
             await owner.StartAsync(m.RunId, m.ModelId, m.ModelVersion, "drift", $"drift in {m.WindowId} ({m.Severity})",
-                m.DriftStartedAt, context.CancellationToken);
+                m.DriftStartedAt, context.CancellationToken, Drift.Tournament.ShiftSignature.From(
+                    m.Severity.ToString(), m.DatasetDriftScore, m.TopFeatures.Select(f => new Drift.Tournament.MovedFeature(f.Name, f.Test)).ToList()));
         }
         catch (StaleDriftException ex)
         {

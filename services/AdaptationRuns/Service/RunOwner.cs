@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Contracts;
+using Pipeline.Drift.Tournament;
 using Pipeline.Hosting;
 using Pipeline.Storage.Repositories;
 using ApprovalMode = Pipeline.Contracts.ApprovalMode;
@@ -14,16 +15,23 @@ namespace Pipeline.AdaptationRuns;
 /// <code>
 ///  state             entered on (input)                        sends / publishes                       timer (due → action)
 ///  Scoring           DriftDetected, StartAdaptation (operator) ScoreSensitivity, AdaptationRunStarted  no result → re-send, fail after MaxAttempts
-///  Tuning            SensitivityScored                         TrainCandidate                          same; TuningProgress re-arms it
-///  Evaluating        CandidateTrained                          EvaluateCandidate                       same
-///  AwaitingApproval  CandidateEvaluated (ask)                  ApprovalRequested                       ApprovalTimeout → Rejected (expired)
-///  Deploying         CandidateEvaluated (approve),             CandidateApproved, DeployCandidate      same as Scoring
+///  Tuning            SensitivityScored                         TrainCandidate ×N (one per entrant)     same (pending ones only); TuningProgress re-arms it
+///  Evaluating        CandidateTrained (the last of N),         EvaluateCandidate ×(trained)            same (pending ones only); spent with ≥ 1 result → decide
+///                    or a timeout / failure with ≥ 1 trained
+///  AwaitingApproval  CandidateEvaluated (the last; ask)        ApprovalRequested                       ApprovalTimeout → Rejected (expired)
+///  Deploying         CandidateEvaluated (the last; approve),   CandidateApproved, DeployCandidate      same as Scoring
 ///                    ApproveCandidate (approver)
 ///  Deployed          ModelDeployed of this run                 AdaptationRunFinished
 ///  Rejected          CandidateEvaluated (reject),              CandidateRejected, AdaptationRunFinished
 ///                    RejectCandidate (approver), expiry
 ///  Failed            AdaptationStageFailed, attempts spent     AdaptationRunFailed, AdaptationRunFinished
+///                    (a tournament: when no candidate is left)
 /// </code>
+///
+/// N is Tuning:Candidates. With N = 1 the run trains one candidate with the tuner's Tuning:Strategy, as before. With
+/// N &gt; 1 it is a tournament (RunOwner.Tournament.cs): the policy picks the entrants, each result is recorded in
+/// run_candidates while the run stays in its stage (a failed or timed-out candidate drops out), the run moves on when
+/// the last is in, and the best candidate the gate passed, by the tournament score, is the run's candidate.
 ///
 /// Every move is one transaction (<see cref="IRunStepStore"/>): the optimistic transition, its history
 /// row, the messages it causes (outbox, relayed after commit) and the run's next timer. An input that
@@ -31,9 +39,10 @@ namespace Pipeline.AdaptationRuns;
 /// The run carries its base version: the gate measures against it and the deployment refuses to
 /// replace any other production version.
 /// </summary>
-public sealed class RunOwner(
+public sealed partial class RunOwner(
     IAdaptationRunRepository runs, IRunStepStore steps, IModelRegistry registry, OutboxSignal relay,
-    IOptions<RunOwnerOptions> options, TimeProvider time, ILogger<RunOwner> logger)
+    IOptions<RunOwnerOptions> options, TimeProvider time, ILogger<RunOwner> logger,
+    ITournamentStore tournaments, IOptions<TournamentOptions> tournament, IOptions<TournamentPolicyOptions> policy)
 {
     public const string GateUser = "evaluation-gate";
 
@@ -43,7 +52,7 @@ public sealed class RunOwner(
     /// </summary>
     /// <exception cref="StaleDriftException">drift was seen on a version that is no longer in production.</exception>
     public async Task<bool> StartAsync(Guid runId, string modelId, int? version, string triggeredBy, string detail,
-        DateTimeOffset? driftStartedAt, CancellationToken ct)
+        DateTimeOffset? driftStartedAt, CancellationToken ct, ShiftSignature? shift = null)
     {
         var production = (await registry.GetProductionAsync(modelId, ct))?.Version
             ?? throw new CommandRejectedException($"model {modelId} is unknown or has no production version");
@@ -63,6 +72,7 @@ public sealed class RunOwner(
                     RunId = runId, ModelId = modelId, BaseVersion = production, TriggeredBy = triggeredBy,
                 })],
                 Timer = WorkTimer(runId, RunState.Scoring, RunMessages.Of(work)),
+                Tournament = IsTournament ? NewTournament(runId, modelId, shift) : null,
             }, ct);
         if (started)
         {
@@ -80,6 +90,12 @@ public sealed class RunOwner(
     public async Task OnScoredAsync(SensitivityScored m, CancellationToken ct)
     {
         var run = await RunOfAsync(m, ct);
+        if (IsTournament)
+        {
+            await OnScoredTournamentAsync(run, m, ct);
+            return;
+        }
+
         var work = new TrainCandidate
         {
             RunId = m.RunId, ModelId = m.ModelId, BaseVersion = run.BaseVersion, MaskUri = m.MaskUri, Sha256 = m.Sha256,
@@ -106,6 +122,12 @@ public sealed class RunOwner(
     public async Task OnTrainedAsync(CandidateTrained m, CancellationToken ct)
     {
         var run = await RunOfAsync(m, ct);
+        if (await CandidatesOfAsync(run, ct) is { Count: > 0 } entrants)
+        {
+            await OnCandidateTrainedAsync(run, entrants, m, ct);
+            return;
+        }
+
         if (run.CandidateVersion is { } known && known != m.CandidateVersion)
         {
             logger.LogWarning("Run {RunId} already has candidate v{Known}; v{Other} is ignored", m.RunId, known, m.CandidateVersion);
@@ -128,30 +150,37 @@ public sealed class RunOwner(
     public async Task OnEvaluatedAsync(CandidateEvaluated m, CancellationToken ct)
     {
         var run = await RunOfAsync(m, ct);
+        if (await CandidatesOfAsync(run, ct) is { Count: > 0 } entrants)
+        {
+            await OnCandidateEvaluatedAsync(run, entrants, m, ct);
+            return;
+        }
+
         if (run.CandidateVersion != m.CandidateVersion)
         {
             logger.LogWarning("Run {RunId}: evaluation of v{Other} ignored, the run's candidate is v{Known}", m.RunId, m.CandidateVersion, run.CandidateVersion);
             return;
         }
 
-        var summary = string.Join("; ", m.Reasons);
-        var step = m.Decision switch
-        {
-            GateDecision.Approve => Approve(run, GateUser, ApprovalMode.Auto, m.Reasons, RunState.Evaluating),
-            GateDecision.Reject => Reject(run, GateUser, ApprovalMode.Auto, m.Reasons, RunState.Evaluating),
-            _ => new RunStep
-            {
-                RunId = run.RunId, Expected = RunState.Evaluating, Next = RunState.AwaitingApproval, Detail = summary,
-                Messages = [RunMessages.Of(new ApprovalRequested
-                {
-                    RunId = run.RunId, ModelId = run.ModelId, CandidateVersion = m.CandidateVersion, Reasons = m.Reasons,
-                    ExpiresAt = time.GetUtcNow() + options.Value.ApprovalTimeout,
-                })],
-                Timer = new RunTimer { RunId = run.RunId, State = RunState.AwaitingApproval, DueAt = time.GetUtcNow() + options.Value.ApprovalTimeout },
-            },
-        };
-        await MoveAsync(run, step, ct);
+        await MoveAsync(run, GateStep(run, m.CandidateVersion, m.Decision, m.Reasons), ct);
     }
+
+    /// <summary>The gate's decision on the run's candidate: deploy, reject, or ask an approver.</summary>
+    private RunStep GateStep(AdaptationRun run, int candidate, GateDecision decision, IReadOnlyList<string> reasons) => decision switch
+    {
+        GateDecision.Approve => Approve(run, candidate, GateUser, ApprovalMode.Auto, reasons, RunState.Evaluating),
+        GateDecision.Reject => Reject(run, candidate, GateUser, ApprovalMode.Auto, reasons, RunState.Evaluating),
+        _ => new RunStep
+        {
+            RunId = run.RunId, Expected = RunState.Evaluating, Next = RunState.AwaitingApproval, Detail = string.Join("; ", reasons),
+            Messages = [RunMessages.Of(new ApprovalRequested
+            {
+                RunId = run.RunId, ModelId = run.ModelId, CandidateVersion = candidate, Reasons = reasons,
+                ExpiresAt = time.GetUtcNow() + options.Value.ApprovalTimeout,
+            })],
+            Timer = new RunTimer { RunId = run.RunId, State = RunState.AwaitingApproval, DueAt = time.GetUtcNow() + options.Value.ApprovalTimeout },
+        },
+    };
 
     /// <summary>An approver's ApproveCandidate or RejectCandidate (the caller checked the role). Returns the run as it was decided.</summary>
     public async Task<AdaptationRun> DecideAsync(Guid runId, string? modelId, string user, string reason, bool approve, CancellationToken ct)
@@ -167,9 +196,10 @@ public sealed class RunOwner(
             throw new CommandRejectedException($"run {runId} is {run.State}, not awaiting approval");
         }
 
+        var candidate = run.CandidateVersion!.Value;
         var step = approve
-            ? Approve(run, user, ApprovalMode.Manual, [reason], RunState.AwaitingApproval)
-            : Reject(run, user, ApprovalMode.Manual, [reason], RunState.AwaitingApproval);
+            ? Approve(run, candidate, user, ApprovalMode.Manual, [reason], RunState.AwaitingApproval)
+            : Reject(run, candidate, user, ApprovalMode.Manual, [reason], RunState.AwaitingApproval);
         if (!await TryMoveAsync(run, step, ct))
         {
             throw new CommandRejectedException($"run {runId} was decided concurrently");
@@ -200,6 +230,12 @@ public sealed class RunOwner(
             return;
         }
 
+        if (m.Candidate is { } name && await CandidatesOfAsync(run, ct) is { Count: > 0 } entrants)
+        {
+            await OnCandidateFailedAsync(run, entrants, name, m.Reason, ct);
+            return;
+        }
+
         await MoveAsync(run, Fail(run, m.Stage, m.Reason), ct);
     }
 
@@ -215,7 +251,14 @@ public sealed class RunOwner(
         var o = options.Value;
         if (run.State == RunState.AwaitingApproval)
         {
-            await MoveAsync(run, Reject(run, GateUser, ApprovalMode.Expired, [$"approval expired: nobody decided within {o.ApprovalTimeout}"], RunState.AwaitingApproval), ct);
+            await MoveAsync(run, Reject(run, run.CandidateVersion!.Value, GateUser, ApprovalMode.Expired,
+                [$"approval expired: nobody decided within {o.ApprovalTimeout}"], RunState.AwaitingApproval), ct);
+            return;
+        }
+
+        if (await CandidatesOfAsync(run, ct) is { Count: > 0 } entrants)
+        {
+            await OnTournamentTimerAsync(run, entrants, timer, ct);
             return;
         }
 
@@ -237,9 +280,8 @@ public sealed class RunOwner(
             $"no progress in {run.State} for {timeout} after {timer.Attempt} attempt(s)"), ct);
     }
 
-    private RunStep Approve(AdaptationRun run, string by, ApprovalMode mode, IReadOnlyList<string> reasons, RunState from)
+    private RunStep Approve(AdaptationRun run, int candidate, string by, ApprovalMode mode, IReadOnlyList<string> reasons, RunState from)
     {
-        var candidate = run.CandidateVersion!.Value;
         var work = new DeployCandidate
         {
             RunId = run.RunId, ModelId = run.ModelId, BaseVersion = run.BaseVersion, CandidateVersion = candidate, By = by, Mode = mode,
@@ -257,11 +299,10 @@ public sealed class RunOwner(
         };
     }
 
-    private static RunStep Reject(AdaptationRun run, string by, ApprovalMode mode, IReadOnlyList<string> reasons, RunState from)
+    private static RunStep Reject(AdaptationRun run, int candidate, string by, ApprovalMode mode, IReadOnlyList<string> reasons, RunState from)
     {
-        var candidate = run.CandidateVersion!.Value;
         var summary = $"rejected by {by} ({mode}): {string.Join("; ", reasons)}";
-        var step = Finish(run, from, RunState.Rejected, RunOutcome.Rejected, null, summary);
+        var step = Finish(run with { CandidateVersion = candidate }, from, RunState.Rejected, RunOutcome.Rejected, null, summary);
         return step with
         {
             Approval = Audit(run, mode == ApprovalMode.Expired ? ApprovalDecision.Expired : ApprovalDecision.Reject, by, mode, reasons),

@@ -156,6 +156,7 @@ public static class RunsCommands
                 $"forgetting {e.Forgetting:P2}{Ci(e.ForgettingLower, e.ForgettingUpper)}; candidate latency {e.LatencyMs:F2} ms per batch");
         }
 
+        TournamentView.Print(d.Tournament, d.Candidates);
         foreach (var a in d.Approvals)
         {
             AnsiConsole.MarkupLine($"{a.Decision} by [bold]{Markup.Escape(a.DecidedBy)}[/] ({a.Mode}) at {a.DecidedAt:u}: {Markup.Escape(a.Reason ?? "")}");

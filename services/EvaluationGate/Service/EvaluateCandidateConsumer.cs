@@ -38,7 +38,8 @@ public sealed class EvaluateCandidateConsumer(
         }
         catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException)
         {
-            await StageWork.FailAsync(context, logger, m, "evaluate", ex.Message);
+            // In a tournament only this candidate drops out.
+            await StageWork.FailAsync(context, logger, m, "evaluate", ex.Message, $"v{m.CandidateVersion}");
             return;
         }
 

@@ -85,7 +85,7 @@ public sealed class ScoreSensitivityConsumer(
             {
                 RunId = m.RunId, ModelId = m.ModelId, ModelVersion = m.BaseVersion, MaskUri = stored.Uri, Sha256 = stored.Sha256,
                 SelectedFraction = mask.SelectedFraction, Coverage = coverage, AdaptationSetId = setId,
-                AdaptationSet = adaptationRef, ShiftedHoldout = holdoutRef,
+                AdaptationSet = adaptationRef, ShiftedHoldout = holdoutRef, LabelledRows = shifted.Rows,
             }, ct);
         }
         catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException)

@@ -5,7 +5,9 @@ using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
-using Pipeline.ML.Sensitivity;
+using Pipeline.ML.Data;
+using Pipeline.ML.Models;
+using Pipeline.ML.Strategies;
 using Pipeline.ML.Tuning;
 using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
@@ -13,13 +15,14 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.SparseTuning;
 
 /// <summary>
-/// TrainCandidate → candidate tuned with the configured strategy (MIST by default), registered as
-/// the next version → CandidateTrained, with TuningProgress while it runs. One job per worker
-/// (prefetch 1, concurrency 1), so tuners scale out as competing consumers. Work done twice
-/// announces the candidate already registered for the run instead of registering a second.
+/// TrainCandidate → a candidate trained with the work's strategy (or Tuning:Strategy when it names none) through the
+/// engine v2 strategy interface the benchmarks use (<see cref="IContinualStrategy"/>), registered as the next version
+/// → CandidateTrained, with TuningProgress while it runs. One job per worker (prefetch 1, concurrency 1), so tuners
+/// scale out as competing consumers and a tournament's candidates train in parallel on as many workers as there are.
+/// Work done twice announces the version already registered for the run and strategy instead of registering another.
 /// </summary>
 public sealed class TrainCandidateConsumer(
-    IAdaptationRunRepository runs, IArtifactStore artifacts, ModelArtifacts models, DatasetArtifacts datasets, IBus bus,
+    IAdaptationRunRepository runs, ModelArtifacts models, DatasetArtifacts datasets, IBus bus,
     IOptions<TuningServiceOptions> options, ILogger<TrainCandidateConsumer> logger)
     : IConsumer<TrainCandidate>
 {
@@ -34,46 +37,44 @@ public sealed class TrainCandidateConsumer(
             return;
         }
 
+        var strategy = m.Strategy ?? options.Value.Strategy;
         try
         {
-            await TuneAsync(context, m, options.Value, ct);
+            await TuneAsync(context, m, strategy, options.Value, ct);
         }
-        catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException)
+        catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException or ArgumentException)
         {
-            await StageWork.FailAsync(context, logger, m, Stage, ex.Message);
+            await StageWork.FailAsync(context, logger, m, Stage, $"{strategy}: {ex.Message}", m.Strategy);
         }
     }
 
-    private async Task TuneAsync(ConsumeContext context, TrainCandidate m, TuningServiceOptions o, CancellationToken ct)
+    private async Task TuneAsync(ConsumeContext context, TrainCandidate m, string strategy, TuningServiceOptions o, CancellationToken ct)
     {
-        if (await models.FindByRunAsync(m.ModelId, m.RunId, ct) is { } registered)
+        if (await models.FindByRunAsync(m.ModelId, m.RunId, strategy, ct) is { } registered)
         {
-            await AnnounceRegisteredAsync(context, m, registered, o, ct);
+            await AnnounceRegisteredAsync(context, m, registered, strategy, ct);
             return;
         }
 
         var (model, baseRecord) = await models.LoadAsync(m.ModelId, m.BaseVersion, o.Device, ct);
         using var baseModel = model;
         using var data = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.AdaptationSet, ct), model.Info.InputShape);
-        using var mask = o.Strategy == "mist"
-            ? Pipeline.ML.Sensitivity.SensitivityMask.Load(await artifacts.GetVerifiedLocalPathAsync(m.MaskUri, m.Sha256, ct))
-            : null;
-
-        var tuning = new TuningOptions
-        {
-            Steps = o.Steps, LearningRate = o.LearningRate, DropRate = o.DropRate, BatchSize = o.BatchSize,
-            MiPhaseFraction = o.MiPhaseFraction, SelectRate = o.SelectRate, Seed = o.Seed, Device = o.Device,
-        };
+        // The strategy's labelled original data (readout initialisation, EWC's Fisher, LoRA's shift): the version's
+        // replay set, never the gate's reference holdout. A version without one lends the adaptation set.
+        var baseMeta = VersionMetadata.Parse(baseRecord.MetadataJson);
+        using var reference = baseMeta.ReplaySet is { } replay
+            ? DatasetArtifacts.ToDataset(await datasets.LoadAsync(replay, ct), model.Info.InputShape)
+            : data.Take(data.Count);
 
         // Progress goes out live through the bus, not the consume context (whose outbox would hold
         // it until the job ends).
         var progress = Channel.CreateUnbounded<TuningStep>(new UnboundedChannelOptions { SingleReader = true });
         var pump = PumpProgressAsync(progress.Reader, m, o.ProgressEverySteps, ct);
-        TuningResult result;
+        ModelBundle tunedModel;
+        AdaptationStats stats;
         try
         {
-            result = await Task.Run(
-                () => Tuner.Tune(o.Strategy, baseModel, mask, data, tuning, new Progress(progress.Writer), ct), ct);
+            (tunedModel, stats) = await Task.Run(() => Train(strategy, baseModel, data, reference, o, new Progress(progress.Writer), ct), ct);
         }
         finally
         {
@@ -81,42 +82,55 @@ public sealed class TrainCandidateConsumer(
             await pump;
         }
 
-        using var tuned = result;
-        var metadata = VersionMetadata.Parse(baseRecord.MetadataJson) with
+        using var tuned = tunedModel;
+        var metadata = baseMeta with
         {
             // Future traffic is compared with what this version was adapted to.
-            DriftReference = m.AdaptationSet, RunId = m.RunId, BaseVersion = m.BaseVersion, Strategy = o.Strategy,
+            DriftReference = m.AdaptationSet, RunId = m.RunId, BaseVersion = m.BaseVersion, Strategy = strategy,
         };
-        if (await models.FindByRunAsync(m.ModelId, m.RunId, ct) is { } meanwhile)
+        if (await models.FindByRunAsync(m.ModelId, m.RunId, strategy, ct) is { } meanwhile)
         {
-            // Another worker finished the same work first: one candidate per run.
-            await AnnounceRegisteredAsync(context, m, meanwhile, o, ct);
+            // Another worker finished the same work first: one candidate per run and strategy.
+            await AnnounceRegisteredAsync(context, m, meanwhile, strategy, ct);
             return;
         }
 
-        var record = await models.RegisterAsync(m.ModelId, tuned.Model, "sparse-tuning", metadata, version: null, ct);
-        var s = tuned.Stats;
+        var record = await models.RegisterAsync(m.ModelId, tuned, "sparse-tuning", metadata, version: null, ct);
+        var device = ComputeDevice.Describe(tuned.Device);
         logger.LogInformation(
-            "Run {RunId}: {Strategy} trained v{Version} in {Seconds:F1} s on {Device}: {Selected:P2} selected, {PerStep:P3} changed per step",
-            m.RunId, s.Strategy, record.Version, s.TrainSeconds, s.Device, s.SelectedFraction, s.UpdatedFractionPerStep);
+            "Run {RunId}: {Strategy} trained v{Version} in {Seconds:F1} s on {Device}: {Selected:P2} selected, {PerStep:P3} changed per step ({Detail})",
+            m.RunId, strategy, record.Version, stats.TrainSeconds, device, stats.SelectedFraction, stats.UpdatedFractionPerStep, stats.Detail);
         await context.Publish(new CandidateTrained
         {
             RunId = m.RunId, ModelId = m.ModelId, BaseVersion = m.BaseVersion, CandidateVersion = record.Version,
-            ArtifactUri = record.ArtifactUri, Sha256 = record.Sha256, Strategy = s.Strategy,
-            SelectedFraction = s.SelectedFraction, UpdatedFractionPerStep = s.UpdatedFractionPerStep, Steps = s.Steps,
-            TrainSeconds = s.TrainSeconds, Device = s.Device, AdaptationSetId = m.AdaptationSetId, ShiftedHoldout = m.ShiftedHoldout,
+            ArtifactUri = record.ArtifactUri, Sha256 = record.Sha256, Strategy = strategy,
+            SelectedFraction = stats.SelectedFraction, UpdatedFractionPerStep = stats.UpdatedFractionPerStep, Steps = stats.Steps,
+            TrainSeconds = stats.TrainSeconds, Device = device, AdaptationSetId = m.AdaptationSetId, ShiftedHoldout = m.ShiftedHoldout,
         }, ct);
     }
 
-    /// <summary>Work done again after the candidate was registered: announce that one rather than register a second.</summary>
-    private async Task AnnounceRegisteredAsync(ConsumeContext context, TrainCandidate m, ModelVersionRecord registered, TuningServiceOptions o, CancellationToken ct)
+    /// <summary>One adaptation through the library's strategy interface, under the bench-adapt sample budget.</summary>
+    private static (ModelBundle Model, AdaptationStats Stats) Train(string strategy, ModelBundle baseModel, ImageDataset data,
+        ImageDataset reference, TuningServiceOptions o, IProgress<TuningStep> progress, CancellationToken ct)
     {
-        logger.LogWarning("Run {RunId} already registered v{Version}; announcing it", m.RunId, registered.Version);
-        var meta = VersionMetadata.Parse(registered.MetadataJson);
+        using var s = ContinualStrategies.Create(strategy, baseModel.Info.Classes.Length);
+        var context = new AdaptationContext
+        {
+            Seed = o.Seed,
+            Budget = new AdaptationBudget { Epochs = o.EpochsFor(data.Count), BatchSize = Math.Max(1, Math.Min(o.BatchSize, data.Count)) },
+            BaseModel = baseModel, Reference = reference, Device = o.Device, Progress = progress,
+        };
+        return s.Adapt(baseModel, data, context, ct);
+    }
+
+    /// <summary>Work done again after the candidate was registered: announce that one rather than register a second.</summary>
+    private async Task AnnounceRegisteredAsync(ConsumeContext context, TrainCandidate m, ModelVersionRecord registered, string strategy, CancellationToken ct)
+    {
+        logger.LogWarning("Run {RunId} already registered v{Version} ({Strategy}); announcing it", m.RunId, registered.Version, strategy);
         await context.Publish(new CandidateTrained
         {
             RunId = m.RunId, ModelId = m.ModelId, BaseVersion = m.BaseVersion, CandidateVersion = registered.Version,
-            ArtifactUri = registered.ArtifactUri, Sha256 = registered.Sha256, Strategy = meta.Strategy ?? o.Strategy,
+            ArtifactUri = registered.ArtifactUri, Sha256 = registered.Sha256, Strategy = strategy,
             SelectedFraction = m.SelectedFraction, UpdatedFractionPerStep = 0, Steps = 0, TrainSeconds = 0, Device = "n/a",
             AdaptationSetId = m.AdaptationSetId, ShiftedHoldout = m.ShiftedHoldout,
         }, ct);

@@ -2,43 +2,37 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Pipeline.SparseTuning;
 
-/// <summary>Section "Tuning".</summary>
+/// <summary>Section "Tuning": how this tuner trains a candidate.</summary>
 public sealed class TuningServiceOptions
 {
     public const string Section = "Tuning";
 
-    /// <summary>mist (default), full, head, random, or one of the research's other strategies: ewc, lora, ties, wise, retrain.</summary>
-    [RegularExpression("^(mist|full|head|random|ewc|lora|ties|wise|retrain)$")]
-    public string Strategy { get; set; } = "mist";
+    /// <summary>
+    /// Strategy for work that names none (a one-candidate run): an engine v2 strategy whose model predicts on its own
+    /// (Pipeline.Contracts.CandidateStrategies.Servable). Default ties, chosen by measurement: it passed the gate most often in the demo tournaments (docs/ml.md, "Tournament").
+    /// </summary>
+    [RegularExpression("^(full|head|random|mist|ewc|lora|ties|wise)$")]
+    public string Strategy { get; set; } = "ties";
 
+    /// <summary>
+    /// Sample budget, as <c>bench adapt</c> counts it: Steps × BatchSize labelled samples, rounded up to whole passes
+    /// over the adaptation set (at least 2: MIST spends its first pass on scoring).
+    /// </summary>
     [Range(1, 100_000)]
     public int Steps { get; set; } = 150;
 
-    /// <summary>Null: the strategy's default learning rate.</summary>
-    [Range(1e-7, 1.0)]
-    public double? LearningRate { get; set; }
-
-    /// <summary>Share of masked gradient elements dropped each step (MIST drop_rate).</summary>
-    [Range(0.0, 0.999)]
-    public double DropRate { get; set; } = 0.9;
-
     [Range(1, 4096)]
     public int BatchSize { get; set; } = 64;
-
-    /// <summary>Share of the steps spent on the MI objective before the classifier-head phase.</summary>
-    [Range(0.0, 1.0)]
-    public double MiPhaseFraction { get; set; } = 0.5;
-
-    /// <summary>Random-mask budget (the random baseline); MIST takes its mask from scoring.</summary>
-    [Range(0.0001, 1.0)]
-    public double SelectRate { get; set; } = 0.02;
 
     public int Seed { get; set; } = 1;
 
     /// <summary>auto picks CUDA when torch sees a GPU, otherwise CPU.</summary>
     public string Device { get; set; } = "auto";
 
-    /// <summary>Publish TuningProgress every this many steps.</summary>
+    /// <summary>Publish TuningProgress every this many optimizer steps.</summary>
     [Range(1, 100_000)]
     public int ProgressEverySteps { get; set; } = 10;
+
+    /// <summary>Passes over the adaptation set for <paramref name="rows"/> rows.</summary>
+    public int EpochsFor(int rows) => Math.Max(2, (int)Math.Ceiling(Steps * (double)BatchSize / Math.Max(1, rows)));
 }

@@ -19,6 +19,8 @@ public sealed record DemoReport
     [JsonPropertyName("live_accuracy")] public required DemoLiveAccuracy LiveAccuracy { get; init; }
     [JsonPropertyName("rows_streamed")] public int RowsStreamed { get; init; }
     [JsonPropertyName("total_seconds")] public double TotalSeconds { get; init; }
+    [JsonPropertyName("tournament")] public DemoTournament? Tournament { get; init; }
+    [JsonPropertyName("promise")] public DemoPromise? Promise { get; init; }
 }
 
 public sealed record DemoAccuracy
@@ -44,4 +46,49 @@ public sealed record DemoLiveAccuracy
     [JsonPropertyName("before_drift")] public double? BeforeDrift { get; init; }
     [JsonPropertyName("during_drift")] public double? DuringDrift { get; init; }
     [JsonPropertyName("after_deploy")] public double? AfterDeploy { get; init; }
+}
+
+/// <summary>The run's tournament as the run owner recorded it (null fields: not reached).</summary>
+public sealed record DemoTournament
+{
+    [JsonPropertyName("shift_kind")] public string? ShiftKind { get; init; }
+    [JsonPropertyName("severity")] public string? Severity { get; init; }
+    [JsonPropertyName("label_rows")] public int? LabelRows { get; init; }
+    [JsonPropertyName("strategies")] public IReadOnlyList<string> Strategies { get; init; } = [];
+    [JsonPropertyName("policy_reason")] public string? PolicyReason { get; init; }
+    [JsonPropertyName("winner")] public string? Winner { get; init; }
+    [JsonPropertyName("winner_reason")] public string? WinnerReason { get; init; }
+    [JsonPropertyName("candidates")] public IReadOnlyList<DemoCandidate> Candidates { get; init; } = [];
+}
+
+public sealed record DemoCandidate
+{
+    [JsonPropertyName("strategy")] public required string Strategy { get; init; }
+    [JsonPropertyName("version")] public int? Version { get; init; }
+    [JsonPropertyName("state")] public required string State { get; init; }
+    [JsonPropertyName("decision")] public string? Decision { get; init; }
+    [JsonPropertyName("gain")] public double? Gain { get; init; }
+    [JsonPropertyName("gain_interval")] public double?[] GainInterval { get; init; } = [];
+    [JsonPropertyName("forgetting")] public double? Forgetting { get; init; }
+    [JsonPropertyName("forgetting_interval")] public double?[] ForgettingInterval { get; init; } = [];
+    [JsonPropertyName("latency_increase")] public double? LatencyIncrease { get; init; }
+    [JsonPropertyName("train_seconds")] public double? TrainSeconds { get; init; }
+    [JsonPropertyName("score")] public double? Score { get; init; }
+    [JsonPropertyName("outcome")] public string? Outcome { get; init; }
+    [JsonPropertyName("reason")] public string? Reason { get; init; }
+}
+
+/// <summary>
+/// The gate's promise checked on 2,000 test images no stage saw (not streamed, not a holdout, not training data):
+/// the deployed model's accuracy loss on the original distribution and its gain on the same images shifted.
+/// </summary>
+public sealed record DemoPromise
+{
+    [JsonPropertyName("unseen_rows")] public int UnseenRows { get; init; }
+    [JsonPropertyName("max_forgetting")] public double MaxForgetting { get; init; }
+    [JsonPropertyName("min_gain")] public double MinGain { get; init; }
+    /// <summary>Null when nothing was deployed (the promise is about deployed models).</summary>
+    [JsonPropertyName("forgetting_unseen")] public double? ForgettingUnseen { get; init; }
+    [JsonPropertyName("gain_unseen")] public double? GainUnseen { get; init; }
+    [JsonPropertyName("kept")] public bool? Kept { get; init; }
 }

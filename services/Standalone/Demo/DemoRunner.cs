@@ -56,6 +56,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         public IReadOnlyList<string> Reasons = [];
         public bool Scored;
         public TuningProgress? Tuning;
+        public readonly Dictionary<int, CandidateTrained> Trained = [];
         public double? DriftDetectedAt;
         public double? DeployedAt;
     }
@@ -377,12 +378,13 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
                     watch.Tuning = t;
                     break;
                 case CandidateTrained c when c.RunId == watch.RunId:
+                    watch.Trained[c.CandidateVersion] = c;
                     watch.UpdatedFractionPerStep = c.UpdatedFractionPerStep;
                     Say($"candidate v{c.CandidateVersion} trained ({c.Strategy}, {c.Steps} steps, {c.TrainSeconds:F1} s on {c.Device}); " +
                         $"{c.UpdatedFractionPerStep:P3} of parameters changed per step");
                     break;
                 case CandidateEvaluated v when v.RunId == watch.RunId:
-                    Say($"evaluated: shifted {v.ShiftedAccuracyBefore:P1} → {v.ShiftedAccuracyAfter:P1}, " +
+                    Say($"evaluated v{v.CandidateVersion}: shifted {v.ShiftedAccuracyBefore:P1} → {v.ShiftedAccuracyAfter:P1}, " +
                         $"original {v.OriginalAccuracyBefore:P1} → {v.OriginalAccuracyAfter:P1}: [bold]{v.Decision}[/]");
                     watch.Reasons = v.Reasons;
                     break;
@@ -391,7 +393,13 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
                     Say($"[yellow]approval requested[/] until {a.ExpiresAt:u}: {Markup.Escape(string.Join("; ", a.Reasons))}");
                     break;
                 case CandidateApproved a when a.RunId == watch.RunId:
-                    Say($"approved by {Markup.Escape(a.By)} ({a.Mode})");
+                    watch.Reasons = a.Reasons;
+                    if (watch.Trained.TryGetValue(a.CandidateVersion, out var winner))
+                    {
+                        (watch.SelectedFraction, watch.UpdatedFractionPerStep) = (winner.SelectedFraction, winner.UpdatedFractionPerStep);
+                    }
+
+                    Say($"approved by {Markup.Escape(a.By)} ({a.Mode}): v{a.CandidateVersion}");
                     break;
                 case CandidateRejected r when r.RunId == watch.RunId:
                     watch.Outcome = "rejected";
@@ -450,14 +458,17 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
             };
         }
 
+        var accuracy = new DemoAccuracy
+        {
+            OriginalBefore = originalBefore, OriginalAfter = originalAfter, ShiftedBefore = shiftedBefore, ShiftedAfter = shiftedAfter,
+        };
         return new DemoReport
         {
             Scenario = scenario.Name, Mode = mode, Outcome = watch.Outcome ?? "unknown", RunId = watch.RunId?.ToString(),
             BaseVersion = baseVersion, DeployedVersion = watch.DeployedVersion,
-            Accuracy = new DemoAccuracy
-            {
-                OriginalBefore = originalBefore, OriginalAfter = originalAfter, ShiftedBefore = shiftedBefore, ShiftedAfter = shiftedAfter,
-            },
+            Accuracy = accuracy,
+            Tournament = await DemoTournamentView.LoadAsync(services, watch.RunId, ct),
+            Promise = DemoTournamentView.Promise(services, original.Count, watch.DeployedVersion is not null, accuracy),
             SelectedFraction = watch.SelectedFraction, UpdatedFractionPerStep = watch.UpdatedFractionPerStep,
             StageSeconds = stages, Reasons = watch.Reasons,
             LiveAccuracy = new DemoLiveAccuracy { BeforeDrift = stream.BeforeDrift, DuringDrift = stream.DuringDrift, AfterDeploy = stream.AfterDeploy },
@@ -477,6 +488,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
             $"detect {r.StageSeconds.Detect:F1}, score {r.StageSeconds.Score:F1}, tune {r.StageSeconds.Tune:F1}, " +
             $"evaluate {r.StageSeconds.Evaluate:F1}, deploy {r.StageSeconds.Deploy:F1}");
         Say($"live accuracy: before drift {Fmt(r.LiveAccuracy.BeforeDrift)}, during drift {Fmt(r.LiveAccuracy.DuringDrift)}, after deploy {Fmt(r.LiveAccuracy.AfterDeploy)}");
+        DemoTournamentView.Print(console, r.Tournament, r.Promise);
 
         static string Fmt(double? v) => v is { } x ? x.ToString("P1", CultureInfo.InvariantCulture) : "n/a";
     }

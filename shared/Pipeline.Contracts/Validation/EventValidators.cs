@@ -106,7 +106,7 @@ public sealed class TuningProgressValidator : AbstractValidator<TuningProgress>
 
 public sealed class CandidateTrainedValidator : AbstractValidator<CandidateTrained>
 {
-    public static readonly IReadOnlyList<string> Strategies = ["mist", "full", "head", "random"];
+    public static readonly IReadOnlyList<string> Strategies = CandidateStrategies.Servable;
 
     public CandidateTrainedValidator()
     {
@@ -116,7 +116,7 @@ public sealed class CandidateTrainedValidator : AbstractValidator<CandidateTrain
         RuleFor(x => x.CandidateVersion).GreaterThan(x => x.BaseVersion);
         RuleFor(x => x.ArtifactUri).ValidUri();
         RuleFor(x => x.Sha256).ValidSha256();
-        RuleFor(x => x.Strategy).Must(s => Strategies.Contains(s)).WithMessage("'Strategy' must be one of: mist, full, head, random.");
+        RuleFor(x => x.Strategy).Must(s => Strategies.Contains(s)).WithMessage($"'Strategy' must be one of: {string.Join(", ", Strategies)}.");
         RuleFor(x => x.SelectedFraction).Fraction();
         RuleFor(x => x.UpdatedFractionPerStep).Fraction();
         RuleFor(x => x.Steps).GreaterThanOrEqualTo(0);

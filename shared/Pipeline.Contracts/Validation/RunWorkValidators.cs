@@ -27,6 +27,8 @@ public sealed class TrainCandidateValidator : AbstractValidator<TrainCandidate>
         RuleFor(x => x.AdaptationSetId).Required();
         RuleFor(x => x.AdaptationSet).NotNull().SetValidator(new PayloadRefValidator());
         RuleFor(x => x.ShiftedHoldout).NotNull().SetValidator(new PayloadRefValidator());
+        RuleFor(x => x.Strategy).Must(CandidateStrategies.IsServable).When(x => x.Strategy is not null)
+            .WithMessage(x => $"unknown strategy '{x.Strategy}' (servable: {string.Join(", ", CandidateStrategies.Servable)})");
         RuleFor(x => x.Attempt).GreaterThan(0);
         RuleFor(x => x.Timestamp).ValidTimestamp();
     }
@@ -69,6 +71,7 @@ public sealed class AdaptationStageFailedValidator : AbstractValidator<Adaptatio
         RuleFor(x => x.ModelId).ValidModelId();
         RuleFor(x => x.Stage).NotEmpty().MaximumLength(32);
         RuleFor(x => x.Reason).Reason();
+        RuleFor(x => x.Candidate).MaximumLength(64);
         RuleFor(x => x.Timestamp).ValidTimestamp();
     }
 }

@@ -49,6 +49,9 @@ public sealed record AdaptationContext
 
     /// <summary>Zero-based position of this adaptation in the sequence.</summary>
     public int Index { get; init; }
+
+    /// <summary>Told after each optimizer step (a service's liveness signal); null: nobody listens.</summary>
+    public IProgress<Tuning.TuningStep>? Progress { get; init; }
 }
 
 /// <summary>Cost and sparsity of one adaptation (fractions are of all model parameters).</summary>

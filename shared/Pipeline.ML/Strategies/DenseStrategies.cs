@@ -34,7 +34,7 @@ public sealed class DenseStrategy : IContinualStrategy
         var steps = context.Budget.StepsFor(labelled.Count);
         var batch = Math.Min(context.Budget.BatchSize, labelled.Count);
         var result = Tuner.Tune(strategy, start, null, labelled,
-            new TuningOptions { Steps = steps, BatchSize = batch, Seed = context.Seed, Device = context.Device }, null, ct);
+            new TuningOptions { Steps = steps, BatchSize = batch, Seed = context.Seed, Device = context.Device }, context.Progress, ct);
         var s = result.Stats;
         return (result.Model, new AdaptationStats
         {

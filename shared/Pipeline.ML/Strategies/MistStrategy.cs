@@ -144,6 +144,7 @@ public sealed class MistStrategy : IContinualStrategy
                         }
                     }
                     passes += 2L * x.shape[0];
+                    context.Progress?.Report(new Tuning.TuningStep(i + 1, perEpoch, "score", double.NaN, 0));
                 }
 
                 var masks = new Dictionary<string, Tensor>();
@@ -202,6 +203,7 @@ public sealed class MistStrategy : IContinualStrategy
                     opt.Step();
                     meter.After();
                     passes += 2L * x.shape[0];
+                    context.Progress?.Report(new Tuning.TuningStep(i + 1, steps, "mi", double.NaN, 0));
                 }
 
                 // Permanent freezing: the top-scored element(s) of each weight tensor (the code's quantile 1).

@@ -68,6 +68,12 @@ public sealed record RunStep
     public RunTimer? Timer { get; init; }
 
     public ApprovalRecord? Approval { get; init; }
+
+    /// <summary>The run's tournament row, replaced in the same transaction (null: unchanged).</summary>
+    public TournamentEntry? Tournament { get; init; }
+
+    /// <summary>Candidate rows replaced in the same transaction.</summary>
+    public IReadOnlyList<CandidateEntry> Candidates { get; init; } = [];
 }
 
 /// <summary>The run owner's writes: every change of a run together with the messages and timer it causes.</summary>
@@ -239,6 +245,16 @@ public sealed class RunStepStore : RepositoryBase, IRunStepStore
             {
                 step.RunId, State = timer.State.ToString(), timer.Attempt, timer.DueAt, timer.WorkType, timer.WorkBody,
             }, tx, ct)).ConfigureAwait(false);
+        }
+
+        if (step.Tournament is { } tournament)
+        {
+            await TournamentStore.WriteTournamentAsync(c, tx, Factory.Dialect, tournament, now, ct).ConfigureAwait(false);
+        }
+
+        foreach (var candidate in step.Candidates)
+        {
+            await TournamentStore.WriteCandidateAsync(c, tx, Factory.Dialect, candidate, now, ct).ConfigureAwait(false);
         }
 
         if (step.Approval is { } approval)

@@ -1,0 +1,54 @@
+using System.Globalization;
+
+namespace Pipeline.Drift.Tournament;
+
+/// <summary>What moved, read from a drift report's top features.</summary>
+public enum ShiftKind
+{
+    /// <summary>Nothing the policy can read (an operator's run, or no feature named).</summary>
+    Unknown,
+
+    /// <summary>Global intensity statistics moved (pixel mean, spread, ink): contrast, brightness, noise, inversion.</summary>
+    Intensity,
+
+    /// <summary>Where the ink is moved (pooled cells), intensity statistics did not: rotation, translation, blur.</summary>
+    Spatial,
+
+    /// <summary>Only the model's embedding or its predictions moved (the MMD or prediction tests).</summary>
+    Embedding,
+
+    /// <summary>Intensity and spatial features both moved.</summary>
+    Mixed,
+}
+
+/// <summary>A moved feature of the drift report: its name and the test that flagged it (ks, chi2, mmd, prediction).</summary>
+public sealed record MovedFeature(string Name, string Test);
+
+/// <summary>The drift a tournament answers: severity, what moved, and how many labelled rows there are to learn from.</summary>
+public sealed record ShiftSignature(string Severity, double DriftScore, ShiftKind Kind, IReadOnlyList<string> Moved, int? LabelRows)
+{
+    private static readonly HashSet<string> IntensityFeatures = ["pixel_mean", "pixel_std", "ink_fraction"];
+
+    /// <summary>Reads the kind of shift from the report's top features (names of the image summary, docs/drift.md).</summary>
+    public static ShiftSignature From(string severity, double driftScore, IReadOnlyList<MovedFeature> features, int? labelRows = null)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        var intensity = features.Count(f => IntensityFeatures.Contains(f.Name));
+        var spatial = features.Count(f => f.Name.StartsWith("pool_", StringComparison.Ordinal));
+        var embedding = features.Count(f => f.Test is "mmd" or "prediction" || f.Name.StartsWith("embedding", StringComparison.Ordinal));
+        var kind = (intensity, spatial) switch
+        {
+            (> 0, > 0) => ShiftKind.Mixed,
+            (> 0, 0) => ShiftKind.Intensity,
+            (0, > 0) => ShiftKind.Spatial,
+            _ => embedding > 0 ? ShiftKind.Embedding : ShiftKind.Unknown,
+        };
+        return new ShiftSignature(severity, driftScore, kind, features.Select(f => f.Name).Distinct().ToList(), labelRows);
+    }
+
+    /// <summary>Severity as the drift report names it, compared case-insensitively.</summary>
+    public bool IsSeverity(string name) => string.Equals(Severity, name, StringComparison.OrdinalIgnoreCase);
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{Kind.ToString().ToLowerInvariant()} shift, severity {Severity}, score {DriftScore:0.###}, {LabelRows?.ToString(CultureInfo.InvariantCulture) ?? "?"} labelled rows");
+}
