@@ -16,8 +16,9 @@ add_user() {
 add_user alice alice
 add_user mallory mallory
 # Service accounts forward operators' messages (error queues, faults) with the sender's user_id
-# intact, which RabbitMQ allows only to users tagged impersonator. Operators are not.
-ctl set_user_tags guest administrator impersonator >/dev/null
+# intact, which RabbitMQ allows only to users tagged impersonator. Operators are not. guest keeps no
+# administrator tag (no management login); RabbitMQ lets it connect from loopback only (loopback_users).
+ctl set_user_tags guest impersonator >/dev/null
 # The message size limit of compose and Kubernetes (rabbitmq.conf), for new channels of this node.
 max_message_size=$(awk -F' *= *' '$1 == "max_message_size" {print $2}' "$(dirname "$0")/rabbitmq.conf")
 ctl eval "application:set_env(rabbit, max_message_size, ${max_message_size:?missing in rabbitmq.conf})." >/dev/null
