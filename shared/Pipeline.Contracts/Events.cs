@@ -42,6 +42,38 @@ public sealed record LabelsObserved : IPipelineMessage
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }
 
+/// <summary>
+/// A drift window was evaluated (clean or drifted, raised or not). <see cref="Batches"/> names the rows
+/// that were new in this window, batch by batch: across all windows of a model every accepted row of
+/// every ingested batch appears exactly once, restarts and replica takeovers included.
+/// </summary>
+public sealed record DriftWindowEvaluated : IPipelineMessage
+{
+    public required string ModelId { get; init; }
+    public required int ModelVersion { get; init; }
+    /// <summary>Unique across restarts and replicas (the stored drift report's window id).</summary>
+    public required string WindowId { get; init; }
+    /// <summary>Rows in the evaluated window (a sliding window also holds rows counted in earlier windows).</summary>
+    public required int Rows { get; init; }
+    public required bool DatasetDrift { get; init; }
+    public required double ShareDrifted { get; init; }
+    /// <summary>ok, insufficient_data or error.</summary>
+    public required string Status { get; init; }
+    /// <summary>True when this window raised DriftDetected.</summary>
+    public bool Raised { get; init; }
+    public required IReadOnlyList<WindowBatchSegment> Batches { get; init; }
+    /// <summary>When the window was evaluated.</summary>
+    public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
+}
+
+/// <summary><see cref="Rows"/> rows of batch <see cref="BatchId"/> (accepted by the API at <see cref="AcceptedAt"/>) were new in a window.</summary>
+public sealed record WindowBatchSegment
+{
+    public required Guid BatchId { get; init; }
+    public required int Rows { get; init; }
+    public DateTimeOffset? AcceptedAt { get; init; }
+}
+
 public sealed record DriftDetected : IRunMessage
 {
     public required Guid RunId { get; init; }

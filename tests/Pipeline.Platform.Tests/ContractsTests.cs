@@ -18,7 +18,7 @@ public class ContractsTests
         "TuningProgress", "CandidateTrained", "CandidateEvaluated", "ApprovalRequested", "CandidateApproved",
         "CandidateRejected", "ModelDeployed", "ModelRolledBack", "AdaptationRunFailed", "ApproveCandidate",
         "RejectCandidate", "RollbackModel", "PauseAdaptation", "ResumeAdaptation", "StartAdaptation",
-        "RegisterModel", "ListModels", "ModelCatalog", "CommandAccepted", "CommandRefused", "ListRuns", "RunList", "GetRun", "RunDetails",
+        "RegisterModel", "ListModels", "ModelCatalog", "CommandAccepted", "CommandRefused", "ListRuns", "RunList", "GetRun", "RunDetails", "DriftWindowEvaluated",
     };
 
     [Theory]

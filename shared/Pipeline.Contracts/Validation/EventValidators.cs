@@ -19,6 +19,27 @@ public sealed class ModelVersionRegisteredValidator : AbstractValidator<ModelVer
     }
 }
 
+public sealed class DriftWindowEvaluatedValidator : AbstractValidator<DriftWindowEvaluated>
+{
+    public DriftWindowEvaluatedValidator()
+    {
+        RuleFor(x => x.ModelId).ValidModelId();
+        RuleFor(x => x.ModelVersion).GreaterThan(0);
+        RuleFor(x => x.WindowId).NotEmpty().MaximumLength(200);
+        RuleFor(x => x.Rows).GreaterThanOrEqualTo(0);
+        RuleFor(x => x.ShareDrifted).InclusiveBetween(0, 1);
+        RuleFor(x => x.Status).Must(s => s is "ok" or "insufficient_data" or "error")
+            .WithMessage("'Status' must be ok, insufficient_data or error.");
+        RuleFor(x => x.Batches).NotNull();
+        RuleForEach(x => x.Batches).ChildRules(b =>
+        {
+            b.RuleFor(s => s.BatchId).Required();
+            b.RuleFor(s => s.Rows).GreaterThan(0);
+        });
+        RuleFor(x => x.Timestamp).ValidTimestamp();
+    }
+}
+
 public sealed class ObservationsIngestedValidator : AbstractValidator<ObservationsIngested>
 {
     public ObservationsIngestedValidator()
