@@ -91,8 +91,8 @@ public static class ContinualReport
         var sb = new StringBuilder();
         var header = string.Join("; ", runs.Select(r => "seed " + r.Seed.ToString(CultureInfo.InvariantCulture) + " " + string.Join(",", r.Sequence.Skip(1))));
         sb.AppendLine(runs.Count.ToString(CultureInfo.InvariantCulture) + " runs: " + header);
-        sb.AppendLine("| method | n | avg_acc | forgetting | max_forgetting | bwt | train_s |");
-        sb.AppendLine("|---|---|---|---|---|---|---|");
+        sb.AppendLine("| method | n | avg_acc | forgetting | max_forgetting | bwt | train_s | sample_passes | selected | updated/step |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         var methods = runs.SelectMany(r => r.Results.Select(m => m.Method)).Distinct().ToList();
         foreach (var method in methods)
         {
@@ -104,7 +104,7 @@ public static class ContinualReport
                 return mean.ToString(fmt, c) + " [" + lo.ToString(fmt, c) + ", " + hi.ToString(fmt, c) + "]";
             }
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"| {method} | {rows.Count} | {Ci(m => m.AvgAcc, "F3")} | {Ci(m => m.Forgetting, "F3")} | {Ci(m => m.MaxForgetting, "F3")} | {Ci(m => m.Bwt, "F3")} | {Ci(m => m.TrainSeconds, "F1")} |");
+                $"| {method} | {rows.Count} | {Ci(m => m.AvgAcc, "F3")} | {Ci(m => m.Forgetting, "F3")} | {Ci(m => m.MaxForgetting, "F3")} | {Ci(m => m.Bwt, "F3")} | {Ci(m => m.TrainSeconds, "F1")} | {rows.Average(m => (double)m.SamplePasses):N0} | {rows.Average(m => m.SelectedFraction):F4} | {rows.Average(m => m.UpdatedFractionPerStep):F5} |");
         }
         return sb.ToString();
     }
