@@ -16,9 +16,11 @@ namespace Pipeline.DriftDetection;
 /// </summary>
 public sealed class DriftPartitions(IOptions<DriftDetectionOptions> options) : IRabbitMqEndpointContributor
 {
-    public static string ExchangeName(string? prefix) => $"{prefix}drift-detection-partitions";
+    public static string ExchangeName(string? prefix) => Prefixed(prefix, "drift-detection-partitions");
 
-    public static string QueueName(string? prefix, int partition) => $"{prefix}drift-detection-partition-{partition}";
+    public static string QueueName(string? prefix, int partition) => Prefixed(prefix, $"drift-detection-partition-{partition}");
+
+    private static string Prefixed(string? prefix, string name) => string.IsNullOrEmpty(prefix) ? name : $"{prefix}-{name}";
 
     public void Configure(IBusRegistrationContext context, IRabbitMqBusFactoryConfigurator cfg, MessagingOptions messaging)
     {
@@ -39,20 +41,25 @@ public sealed class DriftPartitions(IOptions<DriftDetectionOptions> options) : I
         {
             cfg.ReceiveEndpoint(QueueName(messaging.EndpointPrefix, p), e =>
             {
-                // Bound through the hash exchange only: a direct binding would give every partition every message.
-                e.ConfigureConsumeTopology = false;
                 e.SingleActiveConsumer = true;
                 e.PrefetchCount = Math.Max(2, messaging.PrefetchCount);
                 e.ConcurrentMessageLimit = 1;
-                e.Bind(ExchangeName(messaging.EndpointPrefix), x =>
+                if (partitions > 1)
                 {
-                    x.ExchangeType = "x-consistent-hash";
-                    x.RoutingKey = "1"; // the partition's weight
-                    foreach (var source in sources)
+                    // Bound through the hash exchange only: a direct binding would give every partition every message.
+                    // One partition needs no hashing (nor the plugin): the message exchanges are bound to it directly.
+                    e.ConfigureConsumeTopology = false;
+                    e.Bind(ExchangeName(messaging.EndpointPrefix), x =>
                     {
-                        x.Bind(source);
-                    }
-                });
+                        x.ExchangeType = "x-consistent-hash";
+                        x.RoutingKey = "1"; // the partition's weight
+                        foreach (var source in sources)
+                        {
+                            x.Bind(source);
+                        }
+                    });
+                }
+
                 e.ConfigureConsumer<ObservationsIngestedConsumer>(context);
                 e.ConfigureConsumer<LabelsObservedConsumer>(context);
                 e.ConfigureConsumer<AdaptationRunStartedConsumer>(context);
