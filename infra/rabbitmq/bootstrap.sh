@@ -26,3 +26,7 @@ ctl eval "application:set_env(rabbit, max_message_size, ${max_message_size:?miss
 # infra/prometheus/prometheus.yml). Enabling an enabled plugin changes nothing.
 rabbitmq-plugins -n "$node" -q enable rabbitmq_prometheus >/dev/null \
   || echo "bootstrap: could not enable rabbitmq_prometheus (run as the broker's owner or root)" >&2
+# The consistent-hash exchange partitions DriftDetection's models over its replicas' queues
+# (DriftDetection:Partitions, docs/drift.md). It ships with RabbitMQ; enabling it restarts nothing.
+rabbitmq-plugins -n "$node" -q enable rabbitmq_consistent_hash_exchange >/dev/null \
+  || echo "bootstrap: could not enable rabbitmq_consistent_hash_exchange (run as the broker's owner or root)" >&2

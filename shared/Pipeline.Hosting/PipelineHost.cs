@@ -94,7 +94,12 @@ public static class PipelineHost
                         // A publish completes only when the broker has the message.
                         h.PublisherConfirmation = true;
                     });
+                    ModelRoutingKeys.Apply(cfg);
                     ConfigureBus(context, cfg, o);
+                    foreach (var contributor in context.GetServices<IRabbitMqEndpointContributor>())
+                    {
+                        contributor.Configure(context, cfg, o);
+                    }
                 });
             }
             else

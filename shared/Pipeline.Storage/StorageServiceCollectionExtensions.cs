@@ -64,6 +64,7 @@ public static class StorageServiceCollectionExtensions
         services.TryAddSingleton<IApprovalRepository, ApprovalRepository>();
         services.TryAddSingleton<IDeploymentRepository, DeploymentRepository>();
         services.TryAddSingleton<IObservationRepository, ObservationRepository>();
+        services.TryAddSingleton<IDriftWindowRepository, DriftWindowRepository>();
         services.TryAddSingleton<IAdaptationPauseRepository, AdaptationPauseRepository>();
         services.TryAddSingleton<IInferenceBatchRepository, InferenceBatchRepository>();
 

@@ -80,14 +80,7 @@ public sealed class PauseAdaptationConsumer(
     : IConsumer<PauseAdaptation>
 {
     public Task Consume(ConsumeContext<PauseAdaptation> context) =>
-        OperatorCommand.HandleAsync(context, roles.Value, OperatorRole.Operator, logger, async by =>
-        {
-            var m = context.Message;
-            _ = await registry.GetModelAsync(m.ModelId, context.CancellationToken) ?? throw new CommandRejectedException($"model {m.ModelId} is unknown");
-            await pauses.SetAsync(m.ModelId, true, by, m.Reason, context.CancellationToken);
-            logger.LogInformation("Adaptation of {ModelId} paused by {By}: {Reason}", m.ModelId, by, m.Reason);
-            return $"adaptation of {m.ModelId} paused: drift is still reported, no run starts";
-        });
+        PauseCommand.HandleAsync(context, context.Message.ModelId, context.Message.Reason, paused: true, registry, pauses, roles.Value, logger);
 }
 
 /// <summary>ResumeAdaptation (an operator) → drift may start runs again.</summary>
@@ -96,13 +89,28 @@ public sealed class ResumeAdaptationConsumer(
     : IConsumer<ResumeAdaptation>
 {
     public Task Consume(ConsumeContext<ResumeAdaptation> context) =>
-        OperatorCommand.HandleAsync(context, roles.Value, OperatorRole.Operator, logger, async by =>
+        PauseCommand.HandleAsync(context, context.Message.ModelId, context.Message.Reason, paused: false, registry, pauses, roles.Value, logger);
+}
+
+/// <summary>
+/// Pause and resume: an operator's command, stored (every replica reads the pause from storage before each
+/// batch, so it needs no routing to the replica that owns the model).
+/// </summary>
+internal static class PauseCommand
+{
+    public static Task HandleAsync<T>(
+        ConsumeContext<T> context, string modelId, string reason, bool paused, IModelRegistry registry, IAdaptationPauseRepository pauses,
+        RoleOptions roles, ILogger logger)
+        where T : class =>
+        OperatorCommand.HandleAsync(context, roles, OperatorRole.Operator, logger, async by =>
         {
-            var m = context.Message;
-            _ = await registry.GetModelAsync(m.ModelId, context.CancellationToken) ?? throw new CommandRejectedException($"model {m.ModelId} is unknown");
-            await pauses.SetAsync(m.ModelId, false, by, m.Reason, context.CancellationToken);
-            logger.LogInformation("Adaptation of {ModelId} resumed by {By}: {Reason}", m.ModelId, by, m.Reason);
-            return $"adaptation of {m.ModelId} resumed: drift may start runs again";
+            _ = await registry.GetModelAsync(modelId, context.CancellationToken) ?? throw new CommandRejectedException($"model {modelId} is unknown");
+            await pauses.SetAsync(modelId, paused, by, reason, context.CancellationToken);
+            var verb = paused ? "paused" : "resumed";
+            logger.LogInformation("Adaptation of {ModelId} {Verb} by {By}: {Reason}", modelId, verb, by, reason);
+            return paused
+                ? $"adaptation of {modelId} paused: drift is still reported, no run starts"
+                : $"adaptation of {modelId} resumed: drift may start runs again";
         });
 }
 
@@ -132,7 +140,7 @@ public sealed class AdaptationRunFinishedConsumer(MonitorRegistry monitors) : IC
 }
 
 /// <summary>ModelVersionRegistered → its drift reference profile is built now, not on the first traffic.</summary>
-public sealed class ModelVersionRegisteredConsumer(MonitorRegistry monitors, ILogger<ModelVersionRegisteredConsumer> logger)
+public sealed class ModelVersionRegisteredConsumer(ReferenceProfiles profiles, ILogger<ModelVersionRegisteredConsumer> logger)
     : IConsumer<ModelVersionRegistered>
 {
     public async Task Consume(ConsumeContext<ModelVersionRegistered> context)
@@ -140,7 +148,7 @@ public sealed class ModelVersionRegisteredConsumer(MonitorRegistry monitors, ILo
         var m = context.Message;
         try
         {
-            await monitors.EnsureProfileAsync(m.ModelId, m.Version, context.CancellationToken);
+            await profiles.EnsureProfileAsync(m.ModelId, m.Version, context.CancellationToken);
         }
         catch (ModelNotFoundException ex)
         {

@@ -78,6 +78,15 @@ public sealed class DriftDetectionOptions
     [Range(0, 100)]
     public int MetricsTopFeatures { get; set; } = 10;
 
+    /// <summary>
+    /// 0 (default): one queue per consumer, as for a single replica. N ≥ 1 (RabbitMQ): N partition queues
+    /// behind a consistent-hash exchange on the model id, each with a single active consumer, so several
+    /// replicas share the models and each model is handled in order by one replica at a time (docs/drift.md).
+    /// Every replica must use the same N.
+    /// </summary>
+    [Range(0, 64)]
+    public int Partitions { get; set; }
+
     public MonitorOptions ToMonitorOptions() => new()
     {
         Window = Window,

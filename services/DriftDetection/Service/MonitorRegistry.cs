@@ -3,23 +3,29 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
 using Pipeline.Drift.Monitoring;
-using Pipeline.Hosting.Artifacts;
 using Pipeline.ML.Models;
-using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
 
 namespace Pipeline.DriftDetection;
 
 /// <summary>
-/// One drift monitor per model, for the version serving production traffic, with the reference
-/// profile that version is compared against (built once and stored). Run in flight and cooldown come
-/// from the run owner's events (read from the database only when a monitor is created, after a
-/// restart); pause is synchronised from the database before every batch.
+/// A model's monitor as <see cref="MonitorRegistry.GetAsync"/> hands it out: the windows that closed while it
+/// was rebuilt from stored batches, and the stored rows it rejected then, still to be recorded by the caller.
+/// </summary>
+public sealed record MonitorLease(DriftMonitor Monitor, ModelBundle? Embedder, IReadOnlyList<WindowReport> Closed, IReadOnlyList<(string BatchId, int Rows)> Rejected);
+
+/// <summary>
+/// The monitor cache: one drift monitor per model, for the version serving production traffic. Storage is
+/// the truth: a monitor is (re)built when this replica has none, when the model's stored window sequence or
+/// pending rows differ from the monitor's (another replica handled the model meanwhile, or a failure left it
+/// behind), and then it re-ingests the stored batch rows not yet counted in a window. Run in flight and
+/// cooldown come from the run owner's events (read from the database when a monitor is built); pause is
+/// synchronised from the database before every batch.
 /// </summary>
 public sealed class MonitorRegistry(
-    IDriftRepository drift, IAdaptationRunRepository runs, IAdaptationPauseRepository pauses,
-    IArtifactStore artifacts, ModelArtifacts models, DatasetArtifacts datasets, IOptions<DriftDetectionOptions> options,
-    TimeProvider time, ILogger<MonitorRegistry> logger) : IDisposable
+    ReferenceProfiles profiles, IDriftWindowRepository windows, IAdaptationRunRepository runs, IAdaptationPauseRepository pauses,
+    ModelArtifacts models, DatasetArtifacts datasets, IOptions<DriftDetectionOptions> options, TimeProvider time, ILogger<MonitorRegistry> logger)
+    : IDisposable
 {
     private readonly ConcurrentDictionary<string, Entry> monitors = new();
     private readonly ConcurrentDictionary<string, SemaphoreSlim> locks = new();
@@ -37,25 +43,49 @@ public sealed class MonitorRegistry(
         return new Releaser(gate);
     }
 
-    /// <summary>The monitor for this model version, with suppression synchronised from the database.</summary>
-    public async Task<(DriftMonitor Monitor, ModelBundle? Embedder)> GetAsync(string modelId, int version, CancellationToken ct)
+    /// <summary>
+    /// The monitor for this model version, as storage says it should be (call under the model's lock, before
+    /// storing a new batch), with suppression synchronised from the database.
+    /// </summary>
+    public async Task<MonitorLease> GetAsync(string modelId, int version, CancellationToken ct)
     {
-        if (!monitors.TryGetValue(modelId, out var entry) || entry.Version != version)
+        var progress = await windows.GetProgressAsync(modelId, ct);
+        var pending = await windows.CountPendingRowsAsync(modelId, version, ct);
+        if (monitors.TryGetValue(modelId, out var entry) && entry.Version == version
+            && entry.Monitor.LastWindowId == progress.LastWindow && entry.Monitor.PendingRows == pending)
         {
-            var profile = await EnsureProfileAsync(modelId, version, ct);
-            var embedder = options.Value.UseEmbeddings ? (await models.LoadAsync(modelId, version, options.Value.Device, ct)).Model : null;
-            var fresh = new Entry(version, new DriftMonitor(profile, options.Value.ToMonitorOptions(), time, await InitialStateAsync(modelId, ct)), embedder);
-            if (monitors.TryGetValue(modelId, out var old))
-            {
-                old.Dispose();
-            }
-
-            monitors[modelId] = entry = fresh;
-            logger.LogInformation("Monitoring {ModelId} v{Version} against a profile of {Rows} reference rows", modelId, version, profile.Rows);
+            await SyncAsync(modelId, entry.Monitor, ct);
+            return new MonitorLease(entry.Monitor, entry.Embedder, [], []);
         }
 
-        await SyncAsync(modelId, entry.Monitor, ct);
-        return (entry.Monitor, entry.Embedder);
+        if (entry is not null && entry.Version == version)
+        {
+            logger.LogInformation(
+                "Monitor of {ModelId} v{Version} is stale (window {Mine}, {MinePending} rows pending; storage: window {Stored}, {StoredPending} pending): rebuilding",
+                modelId, version, entry.Monitor.LastWindowId, entry.Monitor.PendingRows, progress.LastWindow, pending);
+        }
+
+        Evict(modelId);
+        var profile = await profiles.EnsureProfileAsync(modelId, version, ct);
+        var embedder = options.Value.UseEmbeddings ? (await models.LoadAsync(modelId, version, options.Value.Device, ct)).Model : null;
+        var monitor = new DriftMonitor(profile, options.Value.ToMonitorOptions(), time, await InitialStateAsync(modelId, progress, ct));
+        var fresh = new Entry(version, monitor, embedder);
+        var (closed, rejected) = await ReplayPendingAsync(modelId, version, fresh, ct);
+        monitors[modelId] = fresh;
+        logger.LogInformation(
+            "Monitoring {ModelId} v{Version} against a profile of {Rows} reference rows from window {Window} on, {Pending} stored rows replayed",
+            modelId, version, profile.Rows, progress.LastWindow + 1, pending);
+        await SyncAsync(modelId, monitor, ct);
+        return new MonitorLease(monitor, embedder, closed, rejected);
+    }
+
+    /// <summary>Forgets the model's monitor (after a failure that may have left it ahead of storage): the next batch rebuilds it.</summary>
+    public void Evict(string modelId)
+    {
+        if (monitors.TryRemove(modelId, out var old))
+        {
+            old.Dispose();
+        }
     }
 
     /// <summary>
@@ -71,30 +101,6 @@ public sealed class MonitorRegistry(
 
         entry.Monitor.RecordFeedback(labelled, correct);
         return true;
-    }
-
-    private async Task<DriftMonitorState> InitialStateAsync(string modelId, CancellationToken ct)
-    {
-        var active = await runs.GetActiveRunAsync(modelId, ct) is not null;
-        var paused = await pauses.IsPausedAsync(modelId, ct);
-        var last = (await runs.ListByModelAsync(modelId, 1, ct)).FirstOrDefault();
-        DateTimeOffset? cooldown = last is { State: RunState.Deployed or RunState.Rejected, FinishedAt: { } finished }
-            ? finished + options.Value.Cooldown
-            : null;
-        return new DriftMonitorState(0, 0, active, paused, cooldown);
-    }
-
-    private async Task SyncAsync(string modelId, DriftMonitor monitor, CancellationToken ct)
-    {
-        if (await pauses.IsPausedAsync(modelId, ct))
-        {
-            monitor.Pause();
-        }
-        else
-        {
-            monitor.Resume();
-        }
-
     }
 
     /// <summary>The run owner started a run of this model (AdaptationRunStarted).</summary>
@@ -124,124 +130,56 @@ public sealed class MonitorRegistry(
         }
     }
 
-    /// <summary>Loads the stored profile of a version, or builds it from the version's drift reference rows.</summary>
-    public async Task<ReferenceProfile> EnsureProfileAsync(string modelId, int version, CancellationToken ct)
+    /// <summary>Re-ingests the stored rows of this version not yet counted in a window, batch by batch, from each batch's first pending row.</summary>
+    private async Task<(List<WindowReport> Closed, List<(string, int)> Rejected)> ReplayPendingAsync(
+        string modelId, int version, Entry entry, CancellationToken ct)
     {
-        var stored = await drift.GetReferenceProfileAsync(modelId, version, ct);
-        if (stored is not null)
+        var closed = new List<WindowReport>();
+        var rejected = new List<(string, int)>();
+        foreach (var batch in await windows.ListPendingAsync(modelId, version, ct))
         {
-            var json = System.Text.Encoding.UTF8.GetString(await artifacts.ReadAllBytesVerifiedAsync(stored.ProfileUri, stored.Sha256, ct));
-            return ReferenceProfile.FromJson(json);
+            var rows = await datasets.LoadAsync(batch.FeaturesUri, batch.FeaturesSha256, ct);
+            int from = batch.RowsDone;
+            if (from > 0)
+            {
+                rows = rows.Split(from).Tail;
+            }
+
+            var observations = ReferenceProfiles.ToObservations(
+                rows, entry.Embedder, entry.Embedder is not null, batch.Predictions.Skip(from).ToList(),
+                batch.Confidences?.Skip(from).ToList(), batch.Labels?.Skip(from).ToList());
+            var result = entry.Monitor.Ingest(observations, new RowSource(batch.BatchId, batch.AcceptedAt));
+            closed.AddRange(result.Windows);
+            if (result.Rejected > 0)
+            {
+                rejected.Add((batch.BatchId, result.Rejected));
+            }
         }
 
-        var record = await models.GetVersionAsync(modelId, version, ct);
-        var metadata = VersionMetadata.Parse(record.MetadataJson);
-        var source = metadata.DriftReference ?? metadata.ReferenceHoldout
-            ?? throw new InvalidDataException($"{modelId} v{version} names no drift reference data in its metadata");
-        var rows = await datasets.LoadAsync(source, ct);
-        if (rows.Rows > options.Value.MaxReferenceRows)
-        {
-            rows = rows.Split(options.Value.MaxReferenceRows).Head;
-        }
-
-        var (model, _) = await models.LoadAsync(modelId, version, options.Value.Device, ct);
-        using var bundle = model;
-        var observations = ToObservations(rows, bundle, options.Value.UseEmbeddings);
-        var profile = ReferenceProfile.Build(modelId, version, observations, ProfileOptionsFor(bundle.Info, options.Value.Seed), time.GetUtcNow());
-        profile.Performance = await CalibrateAsync(modelId, version, metadata, bundle, ct);
-
-        var put = await artifacts.PutAsync(System.Text.Encoding.UTF8.GetBytes(profile.ToJson()), "profiles", $"{modelId}/v{version}/profile.json", ct);
-        await drift.UpsertReferenceProfileAsync(new DriftReferenceProfile
-        {
-            ModelId = modelId, Version = version, ProfileUri = put.Uri, Sha256 = put.Sha256,
-        }, ct);
-        logger.LogInformation("Built the drift reference profile of {ModelId} v{Version} from {Rows} rows", modelId, version, rows.Rows);
-        return profile;
+        return (closed, rejected);
     }
 
-    /// <summary>
-    /// Temperature scaling of the version's confidence on its labelled reference holdout, so that accuracy
-    /// can be estimated on traffic without labels; null (drift alone then decides) when there is none.
-    /// </summary>
-    private async Task<Drift.Performance.ConfidenceCalibration?> CalibrateAsync(
-        string modelId, int version, VersionMetadata metadata, ModelBundle model, CancellationToken ct)
+    private async Task<DriftMonitorState> InitialStateAsync(string modelId, DriftWindowProgress progress, CancellationToken ct)
     {
-        if (metadata.ReferenceHoldout is null)
-        {
-            logger.LogWarning("{ModelId} v{Version} has no reference holdout: accuracy cannot be estimated, drift alone starts runs", modelId, version);
-            return null;
-        }
-
-        var holdout = await datasets.LoadAsync(metadata.ReferenceHoldout, ct);
-        if (holdout.Labels is null)
-        {
-            logger.LogWarning("The reference holdout of {ModelId} v{Version} has no labels: accuracy cannot be estimated", modelId, version);
-            return null;
-        }
-
-        try
-        {
-            var calibration = Drift.Performance.ConfidenceCalibration.Fit(ToObservations(holdout, model, embeddings: false));
-            logger.LogInformation(
-                "Calibrated {ModelId} v{Version} on {Rows} holdout rows: temperature {Temperature:F2}, accuracy {Accuracy:P1}, ECE {Before:F3} → {After:F3}",
-                modelId, version, calibration.Rows, calibration.Temperature, calibration.ReferenceAccuracy, calibration.EceBefore, calibration.EceAfter);
-            return calibration;
-        }
-        catch (Drift.DriftInputException ex)
-        {
-            logger.LogWarning("No calibration for {ModelId} v{Version}: {Reason}", modelId, version, ex.Message);
-            return null;
-        }
+        var active = await runs.GetActiveRunAsync(modelId, ct) is not null;
+        var paused = await pauses.IsPausedAsync(modelId, ct);
+        var last = (await runs.ListByModelAsync(modelId, 1, ct)).FirstOrDefault();
+        DateTimeOffset? cooldown = last is { State: RunState.Deployed or RunState.Rejected, FinishedAt: { } finished }
+            ? finished + options.Value.Cooldown
+            : null;
+        return new DriftMonitorState(progress.LastWindow, progress.Consecutive, active, paused, cooldown);
     }
 
-    /// <summary>
-    /// What the monitor tests for a model: one-channel images are pooled into a grid of mean intensities plus
-    /// global statistics; every other input (tabular rows, multi-channel tensors) is tested column by column,
-    /// with the manifest's categorical columns on chi-squared and the rest on KS/PSI/W1/JS.
-    /// </summary>
-    public static ProfileOptions ProfileOptionsFor(ML.Models.ModelInfo info, int seed)
+    private async Task SyncAsync(string modelId, DriftMonitor monitor, CancellationToken ct)
     {
-        var shape = info.InputShape;
-        var width = ML.Data.Features.Length(shape);
-        if (shape.Length == 3 && shape[0] == 1 && shape[1] >= 2 && shape[2] >= 2)
+        if (await pauses.IsPausedAsync(modelId, ct))
         {
-            return new ProfileOptions { Summary = InputSummary.Image(shape[1], shape[2], Math.Min(7, Math.Min(shape[1], shape[2]))), Seed = seed };
+            monitor.Pause();
         }
-
-        var names = info.Features is { } f && f.Length == width ? f.Select(c => c.Name).ToList() : null;
-        var categorical = info.Features is { } g && g.Length == width
-            ? g.Select((c, i) => (c, i)).Where(x => x.c.Kind == FeatureSpec.Categorical).Select(x => x.i).ToHashSet()
-            : [];
-        return new ProfileOptions { Summary = InputSummary.RawColumns(width, names), CategoricalFeatures = categorical, Seed = seed };
-    }
-
-    /// <summary>Rows as monitor observations; predictions (and embeddings) come from the model when not given.</summary>
-    public static List<Observation> ToObservations(FeatureBlob rows, ModelBundle? model, bool embeddings,
-        IReadOnlyList<int>? predictions = null, IReadOnlyList<float>? confidences = null, IReadOnlyList<int>? labels = null)
-    {
-        var features = new float[rows.Rows][];
-        for (var i = 0; i < rows.Rows; i++)
+        else
         {
-            features[i] = rows.Row(i).ToArray();
+            monitor.Resume();
         }
-
-        Prediction[]? predicted = null;
-        if ((predictions is null || confidences is null) && model is not null)
-        {
-            predicted = model.Predict(features);
-        }
-
-        var embedded = embeddings && model is not null ? model.Embed(features) : null;
-        var list = new List<Observation>(rows.Rows);
-        for (var i = 0; i < rows.Rows; i++)
-        {
-            var cls = predictions?[i] ?? predicted?[i].Class ?? 0;
-            var conf = confidences?[i] ?? (predicted is null ? 1f : predicted[i].Probabilities[predicted[i].Class]);
-            var label = labels?[i] ?? rows.Labels?[i];
-            list.Add(new Observation(features[i], cls, conf, label is >= 0 ? label : null, embedded?[i]));
-        }
-
-        return list;
     }
 
     public void Dispose()

@@ -1,7 +1,5 @@
-using System.Text.Json;
 using MassTransit;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
 using Pipeline.Drift.Monitoring;
@@ -12,17 +10,16 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.DriftDetection;
 
 /// <summary>
-/// ObservationsIngested → batch stored (for adaptation sets) → drift monitor → a report per closed
-/// window → DriftDetected when the hysteresis says so and no run is in flight, paused or cooling down;
+/// ObservationsIngested → batch stored (for adaptation sets, and to rebuild the open window on another
+/// replica or after a restart) → drift monitor → each closed window stored with the batch rows new in it and
+/// announced → DriftDetected when the hysteresis says so and no run is in flight, paused or cooling down;
 /// the run owner starts the run.
 /// </summary>
 public sealed class ObservationsIngestedConsumer(
-    IObservationRepository observations, IDriftRepository drift, IModelRegistry registry,
-    MonitorRegistry monitors, DatasetArtifacts datasets, IOptions<DriftDetectionOptions> options, ILogger<ObservationsIngestedConsumer> logger)
+    IObservationRepository observations, IDriftWindowRepository windows, IModelRegistry registry,
+    MonitorRegistry monitors, WindowRecorder recorder, DatasetArtifacts datasets, ILogger<ObservationsIngestedConsumer> logger)
     : IConsumer<ObservationsIngested>
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
     public async Task Consume(ConsumeContext<ObservationsIngested> context)
     {
         var m = context.Message;
@@ -49,10 +46,43 @@ public sealed class ObservationsIngestedConsumer(
         }
 
         using var modelLock = await monitors.LockAsync(m.ModelId, ct);
+        try
+        {
+            await IngestAsync(context, m, rows, ct);
+        }
+        catch
+        {
+            // The monitor may be ahead of storage now: the retry (or the next batch) rebuilds it from storage.
+            monitors.Evict(m.ModelId);
+            throw;
+        }
+    }
+
+    private async Task IngestAsync(ConsumeContext context, ObservationsIngested m, Hosting.Artifacts.FeatureBlob rows, CancellationToken ct)
+    {
+        // The monitor first, as storage says it should be before this batch: a rebuild replays the stored rows
+        // not yet counted (this batch too, when an earlier attempt stored it and then failed).
+        MonitorLease? lease = null;
+        string? unavailable = null;
+        try
+        {
+            lease = await monitors.GetAsync(m.ModelId, m.ModelVersion, ct);
+        }
+        catch (Exception ex) when (ex is ModelNotFoundException or InvalidDataException or ArtifactStoreException or Drift.DriftInputException)
+        {
+            unavailable = ex.Message;
+        }
+
+        if (lease is not null)
+        {
+            await RecordAsync(context, m.ModelId, lease.Closed, lease.Rejected, ct);
+        }
+
         var added = await observations.AddBatchAsync(new ObservationBatch
         {
             ModelId = m.ModelId, BatchId = m.BatchId.ToString(), ModelVersion = m.ModelVersion, RowCount = m.Count,
             FeaturesUri = m.Features.Uri, FeaturesSha256 = m.Features.Sha256, Predictions = m.Predictions, Labels = m.Labels,
+            Confidences = m.Confidences, AcceptedAt = m.Timestamp, DriftRowsDone = 0,
         }, ct);
         if (!added)
         {
@@ -61,94 +91,37 @@ public sealed class ObservationsIngestedConsumer(
         }
 
         DriftMetrics.RecordLabels(m.ModelId, m.ModelVersion, m.Predictions, m.Labels);
-
-        DriftMonitor monitor;
-        ML.Models.ModelBundle? embedder;
-        try
+        if (lease is null)
         {
-            (monitor, embedder) = await monitors.GetAsync(m.ModelId, m.ModelVersion, ct);
-        }
-        catch (Exception ex) when (ex is ModelNotFoundException or InvalidDataException or ArtifactStoreException or Drift.DriftInputException)
-        {
-            // The batch is stored; without a profile it cannot be judged. Say so loudly, once per batch.
-            logger.LogError("Batch {BatchId} of {ModelId} v{Version} stored but not evaluated: {Reason}", m.BatchId, m.ModelId, m.ModelVersion, ex.Message);
+            // The batch is stored (and counted once a monitor can be built); without a profile it cannot be judged now.
+            logger.LogError("Batch {BatchId} of {ModelId} v{Version} stored but not evaluated: {Reason}", m.BatchId, m.ModelId, m.ModelVersion, unavailable);
             DriftMetrics.Windows.WithLabels(m.ModelId, "error").Inc();
             return;
         }
 
-        var result = monitor.Ingest(MonitorRegistry.ToObservations(rows, embedder, embedder is not null, m.Predictions, m.Confidences, m.Labels));
+        var result = lease.Monitor.Ingest(
+            ReferenceProfiles.ToObservations(rows, lease.Embedder, lease.Embedder is not null, m.Predictions, m.Confidences, m.Labels),
+            new RowSource(m.BatchId.ToString(), m.Timestamp));
         if (result.Rejected > 0)
         {
-            DriftMetrics.RowsRejected.WithLabels(m.ModelId).Inc(result.Rejected);
             logger.LogWarning("Batch {BatchId}: {Rejected} rows rejected: {Problems}", m.BatchId, result.Rejected, string.Join("; ", result.Problems));
         }
 
-        foreach (var window in result.Windows)
-        {
-            await HandleWindowAsync(context, m, window, ct);
-        }
+        await RecordAsync(context, m.ModelId, result.Windows, result.Rejected > 0 ? [(m.BatchId.ToString(), result.Rejected)] : [], ct);
     }
 
-    private async Task HandleWindowAsync(ConsumeContext context, ObservationsIngested m, WindowReport window, CancellationToken ct)
+    private async Task RecordAsync(
+        ConsumeContext context, string modelId, IReadOnlyList<WindowReport> closed, IReadOnlyList<(string BatchId, int Rows)> rejected, CancellationToken ct)
     {
-        var reportId = Guid.NewGuid();
-        var windowId = $"{m.ModelId}-v{m.ModelVersion}-w{window.WindowId}";
-        await drift.AddReportAsync(new DriftReport
+        foreach (var (batchId, count) in rejected)
         {
-            Id = reportId, ModelId = m.ModelId, ModelVersion = m.ModelVersion, WindowId = windowId,
-            WindowStart = window.ClosedAt, WindowEnd = window.ClosedAt, RowCount = window.Rows,
-            DatasetDrift = window.DatasetDrift, ShareDrifted = window.ShareDrifted, Severity = window.Severity.ToString(),
-            ReportJson = JsonSerializer.Serialize(window, Json),
-        }, ct);
-        DriftMetrics.Windows.WithLabels(m.ModelId, window.Status == WindowStatus.Error ? "error" : window.DatasetDrift ? "drifted" : "clean").Inc();
-        DriftMetrics.ShareDrifted.WithLabels(m.ModelId).Set(window.ShareDrifted);
-        DriftMetrics.DatasetDriftScore.WithLabels(m.ModelId).Set(window.DatasetDriftScore);
-        if (window.Trigger is { } trigger)
-        {
-            DriftMetrics.Decisions.WithLabels(m.ModelId, trigger.Outcome).Inc();
+            DriftMetrics.RowsRejected.WithLabels(modelId).Inc(count);
+            await windows.MarkRowsDoneAsync(modelId, batchId, count, ct);
         }
 
-        if (window.Performance is { EstimatedAccuracy: { } estimated, EstimatedDrop: { } drop })
+        foreach (var window in closed)
         {
-            DriftMetrics.EstimatedAccuracy.WithLabels(m.ModelId).Set(estimated);
-            DriftMetrics.EstimatedAccuracyDrop.WithLabels(m.ModelId).Set(drop);
+            await recorder.RecordAsync(context, window, ct);
         }
-
-        DriftMetrics.RecordWindow(m.ModelId, m.ModelVersion, window, options.Value.MetricsTopFeatures);
-
-        logger.LogInformation(
-            "Window {WindowId}: {Rows} rows, drift {Drift} (share {Share:P0}, severity {Severity}, {Consecutive} in a row): {Outcome}: {Reason}",
-            windowId, window.Rows, window.DatasetDrift, window.ShareDrifted, window.Severity, window.ConsecutiveDriftedWindows,
-            window.Trigger?.Outcome, window.Trigger?.Reason);
-
-        if (!window.Raise)
-        {
-            return;
-        }
-
-        // The run's owner starts the run (or not, when the model has one); the monitor holds further
-        // raises until it hears AdaptationRunFinished for this run.
-        var runId = NewId.NextGuid();
-        DriftMetrics.RunsStarted.WithLabels(m.ModelId, "drift").Inc();
-        var lastClean = (await drift.ListReportsAsync(m.ModelId, 200, ct))
-            .Where(r => r.ModelVersion == m.ModelVersion && !r.DatasetDrift)
-            .MaxBy(r => r.CreatedAt);
-        await context.Publish(new DriftDetected
-        {
-            DriftStartedAt = lastClean?.CreatedAt,
-            RunId = runId, ModelId = m.ModelId, ModelVersion = m.ModelVersion, WindowId = windowId,
-            Severity = (Contracts.DriftSeverity)(int)window.Severity,
-            DatasetDriftScore = Math.Clamp(window.DatasetDriftScore, 0, 1),
-            TopFeatures = window.Features
-                .Where(f => f.PValue is not null)
-                .OrderBy(f => f.PValue)
-                .Take(5)
-                .Select(f => new FeatureDriftScore
-                {
-                    Name = f.Name, Test = f.Kind == "categorical" ? "chi2" : "ks",
-                    Statistic = f.KsStatistic ?? f.ChiSquared ?? 0, PValue = Math.Clamp(f.PValue!.Value, 0, 1), Psi = f.Psi, Drifted = f.Drifted,
-                })
-                .ToList(),
-        }, ct);
     }
 }

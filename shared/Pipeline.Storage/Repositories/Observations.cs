@@ -47,6 +47,18 @@ public sealed record ObservationBatch
 
     /// <summary>When labels arrived.</summary>
     public DateTimeOffset? LabelledAt { get; init; }
+
+    /// <summary>The model's confidence per row, when known (DriftDetection rebuilds open windows from it).</summary>
+    public IReadOnlyList<float>? Confidences { get; init; }
+
+    /// <summary>When the batch was accepted upstream (the inference API), when known.</summary>
+    public DateTimeOffset? AcceptedAt { get; init; }
+
+    /// <summary>
+    /// Leading rows already counted in a closed drift window or rejected by the drift monitor; null for a
+    /// batch the drift monitor does not track. DriftDetection stores its batches with 0.
+    /// </summary>
+    public int? DriftRowsDone { get; init; }
 }
 
 /// <summary>Counts over a model's observations.</summary>
@@ -83,12 +95,12 @@ internal static class ObservationSql
     public static readonly SqlQuery InsertBatch = new(
         "observation_batches.insert",
         """
-        INSERT INTO dbo.observation_batches (model_id, batch_id, model_version, row_count, features_uri, features_sha256, predictions, labels, labelled_count, received_at, labelled_at)
-        VALUES (@ModelId, @BatchId, @ModelVersion, @RowCount, @FeaturesUri, @FeaturesSha256, @Predictions, @Labels, @LabelledCount, @ReceivedAt, @LabelledAt);
+        INSERT INTO dbo.observation_batches (model_id, batch_id, model_version, row_count, features_uri, features_sha256, predictions, labels, labelled_count, received_at, labelled_at, confidences, accepted_at, drift_rows_done)
+        VALUES (@ModelId, @BatchId, @ModelVersion, @RowCount, @FeaturesUri, @FeaturesSha256, @Predictions, @Labels, @LabelledCount, @ReceivedAt, @LabelledAt, @Confidences, @AcceptedAt, @DriftRowsDone);
         """,
         """
-        INSERT INTO observation_batches (model_id, batch_id, model_version, row_count, features_uri, features_sha256, predictions, labels, labelled_count, received_at, labelled_at)
-        VALUES (@ModelId, @BatchId, @ModelVersion, @RowCount, @FeaturesUri, @FeaturesSha256, @Predictions, @Labels, @LabelledCount, @ReceivedAt, @LabelledAt);
+        INSERT INTO observation_batches (model_id, batch_id, model_version, row_count, features_uri, features_sha256, predictions, labels, labelled_count, received_at, labelled_at, confidences, accepted_at, drift_rows_done)
+        VALUES (@ModelId, @BatchId, @ModelVersion, @RowCount, @FeaturesUri, @FeaturesSha256, @Predictions, @Labels, @LabelledCount, @ReceivedAt, @LabelledAt, @Confidences, @AcceptedAt, @DriftRowsDone);
         """);
 
     public static readonly SqlQuery GetRowCount = new(
@@ -157,6 +169,11 @@ public sealed class ObservationRepository : RepositoryBase, IObservationReposito
             throw new ArgumentException($"Batch has {rowCount} rows but {batch.Labels.Count} labels.", nameof(batch));
         }
 
+        if (batch.Confidences is not null && batch.Confidences.Count != rowCount)
+        {
+            throw new ArgumentException($"Batch has {rowCount} rows but {batch.Confidences.Count} confidences.", nameof(batch));
+        }
+
         var now = Now;
         try
         {
@@ -174,6 +191,9 @@ public sealed class ObservationRepository : RepositoryBase, IObservationReposito
                 LabelledCount = batch.Labels?.Count(l => l != ObservationBatch.Unlabelled) ?? 0,
                 ReceivedAt = batch.ReceivedAt == default ? now : batch.ReceivedAt,
                 LabelledAt = batch.Labels is null ? (DateTimeOffset?)null : now,
+                Confidences = batch.Confidences is null ? null : FloatArrayCodec.Encode(batch.Confidences),
+                batch.AcceptedAt,
+                batch.DriftRowsDone,
             }, ct: cancellationToken)).ConfigureAwait(false);
             return true;
         }
