@@ -38,7 +38,7 @@ service adaptation-runs \
   'ScoreSensitivity|TrainCandidate|EvaluateCandidate|DeployCandidate|AdaptationRunStarted|AdaptationRunFinished|AdaptationRunFailed|ApprovalRequested|CandidateApproved|CandidateRejected' \
   'DriftDetected|StartAdaptation|SensitivityScored|TuningProgress|CandidateTrained|CandidateEvaluated|ModelDeployed|AdaptationStageFailed|ApproveCandidate|RejectCandidate|ListRuns|GetRun' &
 pids+=($!)
-service drift-detection 'DriftDetected' \
+service drift-detection 'DriftDetected|DriftWindowEvaluated' \
   'ObservationsIngested|LabelsObserved|ModelVersionRegistered|PauseAdaptation|ResumeAdaptation|AdaptationRunStarted|AdaptationRunFinished' &
 pids+=($!)
 service sensitivity-scoring 'SensitivityScored|AdaptationStageFailed' 'ScoreSensitivity' &

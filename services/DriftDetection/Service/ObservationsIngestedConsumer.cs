@@ -76,7 +76,9 @@ public sealed class ObservationsIngestedConsumer(
             return;
         }
 
-        var result = monitor.Ingest(MonitorRegistry.ToObservations(rows, embedder, embedder is not null, m.Predictions, m.Confidences, m.Labels));
+        var result = monitor.Ingest(
+            MonitorRegistry.ToObservations(rows, embedder, embedder is not null, m.Predictions, m.Confidences, m.Labels),
+            new RowSource(m.BatchId.ToString(), m.Timestamp));
         if (result.Rejected > 0)
         {
             DriftMetrics.RowsRejected.WithLabels(m.ModelId).Inc(result.Rejected);
@@ -116,6 +118,7 @@ public sealed class ObservationsIngestedConsumer(
 
         DriftMetrics.RecordWindow(m.ModelId, m.ModelVersion, window, options.Value.MetricsTopFeatures);
 
+        await context.Publish(Evaluated(m, windowId, window), ct);
         logger.LogInformation(
             "Window {WindowId}: {Rows} rows, drift {Drift} (share {Share:P0}, severity {Severity}, {Consecutive} in a row): {Outcome}: {Reason}",
             windowId, window.Rows, window.DatasetDrift, window.ShareDrifted, window.Severity, window.ConsecutiveDriftedWindows,
@@ -151,4 +154,20 @@ public sealed class ObservationsIngestedConsumer(
                 .ToList(),
         }, ct);
     }
+
+    /// <summary>Every evaluated window is announced, with the batch segments whose rows were new in it.</summary>
+    private static DriftWindowEvaluated Evaluated(ObservationsIngested m, string windowId, WindowReport window) => new()
+    {
+        ModelId = m.ModelId, ModelVersion = m.ModelVersion, WindowId = windowId, Rows = window.Rows,
+        DatasetDrift = window.DatasetDrift, ShareDrifted = Math.Clamp(window.ShareDrifted, 0, 1), Raised = window.Raise,
+        Status = window.Status switch
+        {
+            WindowStatus.Evaluated => "ok",
+            WindowStatus.InsufficientData => "insufficient_data",
+            _ => "error",
+        },
+        Batches = window.NewRows
+            .Select(s => new WindowBatchSegment { BatchId = Guid.Parse(s.Source), Rows = s.Rows, AcceptedAt = s.AcceptedAt })
+            .ToList(),
+    };
 }

@@ -58,6 +58,8 @@ public sealed record WindowReport
     public int RejectedRows { get; init; }
     /// <summary>Partial window closed by Flush.</summary>
     public bool Partial { get; init; }
+    /// <summary>The rows new in this window, by source (only rows ingested with a <see cref="RowSource"/>): each accepted row is new in exactly one window.</summary>
+    public IReadOnlyList<WindowSegment> NewRows { get; init; } = [];
     /// <summary>Status.</summary>
     public WindowStatus Status { get; init; }
     /// <summary>Data problems seen (rejections, non-finite values, unseen categories, …).</summary>
