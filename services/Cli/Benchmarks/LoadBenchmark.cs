@@ -46,7 +46,7 @@ public static class LoadBenchmark
         var settings = Settings(o);
         var apiKey = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
         var modelIds = Enumerable.Range(1, o.Models).Select(i => $"bench-load-{i}").ToList();
-        await using var services = new ServiceProcesses(o.WorkDirectory);
+        await using var services = new LoadServiceHosts(o.WorkDirectory);
         services.Start("deployment", "Deployment", settings);
         services.Start("drift-detection", "DriftDetection", With(settings, ("DriftDetection:WindowSize", Str(o.WindowRows))));
         services.Start("inference", "Inference", With(settings, InferenceSettings(o, modelIds[0], apiKey)));
@@ -203,8 +203,17 @@ public static class LoadBenchmark
         var host = builder.Build();
         await host.StartAsync(ct);
         using var ready = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        ready.CancelAfter(TimeSpan.FromSeconds(60));
-        await host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, ready.Token);
+        ready.CancelAfter(TimeSpan.FromSeconds(120));
+        try
+        {
+            await host.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, ready.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            host.Dispose();
+            throw new TimeoutException("the bench's own bus connection was not ready within 120 s (is the broker overloaded?)");
+        }
+
         return host;
     }
 
@@ -314,11 +323,11 @@ public static class LoadBenchmark
         }
     }
 
-    private static Dictionary<string, double?> Cpu(ServiceProcesses services)
+    private static Dictionary<string, double?> Cpu(LoadServiceHosts services)
     {
-        var cpu = services.All.ToDictionary(s => s.Name, s => ServiceProcesses.CpuSeconds(s.Process));
+        var cpu = services.All.ToDictionary(s => s.Name, s => LoadServiceHosts.CpuSeconds(s.Process));
         using var self = Process.GetCurrentProcess();
-        cpu["bench"] = ServiceProcesses.CpuSeconds(self);
+        cpu["bench"] = LoadServiceHosts.CpuSeconds(self);
         return cpu;
     }
 

@@ -52,7 +52,9 @@ public static class BenchLoadCommand
                 return 2;
             }
 
-            var result = await LoadBenchmark.RunAsync(o, line => Console.Error.WriteLine($"[bench load] {line}"), ct);
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var result = await LoadBenchmark.RunAsync(o, line => Console.Error.WriteLine(
+                string.Create(CultureInfo.InvariantCulture, $"[bench load {clock.Elapsed.TotalSeconds,6:F1}s] {line}")), ct);
             var json = result.ToJson();
             if (r.GetValue(output) is { Length: > 0 } path)
             {

@@ -11,13 +11,13 @@ namespace Pipeline.Cli.Benchmarks;
 /// the Dockerfile and of <c>demo --distributed</c>), configured by environment variables, with its own Kestrel port,
 /// output to a log file in the work folder, ready when its <c>/health/ready</c> says Healthy.
 /// </summary>
-public sealed class ServiceProcesses : IAsyncDisposable
+public sealed class LoadServiceHosts : IAsyncDisposable
 {
     private readonly List<Service> services = [];
     private readonly HttpClient http = new() { Timeout = TimeSpan.FromSeconds(5) };
     private readonly string logDirectory;
 
-    public ServiceProcesses(string logDirectory) => this.logDirectory = logDirectory;
+    public LoadServiceHosts(string logDirectory) => this.logDirectory = logDirectory;
 
     public sealed record Service(string Name, Process Process, Uri Url, string Log);
 
