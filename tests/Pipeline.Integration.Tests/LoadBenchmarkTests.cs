@@ -140,9 +140,14 @@ public class LoadBenchmarkTests
             inference_request_duration_seconds_count{endpoint="predict",code="400"} 1
             inference_request_duration_seconds_bucket{endpoint="predict",code="200",le="0.001"} 0
             """;
-        Assert.Equal(50, LoadAnalysis.HistogramMeanMs(text, "inference_request_duration_seconds", "endpoint=\"predict\",code=\"200\"")!.Value, 6);
-        Assert.Null(LoadAnalysis.HistogramMeanMs(text, "pipeline_consume_duration_seconds", "message_type=\"ObservationsIngested\""));
-        Assert.Null(LoadAnalysis.HistogramMeanMs(null, "x", "y"));
+        const string predict = "endpoint=\"predict\",code=\"200\"";
+        Assert.Equal(50, LoadAnalysis.HistogramMeanMs(null, text, "inference_request_duration_seconds", predict)!.Value, 6);
+        // Between two scrapes: 40 more requests took 4 s more, 100 ms each (the warm-up before is left out).
+        var later = text.Replace("} 3\n", "} 7\n", StringComparison.Ordinal).Replace("} 60\n", "} 100\n", StringComparison.Ordinal);
+        Assert.Equal(100, LoadAnalysis.HistogramMeanMs(text, later, "inference_request_duration_seconds", predict)!.Value, 6);
+        Assert.Null(LoadAnalysis.HistogramMeanMs(text, text, "inference_request_duration_seconds", predict));
+        Assert.Null(LoadAnalysis.HistogramMeanMs(null, text, "pipeline_consume_duration_seconds", "message_type=\"ObservationsIngested\""));
+        Assert.Null(LoadAnalysis.HistogramMeanMs(null, null, "x", "y"));
     }
 
     [Theory]

@@ -109,17 +109,25 @@ public static class LoadAnalysis
 
     /// <summary>
     /// Mean of a Prometheus histogram in milliseconds over the series whose labels contain <paramref name="label"/>
-    /// (e.g. <c>endpoint="predict"</c>): Σ _sum / Σ _count. Null when absent or empty.
+    /// (e.g. <c>endpoint="predict"</c>), between two scrapes of the same service: Δ Σ _sum / Δ Σ _count (a null
+    /// <paramref name="before"/> counts from zero). Null when absent or nothing was observed in between.
     /// </summary>
-    public static double? HistogramMeanMs(string? metrics, string name, string label)
+    public static double? HistogramMeanMs(string? before, string? after, string name, string label)
     {
-        if (metrics is null)
+        if (after is null)
         {
             return null;
         }
 
+        var (sum0, count0) = HistogramTotals(before, name, label);
+        var (sum1, count1) = HistogramTotals(after, name, label);
+        return count1 > count0 ? (sum1 - sum0) / (count1 - count0) * 1000 : null;
+    }
+
+    private static (double Sum, double Count) HistogramTotals(string? metrics, string name, string label)
+    {
         double sum = 0, count = 0;
-        foreach (var line in metrics.Split('\n'))
+        foreach (var line in (metrics ?? "").Split('\n'))
         {
             if (line.StartsWith('#') || !line.Contains(label, StringComparison.Ordinal))
             {
@@ -142,6 +150,6 @@ public static class LoadAnalysis
             }
         }
 
-        return count > 0 ? sum / count * 1000 : null;
+        return (sum, count);
     }
 }

@@ -62,12 +62,28 @@ public static class LoadBenchmark
         http.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
         await RegisterAsync(client.Services, http, baseModel, splits, modelIds, log, ct);
 
+        // Warm-up: one window per model through the same path (first forward passes, monitors and embedders loaded),
+        // waited for, then left out of every figure: only the timed batches' ids are counted.
+        var warm = await new LoadTraffic(http, modelIds, images).RunAsync(LoadMath.Plan(o.WindowRows, o.Batch, o.Models, o.Rate), null, ct);
+        if (warm.FirstOrDefault(s => s.BatchId is null) is { } refused)
+        {
+            throw new InvalidOperationException($"a warm-up request failed ({refused.Status}): {refused.Error}; see {services["inference"].Log}");
+        }
+
+        if ((await TailAsync(recorder, warm, o.Tail, ct)).TimedOut)
+        {
+            throw new TimeoutException($"the warm-up windows were not evaluated (no DriftWindowEvaluated for {o.Tail.TotalSeconds:F0} s); see {services["drift-detection"].Log}");
+        }
+
+        log($"warm-up: {warm.Sum(w => w.Rows):N0} rows, one window per model, evaluated");
         var forwardMs = BareForward(baseModel, images, o.Batch);
         log($"bare forward of {o.Batch} rows: {forwardMs:F2} ms (median of 20)");
 
         var plan = LoadMath.Plan(o.RowsPerModel, o.Batch, o.Models, o.Rate);
         var loadBefore = LoadAverage();
         var cpuBefore = Cpu(services);
+        var inferenceBefore = await services.MetricsAsync("inference", ct);
+        var driftBefore = await services.MetricsAsync("drift-detection", ct);
         log($"traffic: {plan.Sum(p => p.Rows):N0} rows in {plan.Count:N0} requests at {o.Rate:N0} rows/s over {o.Models} model(s)");
         var clock = Stopwatch.StartNew();
         var sent = await new LoadTraffic(http, modelIds, images).RunAsync(plan, null, ct);
@@ -85,7 +101,7 @@ public static class LoadBenchmark
         await client.StopAsync(TimeSpan.FromSeconds(10));
 
         var outcome = LoadAnalysis.Analyse(sent, recorder.Windows.Select(w => w.Window).ToList());
-        var serverMean = LoadAnalysis.HistogramMeanMs(inferenceMetrics, "inference_request_duration_seconds", "endpoint=\"predict\",code=\"200\"");
+        var serverMean = LoadAnalysis.HistogramMeanMs(inferenceBefore, inferenceMetrics, "inference_request_duration_seconds", "endpoint=\"predict\",code=\"200\"");
         var ratio = ceiling.RowsPerSecond > 0 ? outcome.RowsPerSecond / ceiling.RowsPerSecond : 0;
         return new LoadBenchmarkResult
         {
@@ -113,7 +129,7 @@ public static class LoadBenchmark
                 PredictClientMeanMs = R(outcome.PredictMeanMs), PredictServerMeanMs = R(serverMean), ForwardP50Ms = Math.Round(forwardMs, 3),
                 PredictToForward = outcome.PredictP50Ms is { } p && forwardMs > 0 ? Math.Round(p / forwardMs, 2) : null,
                 PredictServerOverheadMeanMs = R(serverMean - forwardMs),
-                DriftConsumeMeanMs = R(LoadAnalysis.HistogramMeanMs(driftMetrics, "pipeline_consume_duration_seconds", "message_type=\"ObservationsIngested\"")),
+                DriftConsumeMeanMs = R(LoadAnalysis.HistogramMeanMs(driftBefore, driftMetrics, "pipeline_consume_duration_seconds", "message_type=\"ObservationsIngested\"")),
                 WindowFillP50Ms = R(outcome.WindowFillP50Ms), WindowFillP99Ms = R(outcome.WindowFillP99Ms),
                 WindowCloseP50Ms = R(outcome.WindowCloseP50Ms), WindowCloseP99Ms = R(outcome.WindowCloseP99Ms),
                 CpuSeconds = cpuAfter.ToDictionary(kv => kv.Key, kv => kv.Value - cpuBefore.GetValueOrDefault(kv.Key) is { } d ? Math.Round(d, 2) : (double?)null),
@@ -294,7 +310,10 @@ public static class LoadBenchmark
         return LoadMath.Percentile(times, 0.5)!.Value;
     }
 
-    /// <summary>Waits until every accepted row is in a window, or no new window arrived for <paramref name="bound"/>.</summary>
+    /// <summary>
+    /// Waits until every accepted row is in a window, or no new window arrived for <paramref name="bound"/>, or ten
+    /// bounds passed in all (a backlog that drains too slowly ends the run too; the rows left out say so).
+    /// </summary>
     private static async Task<(double Seconds, bool TimedOut)> TailAsync(WindowRecorder recorder, IReadOnlyList<SentBatch> sent, TimeSpan bound, CancellationToken ct)
     {
         var ids = sent.Where(s => s.BatchId is not null).Select(s => s.BatchId!.Value).ToHashSet();
@@ -314,7 +333,7 @@ public static class LoadBenchmark
             {
                 (last, lastProgress) = (rows, clock.Elapsed);
             }
-            else if (clock.Elapsed - lastProgress > bound)
+            else if (clock.Elapsed - lastProgress > bound || clock.Elapsed > 10 * bound)
             {
                 return (clock.Elapsed.TotalSeconds, true);
             }

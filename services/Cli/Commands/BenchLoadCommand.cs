@@ -16,7 +16,7 @@ public static class BenchLoadCommand
         var models = new Option<int>("--models") { Description = "Models served and monitored (traffic shared in turn)", DefaultValueFactory = _ => 1 };
         var output = new Option<string?>("--out") { Description = "Write the JSON result to this file (default: stdout)" };
         var window = new Option<int>("--window") { Description = "Drift window rows (DriftDetection:WindowSize; production default 500)", DefaultValueFactory = _ => 500 };
-        var tail = new Option<int>("--tail-seconds") { Description = "Stop waiting for windows after this long without a new one", DefaultValueFactory = _ => 30 };
+        var tail = new Option<int>("--tail-seconds") { Description = "Stop waiting for windows after this long without a new one (and after ten times this in all)", DefaultValueFactory = _ => 30 };
         var broker = new Option<string?>("--broker") { Description = "amqp:// URI of the RabbitMQ virtual host (default $PIPELINE_BENCH_RABBITMQ, else guest on localhost)" };
         var workDir = new Option<string?>("--work-dir") { Description = "Database, artifacts and service logs (default .pipeline/bench/load-<time>)" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Fashion-MNIST directory (default $PIPELINE_DATA_DIR or /usr/share/datasets/fashion-mnist)" };
