@@ -147,14 +147,21 @@ public static class LoadBenchmark
     /// <summary>Fails in a second, in one line, when the broker cannot be reached (rather than after the services' start timeout).</summary>
     private static async Task CheckBrokerAsync(Uri broker, CancellationToken ct)
     {
+        using var within = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        within.CancelAfter(TimeSpan.FromSeconds(30));
         try
         {
-            await using var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = broker, ClientProvidedName = "bench-load-check" }.CreateConnectionAsync(ct);
+            await using var connection = await new RabbitMQ.Client.ConnectionFactory { Uri = broker, ClientProvidedName = "bench-load-check" }
+                .CreateConnectionAsync(within.Token);
         }
         catch (RabbitMQ.Client.Exceptions.BrokerUnreachableException ex)
         {
             throw new UserErrorException(
                 $"cannot reach RabbitMQ at {broker.Host}:{broker.Port}{broker.AbsolutePath} ({ex.InnerException?.Message ?? ex.Message}); ./pipeline bench load starts the local node");
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new UserErrorException($"RabbitMQ at {broker.Host}:{broker.Port}{broker.AbsolutePath} did not complete a connection within 30 s (overloaded or hung?)");
         }
     }
 
