@@ -1,0 +1,118 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Pipeline.Cli.Benchmarks;
+
+/// <summary>
+/// <c>bench load</c>'s JSON: the fields first (seconds … predict_p99_ms), then what explains them. Latencies
+/// are from the API's acceptance of a row (ObservationsIngested's timestamp, carried as AcceptedAt) to the evaluation of
+/// the drift window the row was new in, over rows; predict_* is the API's own latency as the client sees it, over requests.
+/// </summary>
+public sealed record LoadBenchmarkResult
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+    };
+
+    /// <summary>Seconds the traffic took to send (the planned --seconds, or more when the API fell behind).</summary>
+    public required double Seconds { get; init; }
+    public required long RowsIn { get; init; }
+    public required long RowsOut { get; init; }
+    /// <summary>Rows out per second, from the first request to the last row's window evaluation (tail included).</summary>
+    public required double RowsPerSecond { get; init; }
+    public required double CeilingRowsPerSecond { get; init; }
+    public required double? P50Ms { get; init; }
+    public required double? P99Ms { get; init; }
+    public required long MaxLagRows { get; init; }
+    public required double? PredictP50Ms { get; init; }
+    public required double? PredictP99Ms { get; init; }
+
+    public required LoadSettings Settings { get; init; }
+    public required LoadTargets Targets { get; init; }
+    public required LoadCounts Counts { get; init; }
+    /// <summary>Where the time goes, stage by stage.</summary>
+    public required LoadStages Stages { get; init; }
+    public required CeilingResult Ceiling { get; init; }
+    public required LoadMachine Machine { get; init; }
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+}
+
+public sealed record LoadSettings
+{
+    public required int Rate { get; init; }
+    public required int Batch { get; init; }
+    public required int Models { get; init; }
+    /// <summary>DriftDetection:WindowSize of the run (tumbling windows).</summary>
+    public required int WindowRows { get; init; }
+    /// <summary>Rows each model got: rate × seconds / models rounded down to whole windows, so every row closes a window.</summary>
+    public required int RowsPerModel { get; init; }
+    /// <summary>"processes": each service its own host process, as in production.</summary>
+    public required string Services { get; init; }
+    public required int MaxInFlight { get; init; }
+}
+
+public sealed record LoadTargets
+{
+    public required bool RowsOutEqualsRowsIn { get; init; }
+    /// <summary>rows_per_second / ceiling_rows_per_second.</summary>
+    public required double ThroughputToCeiling { get; init; }
+    public required bool AtLeastHalfTheCeiling { get; init; }
+}
+
+public sealed record LoadCounts
+{
+    public required int Requests { get; init; }
+    public required int FailedRequests { get; init; }
+    /// <summary>The first failure's status and text, when any failed.</summary>
+    public required string? FirstFailure { get; init; }
+    public required int Windows { get; init; }
+    /// <summary>Rows reported in windows more than once (zero when every row is counted exactly once).</summary>
+    public required long RowsDuplicated { get; init; }
+    /// <summary>Accepted batches whose rows did not all reach a window before the tail bound.</summary>
+    public required int BatchesIncomplete { get; init; }
+    /// <summary>Seconds waited after the last request for the last windows.</summary>
+    public required double TailSeconds { get; init; }
+    public required bool TailTimedOut { get; init; }
+}
+
+public sealed record LoadStages
+{
+    /// <summary>Client round trip of POST /predict (HTTP, predict, artifact write, publish with confirm), mean.</summary>
+    public required double? PredictClientMeanMs { get; init; }
+    /// <summary>The same request inside the API (inference_request_duration_seconds), mean.</summary>
+    public required double? PredictServerMeanMs { get; init; }
+    /// <summary>The model's forward pass for one batch, measured bare in the bench process (median of 20).</summary>
+    public required double ForwardP50Ms { get; init; }
+    /// <summary>predict_p50_ms / forward_p50_ms.</summary>
+    public required double? PredictToForward { get; init; }
+    /// <summary>Server time not in the forward pass (validation, JSON, artifact write, publish with confirm), mean.</summary>
+    public required double? PredictServerOverheadMeanMs { get; init; }
+    /// <summary>DriftDetection's handler per batch (load the artifact, store the batch, embed, evaluate closing windows), mean.</summary>
+    public required double? DriftConsumeMeanMs { get; init; }
+    /// <summary>Rows waiting for their window to fill: from a row's acceptance to the acceptance of its window's last batch.</summary>
+    public required double? WindowFillP50Ms { get; init; }
+    public required double? WindowFillP99Ms { get; init; }
+    /// <summary>From the acceptance of a window's last batch to the window's evaluation (queue, consume, evaluation).</summary>
+    public required double? WindowCloseP50Ms { get; init; }
+    public required double? WindowCloseP99Ms { get; init; }
+    /// <summary>CPU seconds each process used during the traffic and its tail (the machine's cores are shared by all).</summary>
+    public required IReadOnlyDictionary<string, double?> CpuSeconds { get; init; }
+}
+
+public sealed record LoadMachine
+{
+    public required string MachineName { get; init; }
+    public required int ProcessorCount { get; init; }
+    /// <summary>/proc/loadavg (1, 5, 15 minutes) before the traffic and after the tail.</summary>
+    public required string? LoadAverageBefore { get; init; }
+    public required string? LoadAverageAfter { get; init; }
+    public required string Os { get; init; }
+    public required string Runtime { get; init; }
+    /// <summary>Torch device of the bare forward pass (the inference host resolves "auto" the same way).</summary>
+    public required string Device { get; init; }
+    public required string Broker { get; init; }
+}
