@@ -8,6 +8,7 @@ bench.Subcommands.Add(BenchAdaptCommand.Create());
 bench.Subcommands.Add(BenchDriftCommand.Create());
 bench.Subcommands.Add(BenchDetectCommand.Create());
 bench.Subcommands.Add(BenchContinualCommand.Create());
+bench.Subcommands.Add(BenchPipelineCommand.Create());
 root.Subcommands.Add(bench);
 
 var drift = new Command("drift", "Drift statistics on tabular data");
