@@ -147,8 +147,17 @@ public static class PipelineBench
         PipelineBenchOptions o, PipelineBenchTraffic traffic, IBus bus, PipelineBenchEvents events, ServiceProcesses processes, CancellationToken ct)
     {
         var client = bus.CreateRequestClient<StartAdaptation>(RequestTimeout.After(s: 30));
-        var answer = await client.GetResponse<CommandAccepted, CommandRefused>(
-            new StartAdaptation { ModelId = o.ModelId, Reason = "bench pipeline" }, x => x.UseExecute(traffic.AsUser), ct);
+        Response<CommandAccepted, CommandRefused> answer;
+        try
+        {
+            answer = await client.GetResponse<CommandAccepted, CommandRefused>(
+                new StartAdaptation { ModelId = o.ModelId, Reason = "bench pipeline" }, x => x.UseExecute(traffic.AsUser), ct);
+        }
+        catch (RequestTimeoutException)
+        {
+            throw new PipelineBenchException($"the adaptation-runs service did not answer StartAdaptation within 30 s; see {processes.LogOf("adaptation-runs")}");
+        }
+
         if (!answer.Is(out Response<CommandAccepted>? accepted))
         {
             throw new PipelineBenchException($"StartAdaptation refused: {(answer.Is(out Response<CommandRefused>? refused) ? refused.Message.Reason : "no reason")}");

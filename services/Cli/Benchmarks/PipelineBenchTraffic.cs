@@ -48,13 +48,20 @@ public sealed class PipelineBenchTraffic(HttpClient inference, IBus bus, IObserv
         var rows = Blob(reference);
         var data = await artifacts.PutAsync(rows.ToBytes(), "uploads", $"{modelId}/reference.pfb", ct);
         var client = bus.CreateRequestClient<RegisterModel>(RequestTimeout.After(s: 120));
-        var response = await client.GetResponse<ModelVersionRegistered>(new RegisterModel
+        try
         {
-            ModelId = modelId, Deploy = true, Reason = "bench pipeline",
-            ModelFile = new PayloadRef { Uri = uploaded.Uri, Sha256 = uploaded.Sha256, SizeBytes = uploaded.Size },
-            ReferenceData = new PayloadRef { Uri = data.Uri, Sha256 = data.Sha256, SizeBytes = data.Size },
-        }, x => x.UseExecute(AsUser), ct);
-        return response.Message.Version;
+            var response = await client.GetResponse<ModelVersionRegistered>(new RegisterModel
+            {
+                ModelId = modelId, Deploy = true, Reason = "bench pipeline",
+                ModelFile = new PayloadRef { Uri = uploaded.Uri, Sha256 = uploaded.Sha256, SizeBytes = uploaded.Size },
+                ReferenceData = new PayloadRef { Uri = data.Uri, Sha256 = data.Sha256, SizeBytes = data.Size },
+            }, x => x.UseExecute(AsUser), ct);
+            return response.Message.Version;
+        }
+        catch (RequestTimeoutException)
+        {
+            throw new PipelineBenchException("the deployment service did not answer RegisterModel within 120 s (see deployment.log)");
+        }
     }
 
     /// <summary>Waits until the inference service serves <paramref name="version"/> (it hot-swaps on ModelDeployed).</summary>

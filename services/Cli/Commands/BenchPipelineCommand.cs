@@ -8,7 +8,7 @@ namespace Pipeline.Cli.Commands;
 /// <summary><c>pipelinectl bench pipeline</c>: hop latency of adaptation runs across service processes (<see cref="PipelineBench"/>).</summary>
 public static class BenchPipelineCommand
 {
-    public const string DefaultBroker = "amqp://guest:guest@127.0.0.1:5672/pipeline-bench";
+    public const string DefaultBroker = "amqp://guest:guest@127.0.0.1:5672/bench-pipeline";
 
     /// <summary>The <c>pipeline</c> command (placed under <c>bench</c>).</summary>
     public static Command Create()
@@ -17,7 +17,7 @@ public static class BenchPipelineCommand
         var output = new Option<string?>("--out") { Description = "Write the JSON result to this file (default: stdout)" };
         var rows = new Option<int>("--rows") { Description = "Labelled production rows per run (40-4000)", DefaultValueFactory = _ => 100 };
         var stall = new Option<int>("--stall-seconds") { Description = "Stop when a run has no message for this long (10-3600)", DefaultValueFactory = _ => 120 };
-        var broker = new Option<string?>("--broker") { Description = $"RabbitMQ URI (default $PIPELINE_BENCH_AMQP or {DefaultBroker}; ./pipeline bench pipeline makes a fresh vhost)" };
+        var broker = new Option<string?>("--broker") { Description = $"RabbitMQ URI (default $PIPELINE_BENCH_PIPELINE_AMQP or {DefaultBroker}; ./pipeline bench pipeline makes a fresh vhost)" };
         var workDir = new Option<string?>("--work-dir") { Description = "Database, artifacts and service logs (default: a fresh .pipeline/bench-pipeline/<time>)" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Fashion-MNIST directory (default $PIPELINE_DATA_DIR or /usr/share/datasets/fashion-mnist)" };
         var command = new Command("pipeline", "Time every hop of N adaptation runs with each service as its own process on RabbitMQ")
@@ -27,7 +27,7 @@ public static class BenchPipelineCommand
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-            var uri = r.GetValue(broker) ?? (Environment.GetEnvironmentVariable("PIPELINE_BENCH_AMQP") is { Length: > 0 } u ? u : DefaultBroker);
+            var uri = r.GetValue(broker) ?? (Environment.GetEnvironmentVariable("PIPELINE_BENCH_PIPELINE_AMQP") is { Length: > 0 } u ? u : DefaultBroker);
             if (r.GetValue(runs) is < 1 or > 1000 || r.GetValue(rows) is < 40 or > 4000 || r.GetValue(stall) is < 10 or > 3600)
             {
                 return Fail(err, "--runs must be 1..1000, --rows 40..4000, --stall-seconds 10..3600");
