@@ -36,7 +36,10 @@ public sealed class HopStamp
     /// <summary>When the consume filter saw the message, before retry, outbox and validation.</summary>
     public required DateTimeOffset ConsumeStart { get; init; }
 
-    /// <summary>When the output was ready (a relayed outbox row: its creation); null: when it is published.</summary>
+    /// <summary>
+    /// When the output was ready: a relayed outbox row's creation. Null for a message published during the consume,
+    /// whose SentTime (the Publish call; the in-memory outbox sends it when the consume ends) is when it was ready.
+    /// </summary>
     public DateTimeOffset? Ready { get; init; }
 
     /// <summary>Time measured by <see cref="ComputeClock"/> during the consume.</summary>
@@ -63,7 +66,7 @@ public sealed class HopStamp
         return copy;
     }
 
-    public void WriteTo(SendHeaders headers, DateTimeOffset now)
+    public void WriteTo(SendHeaders headers)
     {
         headers.Set(InputHeader, Input);
         if (Service is not null)
@@ -77,7 +80,11 @@ public sealed class HopStamp
         }
 
         headers.Set(ConsumeStartHeader, Format(ConsumeStart));
-        headers.Set(ReadyHeader, Format(Ready ?? now));
+        if (Ready is { } ready)
+        {
+            headers.Set(ReadyHeader, Format(ready));
+        }
+
         headers.Set(ComputeHeader, Compute.TotalMilliseconds.ToString("R", CultureInfo.InvariantCulture));
     }
 
@@ -85,14 +92,15 @@ public sealed class HopStamp
     public static HopStamp? ReadFrom(Headers headers)
     {
         var input = headers.Get<string>(InputHeader);
-        if (input is null || !TryParse(headers.Get<string>(ConsumeStartHeader), out var start) || !TryParse(headers.Get<string>(ReadyHeader), out var ready))
+        if (input is null || !TryParse(headers.Get<string>(ConsumeStartHeader), out var start))
         {
             return null;
         }
 
         var stamp = new HopStamp
         {
-            Input = input, Service = headers.Get<string>(ServiceHeader), ConsumeStart = start, Ready = ready,
+            Input = input, Service = headers.Get<string>(ServiceHeader), ConsumeStart = start,
+            Ready = TryParse(headers.Get<string>(ReadyHeader), out var ready) ? ready : null,
             InputSent = TryParse(headers.Get<string>(InputSentHeader), out var sent) ? sent : null,
         };
         if (double.TryParse(headers.Get<string>(ComputeHeader), NumberStyles.Float, CultureInfo.InvariantCulture, out var ms) && ms > 0)
@@ -191,15 +199,15 @@ public sealed class HopConsumeFilter<T>(HopServiceName service) : IFilter<Consum
     public void Probe(ProbeContext context) => context.CreateFilterScope("hop-stamp");
 }
 
-/// <summary>Writes the current <see cref="HopStamp"/> on a message as it is published.</summary>
-public sealed class HopPublishFilter<T> : IFilter<PublishContext<T>>
-    where T : class
+/// <summary>
+/// Writes the current <see cref="HopStamp"/> on every message as it is published. Not a scoped filter: the in-memory
+/// outbox publishes after the consume's scope is gone.
+/// </summary>
+public static class HopPublishStamp
 {
-    public Task Send(PublishContext<T> context, IPipe<PublishContext<T>> next)
+    public static void Write(PublishContext context)
     {
-        HopStamp.Current?.WriteTo(context.Headers, DateTimeOffset.UtcNow);
-        return next.Send(context);
+        ArgumentNullException.ThrowIfNull(context);
+        HopStamp.Current?.WriteTo(context.Headers);
     }
-
-    public void Probe(ProbeContext context) => context.CreateFilterScope("hop-stamp");
 }

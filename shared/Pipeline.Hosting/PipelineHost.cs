@@ -122,7 +122,7 @@ public static class PipelineHost
         cfg.UseConsumeFilter(typeof(MetricsFilter<>), context);
         // Hop timing: what is published during a consume says which message it came from and when (HopTiming.cs).
         cfg.UseConsumeFilter(typeof(HopConsumeFilter<>), context);
-        cfg.UsePublishFilter(typeof(HopPublishFilter<>), context);
+        cfg.ConfigurePublish(p => p.UseExecute(HopPublishStamp.Write));
         // Nobody subscribes to the marker interfaces: no exchanges for them, so a publisher needs
         // rights on its own message types' exchanges only (infra/rabbitmq/permissions.sh).
         cfg.Publish<Contracts.IPipelineMessage>(p => p.Exclude = true);
