@@ -66,25 +66,18 @@ public sealed class HopStamp
         return copy;
     }
 
+    /// <summary>
+    /// Every hop header, always (an empty value when unknown): MassTransit carries a consumed message's headers over
+    /// to what its consumer publishes, so a header left out would keep the input's value.
+    /// </summary>
     public void WriteTo(SendHeaders headers)
     {
+        ArgumentNullException.ThrowIfNull(headers);
         headers.Set(InputHeader, Input);
-        if (Service is not null)
-        {
-            headers.Set(ServiceHeader, Service);
-        }
-
-        if (InputSent is { } sent)
-        {
-            headers.Set(InputSentHeader, Format(sent));
-        }
-
+        headers.Set(ServiceHeader, Service ?? "");
+        headers.Set(InputSentHeader, InputSent is { } sent ? Format(sent) : "");
         headers.Set(ConsumeStartHeader, Format(ConsumeStart));
-        if (Ready is { } ready)
-        {
-            headers.Set(ReadyHeader, Format(ready));
-        }
-
+        headers.Set(ReadyHeader, Ready is { } ready ? Format(ready) : "");
         headers.Set(ComputeHeader, Compute.TotalMilliseconds.ToString("R", CultureInfo.InvariantCulture));
     }
 
@@ -99,7 +92,7 @@ public sealed class HopStamp
 
         var stamp = new HopStamp
         {
-            Input = input, Service = headers.Get<string>(ServiceHeader), ConsumeStart = start,
+            Input = input, Service = headers.Get<string>(ServiceHeader) is { Length: > 0 } service ? service : null, ConsumeStart = start,
             Ready = TryParse(headers.Get<string>(ReadyHeader), out var ready) ? ready : null,
             InputSent = TryParse(headers.Get<string>(InputSentHeader), out var sent) ? sent : null,
         };
