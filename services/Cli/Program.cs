@@ -9,6 +9,7 @@ bench.Subcommands.Add(BenchDriftCommand.Create());
 bench.Subcommands.Add(BenchDetectCommand.Create());
 bench.Subcommands.Add(BenchContinualCommand.Create());
 bench.Subcommands.Add(BenchLoadCommand.Create());
+bench.Subcommands.Add(BenchPipelineCommand.Create());
 root.Subcommands.Add(bench);
 
 var drift = new Command("drift", "Drift statistics on tabular data");

@@ -57,6 +57,7 @@ public static class PipelineHost
         services.AddValidatorsFromAssemblyContaining<PayloadRefValidator>(ServiceLifetime.Singleton);
         services.AddPipelineStorage(configuration);
         services.AddPipelineTelemetry(configuration, string.Join('+', modules.Select(m => m.Name)));
+        services.TryAddSingleton(new HopServiceName(string.Join('+', modules.Select(m => m.Name))));
 
         services.AddHealthChecks()
             .AddCheck("self", () => HealthCheckResult.Healthy(), tags: [LiveTag])
@@ -124,6 +125,9 @@ public static class PipelineHost
             return json;
         });
         cfg.UseConsumeFilter(typeof(MetricsFilter<>), context);
+        // Hop timing: what is published during a consume says which message it came from and when (HopTiming.cs).
+        cfg.UseConsumeFilter(typeof(HopConsumeFilter<>), context);
+        cfg.ConfigurePublish(p => p.UseExecute(HopPublishStamp.Write));
         // Nobody subscribes to the marker interfaces: no exchanges for them, so a publisher needs
         // rights on its own message types' exchanges only (infra/rabbitmq/permissions.sh).
         cfg.Publish<Contracts.IPipelineMessage>(p => p.Exclude = true);

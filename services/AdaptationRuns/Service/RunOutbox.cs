@@ -24,9 +24,10 @@ public static class RunMessages
         Converters = { new JsonStringEnumConverter() },
     };
 
+    /// <summary>The message as an outbox row, with the hop stamp of the consume that causes it (HopTiming.cs).</summary>
     public static OutgoingMessage Of<T>(T message)
         where T : class, IPipelineMessage =>
-        new(typeof(T).FullName!, JsonSerializer.Serialize(message, Json));
+        new(typeof(T).FullName!, JsonSerializer.Serialize(message, Json)) { HopStamp = HopStamp.Current?.Encode() };
 
     /// <summary>The same work again, marked as the given attempt.</summary>
     public static OutgoingMessage Again(string messageType, string body, int attempt)
@@ -34,7 +35,7 @@ public static class RunMessages
         var node = JsonNode.Parse(body)!.AsObject();
         node["attempt"] = attempt;
         node["timestamp"] = DateTimeOffset.UtcNow;
-        return new OutgoingMessage(messageType, node.ToJsonString(Json));
+        return new OutgoingMessage(messageType, node.ToJsonString(Json)) { HopStamp = HopStamp.Current?.Encode() };
     }
 
     public static (object Message, Type Type) Read(string messageType, string body)
@@ -127,7 +128,12 @@ public sealed class OutboxRelay(
                     : null;
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 timeout.CancelAfter(TimeSpan.FromSeconds(30));
-                await bus.Publish(message, type, timeout.Token);
+                // The consume that wrote the row, ready when its transition began: the hop headers of the message.
+                using (HopStamp.Use(HopStamp.Decode(entry.HopStamp)?.ReadyAt(entry.CreatedAt)))
+                {
+                    await bus.Publish(message, type, timeout.Token);
+                }
+
                 await store.DeleteOutboxAsync(entry.Id, ct);
                 relayed++;
             }

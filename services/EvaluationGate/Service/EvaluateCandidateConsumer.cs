@@ -93,6 +93,13 @@ public sealed class EvaluateCandidateConsumer(
         using var shifted = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.ShiftedHoldout, ct), production.Info.InputShape);
         using var original = DatasetArtifacts.ToDataset(await datasets.LoadAsync(referenceRef, ct), production.Info.InputShape);
 
+        return ComputeClock.Time(() => Compare(productionModel, candidateModel, shifted, original, o));
+    }
+
+    /// <summary>The gate's compute: both models on both holdouts, paired, and their latency.</summary>
+    private static GateMeasurements Compare(
+        ML.Models.ModelBundle productionModel, ML.Models.ModelBundle candidateModel, ML.Data.ImageDataset shifted, ML.Data.ImageDataset original, GateOptions o)
+    {
         var truthOriginal = original.LabelArray();
         var productionOriginal = Correct(productionModel, original, truthOriginal);
         var candidateOriginal = Correct(candidateModel, original, truthOriginal);

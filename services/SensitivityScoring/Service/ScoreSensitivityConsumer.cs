@@ -55,8 +55,8 @@ public sealed class ScoreSensitivityConsumer(
             var holdoutRef = await datasets.SaveAsync(holdout, "datasets", $"{m.ModelId}/{m.RunId}/holdout.pfb", ct);
 
             using var data = DatasetArtifacts.ToDataset(adaptation, model.Info.InputShape);
-            using var mask = SensitivityScorer.Score(baseModel, data,
-                new ScoringOptions { SelectRate = o.SelectRate, Seed = o.Seed, Device = o.Device }, cancellationToken: ct);
+            using var mask = ComputeClock.Time(() => SensitivityScorer.Score(baseModel, data,
+                new ScoringOptions { SelectRate = o.SelectRate, Seed = o.Seed, Device = o.Device }, cancellationToken: ct));
 
             var temp = Path.Combine(Path.GetTempPath(), $"pipeline-mask-{Guid.NewGuid():N}.bin");
             ArtifactRef stored;

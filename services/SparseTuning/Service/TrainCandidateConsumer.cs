@@ -74,7 +74,8 @@ public sealed class TrainCandidateConsumer(
         AdaptationStats stats;
         try
         {
-            (tunedModel, stats) = await Task.Run(() => Train(strategy, baseModel, data, reference, o, new Progress(progress.Writer), ct), ct);
+            (tunedModel, stats) = await Task.Run(
+                () => ComputeClock.Time(() => Train(strategy, baseModel, data, reference, o, new Progress(progress.Writer), ct)), ct);
         }
         finally
         {

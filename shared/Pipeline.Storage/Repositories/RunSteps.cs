@@ -7,11 +7,14 @@ namespace Pipeline.Storage.Repositories;
 
 /// <summary>
 /// A message a run transition causes: a serialized body, its type, where it goes (null: published) and
-/// the trace context it was caused in (W3C traceparent; the current activity's when not given).
+/// the trace context it was caused in (W3C traceparent; the current activity's when not given) and the hop stamp of
+/// the consume that caused it (Pipeline.Hosting.HopStamp, encoded; relayed as message headers).
 /// </summary>
 public sealed record OutgoingMessage(string MessageType, string Body, string? Destination = null)
 {
     public string? TraceParent { get; init; } = System.Diagnostics.Activity.Current?.Id;
+
+    public string? HopStamp { get; init; }
 }
 
 /// <summary>A relayed-once-committed message of the outbox.</summary>
@@ -28,6 +31,11 @@ public sealed record OutboxEntry
     public required string Body { get; init; }
 
     public string? TraceParent { get; init; }
+
+    public string? HopStamp { get; init; }
+
+    /// <summary>When the transition that wrote the row began (its transaction's time).</summary>
+    public DateTimeOffset CreatedAt { get; init; }
 }
 
 /// <summary>The run's single timer: when its current stage is due and the work to re-send then.</summary>
@@ -110,13 +118,13 @@ internal static class RunStepSql
 {
     public static readonly SqlQuery InsertOutbox = new(
         "run_outbox.insert",
-        "INSERT INTO dbo.run_outbox (run_id, destination, message_type, body, created_at, trace_parent) VALUES (@RunId, @Destination, @MessageType, @Body, @Now, @TraceParent);",
-        "INSERT INTO run_outbox (run_id, destination, message_type, body, created_at, trace_parent) VALUES (@RunId, @Destination, @MessageType, @Body, @Now, @TraceParent);");
+        "INSERT INTO dbo.run_outbox (run_id, destination, message_type, body, created_at, trace_parent, hop_stamp) VALUES (@RunId, @Destination, @MessageType, @Body, @Now, @TraceParent, @HopStamp);",
+        "INSERT INTO run_outbox (run_id, destination, message_type, body, created_at, trace_parent, hop_stamp) VALUES (@RunId, @Destination, @MessageType, @Body, @Now, @TraceParent, @HopStamp);");
 
     public static readonly SqlQuery PeekOutbox = new(
         "run_outbox.peek",
-        "SELECT TOP (@Limit) id AS Id, run_id AS RunId, destination AS Destination, message_type AS MessageType, body AS Body, trace_parent AS TraceParent FROM dbo.run_outbox ORDER BY id;",
-        "SELECT id AS Id, run_id AS RunId, destination AS Destination, message_type AS MessageType, body AS Body, trace_parent AS TraceParent FROM run_outbox ORDER BY id LIMIT @Limit;");
+        "SELECT TOP (@Limit) id AS Id, run_id AS RunId, destination AS Destination, message_type AS MessageType, body AS Body, trace_parent AS TraceParent, hop_stamp AS HopStamp, created_at AS CreatedAt FROM dbo.run_outbox ORDER BY id;",
+        "SELECT id AS Id, run_id AS RunId, destination AS Destination, message_type AS MessageType, body AS Body, trace_parent AS TraceParent, hop_stamp AS HopStamp, created_at AS CreatedAt FROM run_outbox ORDER BY id LIMIT @Limit;");
 
     public static readonly SqlQuery DeleteOutbox = new(
         "run_outbox.delete",
@@ -275,7 +283,7 @@ public sealed class RunStepStore : RepositoryBase, IRunStepStore
         {
             await c.ExecuteAsync(Cmd(RunStepSql.InsertOutbox, new
             {
-                RunId = runId, m.Destination, m.MessageType, m.Body, Now = now, m.TraceParent,
+                RunId = runId, m.Destination, m.MessageType, m.Body, Now = now, m.TraceParent, m.HopStamp,
             }, tx, ct)).ConfigureAwait(false);
         }
     }
