@@ -43,10 +43,10 @@ public static class CandidateStrategies
 {
     /// <summary>
     /// Engine v2 strategies whose trained model predicts on its own (what is served is what was
-    /// measured). Not here: mist-ridge (its ridge readout lives outside the model file) and retrain
-    /// (needs the original training set, which the pipeline does not hold).
+    /// measured; mist and mist-ridge's readouts are saved in the model file and applied by its
+    /// forward). Not here: retrain (needs the original training set, which the pipeline does not hold).
     /// </summary>
-    public static readonly IReadOnlyList<string> Servable = ["full", "head", "random", "mist", "ewc", "lora", "ties", "wise"];
+    public static readonly IReadOnlyList<string> Servable = ["full", "head", "random", "mist", "mist-ridge", "ewc", "lora", "ties", "wise"];
 
     public static bool IsServable(string? name) => name is not null && Servable.Contains(name);
 }

@@ -55,7 +55,7 @@ public class MistStrategyTests
             Assert.True(s1.UpdatedFractionPerStep > 0 && s1.UpdatedFractionPerStep <= 0.005, $"updated/step {s1.UpdatedFractionPerStep}");
             Assert.True(s1.SamplePasses >= 2L * 64 * 3);
 
-            var frozen = mist.Frozen.ToDictionary(kv => kv.Key, kv => kv.Value.flatten().data<bool>().ToArray());
+            var frozen = first.FrozenElements.ToDictionary(kv => kv.Key, kv => kv.Value.flatten().data<bool>().ToArray());
             Assert.True(frozen.Values.Sum(f => f.Count(b => b)) >= frozen.Count, "at least one frozen element per weight tensor");
 
             // Second regime: the frozen elements never move again; counts reach 2 where both masks overlap.
@@ -75,7 +75,7 @@ public class MistStrategyTests
                 }
                 // The classifier is the folded prototype readout, never trained by gradient: predictions match it.
                 using var emb = second.EmbedTensor(shifted.Images);
-                using var scores = mist.Readout!.Scores(emb);
+                using var scores = second.Readout!.Scores(emb);
                 var fromReadout = scores.argmax(1).data<long>().ToArray();
                 Assert.Equal(fromReadout, ParameterOps.PredictWithClassifier(second, shifted.Images));
             }

@@ -8,7 +8,7 @@ public sealed class TournamentPolicyOptions
     public const string Section = "Tournament";
 
     /// <summary>Strategies that may enter at all, comma-separated (servable engine v2 strategies).</summary>
-    public string Pool { get; set; } = "wise,full,ewc,ties,mist,lora,head";
+    public string Pool { get; set; } = "wise,full,ewc,ties,mist,lora,head,mist-ridge";
 
     /// <summary>
     /// Preference per kind of shift (Spatial, Intensity, Embedding, Mixed, Unknown), best first, comma-separated; from

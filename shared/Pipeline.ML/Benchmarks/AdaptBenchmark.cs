@@ -198,6 +198,8 @@ public static partial class AdaptBenchmark
         }
         if (options.SaveAdaptedDirectory is not null && options.ModelPath is null)
             throw new ArgumentException("--save-adapted writes TorchScript and needs a user's model (--model, --manifest)", nameof(options));
+        if (options.SaveAdaptedDirectory is not null && methods.Contains("mist-ridge"))
+            throw new ArgumentException("--save-adapted writes TorchScript, which cannot carry mist-ridge's ridge readout; leave mist-ridge out or drop --save-adapted", nameof(options));
         var total = Stopwatch.StartNew();
 
         // A user's model is loaded (and checked against its manifest) before any data, so a bad file fails fast.
@@ -324,6 +326,8 @@ public static partial class AdaptBenchmark
     public static void SaveAdapted(ModelBundle model, string directory, string method)
     {
         ArgumentNullException.ThrowIfNull(model);
+        if (model.ServesReadout)
+            throw new ArgumentException($"--save-adapted: {method} predicts through a {model.Readout!.Kind} readout, which a TorchScript file cannot carry", nameof(model));
         Directory.CreateDirectory(directory);
         model.ExportTorchScript(Path.Combine(directory, method + ".pt"));
         File.WriteAllText(Path.Combine(directory, method + ".json"), model.Info.ToManifest().ToJson());

@@ -37,7 +37,7 @@ public static partial class AdaptBenchmark
         progress?.Report(new BenchmarkProgress(method, "evaluating", 1, 1));
         var accOrig = ContinualBenchmark.Accuracy(strategy.Predict(tuned, originalTest.Images), originalTest);
         var accShift = ContinualBenchmark.Accuracy(strategy.Predict(tuned, shiftedTest.Images), shiftedTest);
-        // Calibration and per-class figures come from the served classifier (for mist-ridge the readout is separate).
+        // Calibration, per-class figures and latency come from the served model (for mist-ridge: through its readout).
         var orig = Evaluator.Evaluate(tuned, originalTest);
         var shift = Evaluator.Evaluate(tuned, shiftedTest);
         var latency = Evaluator.MeasureLatency(tuned, 64, 10);

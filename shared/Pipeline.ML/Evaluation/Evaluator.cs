@@ -126,7 +126,7 @@ public static class Evaluator
         for (var i = 0; i < warmup + iterations; i++)
         {
             var sw = Stopwatch.StartNew();
-            using (var y = model.Model.Forward(x))
+            using (var y = model.Forward(x))
             {
                 if (device.type == DeviceType.CUDA) torch.cuda.synchronize();
                 _ = y.shape;

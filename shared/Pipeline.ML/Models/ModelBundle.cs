@@ -1,103 +1,19 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Pipeline.ML.Data;
+using Pipeline.ML.Readout;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Pipeline.ML.Models;
 
-/// <summary>Metadata stored with a model file.</summary>
-public sealed record ModelInfo
-{
-    /// <summary>Architecture name ("cnn-small", "mlp", "torchscript").</summary>
-    [JsonPropertyName("architecture")]
-    public required string Architecture { get; init; }
-
-    /// <summary>Input shape of one sample, e.g. [1, 28, 28] or [12].</summary>
-    [JsonPropertyName("input_shape")]
-    public int[] InputShape { get; init; } = [];
-
-    /// <summary>Class names, index = label.</summary>
-    [JsonPropertyName("classes")]
-    public string[] Classes { get; init; } = [];
-
-    /// <summary>Total number of parameter elements.</summary>
-    [JsonPropertyName("params_total")]
-    public long ParamsTotal { get; init; }
-
-    /// <summary>How many sparse adaptations this model has been through.</summary>
-    [JsonPropertyName("adaptations")]
-    public int Adaptations { get; init; }
-
-    /// <summary>Free-form description (e.g. how it was trained).</summary>
-    [JsonPropertyName("notes")]
-    public string? Notes { get; init; }
-
-    /// <summary>"unit" (inputs in [0, 1]) or "raw"; see <see cref="ModelManifest"/>.</summary>
-    [JsonPropertyName("input_scale")]
-    public string InputScale { get; init; } = ModelManifest.UnitScale;
-
-    /// <summary>Parameters named <c>{prefix}.…</c> form the final layer.</summary>
-    [JsonPropertyName("classifier_prefix")]
-    public string ClassifierPrefix { get; init; } = "classifier";
-
-    /// <summary>The TorchScript method returning penultimate features (null: none, or a built-in model).</summary>
-    [JsonPropertyName("embedding_method")]
-    public string? EmbeddingMethod { get; init; }
-
-    /// <summary>Tabular columns (null for image models).</summary>
-    [JsonPropertyName("features")]
-    public FeatureSpec[]? Features { get; init; }
-
-    /// <summary>The manifest's model name (user models).</summary>
-    [JsonPropertyName("name")]
-    public string? Name { get; init; }
-
-    /// <summary>The metadata of a user's model described by <paramref name="manifest"/>.</summary>
-    public static ModelInfo FromManifest(ModelManifest manifest)
-    {
-        ArgumentNullException.ThrowIfNull(manifest);
-        return new ModelInfo
-        {
-            Architecture = TorchScriptNetwork.ArchitectureName,
-            Name = manifest.Name,
-            InputShape = manifest.InputShape ?? [],
-            Classes = manifest.Classes ?? [],
-            InputScale = manifest.Scale,
-            ClassifierPrefix = manifest.ClassifierPrefix ?? "",
-            EmbeddingMethod = manifest.EmbeddingMethod,
-            Features = manifest.Features,
-        };
-    }
-
-    /// <summary>The manifest that describes this model (for export beside an adapted TorchScript file).</summary>
-    public ModelManifest ToManifest() => new()
-    {
-        Name = Name ?? Architecture,
-        Format = ModelManifest.TorchScriptFormat,
-        InputShape = InputShape,
-        InputScale = InputScale,
-        Classes = Classes,
-        EmbeddingMethod = EmbeddingMethod,
-        ClassifierPrefix = ClassifierPrefix,
-        Features = Features,
-    };
-}
-
-/// <summary>One prediction: the arg-max class and the softmax probabilities.</summary>
-public sealed record Prediction(int Class, float[] Probabilities);
-
 /// <summary>
-/// A model (any <see cref="ClassifierNetwork"/>) with its metadata and its adaptation history (per-element counts
-/// of how many earlier sparse adaptations selected each parameter element; used for the 0.9^k overlap penalty).
-/// Save/Load keep all three in one file; a TorchScript model is stored as the bytes PyTorch saved, so
-/// <see cref="ExportTorchScript"/> hands back a file <c>torch.jit.load</c> reads.
+/// A model (any <see cref="ClassifierNetwork"/>) with its metadata, its adaptation history (per-element counts
+/// of how many earlier sparse adaptations selected each parameter element, for the 0.9^k overlap penalty, and
+/// MIST's frozen elements) and an optional readout on the embedding that replaces the classifier in
+/// <see cref="Forward"/>. Save/Load keep all of it in one file (ModelBundleFile.cs); a TorchScript model is stored as
+/// the bytes PyTorch saved, so <see cref="ExportTorchScript"/> hands back a file <c>torch.jit.load</c> reads.
 /// </summary>
-public sealed class ModelBundle : IDisposable
+public sealed partial class ModelBundle : IDisposable
 {
-    private const string Magic = "PIPELINE-ML-MODEL-1";
-    private const string TorchScriptEntry = "torchscript";
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
     /// <summary>Wraps a network (takes ownership); architecture and parameter count always come from the network.</summary>
     public ModelBundle(ClassifierNetwork network, ModelInfo info, Dictionary<string, Tensor>? selectionCounts = null)
@@ -123,6 +39,41 @@ public sealed class ModelBundle : IDisposable
 
     /// <summary>Per-parameter int16 counts of earlier selections (absent = never selected). On the CPU.</summary>
     public Dictionary<string, Tensor> SelectionCounts { get; }
+
+    /// <summary>Per-parameter bool masks of elements MIST froze for good (absent = none frozen). On the CPU.</summary>
+    public Dictionary<string, Tensor> FrozenElements { get; } = [];
+
+    /// <summary>
+    /// A readout on the embedding whose statistics accumulate over every adaptation (MIST's prototype or ridge
+    /// readout), or null. Saved with the model and carried to the next adaptation.
+    /// </summary>
+    public IReadout? Readout { get; private set; }
+
+    /// <summary>
+    /// True when predictions are the readout's scores of <see cref="ClassifierNetwork.Embed"/> (the network's own
+    /// classifier is then not used); false when there is no readout or the classifier already holds it (folded).
+    /// </summary>
+    public bool ServesReadout { get; private set; }
+
+    /// <summary>Sets the readout (takes ownership; a different previous one is disposed) and whether predictions go through it.</summary>
+    public void AttachReadout(IReadout readout, bool serves)
+    {
+        ArgumentNullException.ThrowIfNull(readout);
+        if (!ReferenceEquals(readout, Readout)) Readout?.Dispose();
+        Readout = readout;
+        ServesReadout = serves;
+    }
+
+    /// <summary>
+    /// Removes the readout: predictions go through the network's classifier again. Strategies that train the
+    /// classifier by gradient call it on their copy (a readout fitted to the old embedding would be stale).
+    /// </summary>
+    public void DetachReadout()
+    {
+        Readout?.Dispose();
+        Readout = null;
+        ServesReadout = false;
+    }
 
     /// <summary>Device the model currently lives on.</summary>
     public Device Device => Model.Device;
@@ -219,101 +170,15 @@ public sealed class ModelBundle : IDisposable
         Info = info with { Architecture = Model.Architecture, ParamsTotal = Model.ParameterCount(), ClassifierPrefix = Model.ClassifierPrefix };
     }
 
-    /// <summary>A deep copy (parameters, buffers, history) on the given device (default: the same device).</summary>
+    /// <summary>A deep copy (parameters, buffers, history, readout) on the given device (default: the same device).</summary>
     public ModelBundle Clone(Device? device = null)
     {
         var copy = Model.Copy(device ?? Device);
         var counts = SelectionCounts.ToDictionary(kv => kv.Key, kv => kv.Value.clone());
-        return new ModelBundle(copy, Info, counts);
-    }
-
-    /// <summary>Saves weights, metadata and adaptation history to <paramref name="path"/> (atomic replace).</summary>
-    public void Save(string path)
-    {
-        var counts = SelectionCounts.Select(kv => ("count:" + kv.Key, kv.Value));
-        if (Model is TorchScriptNetwork script)
-        {
-            using var bytes = torch.tensor(script.ToBytes());
-            TensorFile.Write(path, Magic, JsonSerializer.Serialize(Info, Json), counts.Prepend((TorchScriptEntry, bytes)));
-            return;
-        }
-        var tensors = Model.NamedParameters().Select(p => ("param:" + p.Name, (Tensor)p.Parameter)).Concat(counts);
-        TensorFile.Write(path, Magic, JsonSerializer.Serialize(Info, Json), tensors);
-    }
-
-    /// <summary>Writes the network as a TorchScript file PyTorch loads (user models only).</summary>
-    public void ExportTorchScript(string path)
-    {
-        if (Model is not TorchScriptNetwork script)
-            throw new InvalidOperationException($"{Info.Architecture} is a built-in architecture, not a TorchScript module");
-        script.Save(path);
-    }
-
-    /// <summary>Loads a model saved with <see cref="Save"/> onto the device (default: auto).</summary>
-    public static ModelBundle Load(string path, Device? device = null)
-    {
-        var (meta, tensors) = TensorFile.Read(path, Magic);
-        try
-        {
-            var info = JsonSerializer.Deserialize<ModelInfo>(meta, Json) ?? throw new InvalidDataException($"{path}: missing metadata");
-            var counts = tensors.Where(t => t.Name.StartsWith("count:", StringComparison.Ordinal))
-                .ToDictionary(t => t.Name[6..], t => t.Tensor.clone());
-            var target = device ?? ComputeDevice.Resolve();
-            ClassifierNetwork network = info.Architecture == TorchScriptNetwork.ArchitectureName
-                ? LoadScript(path, info, tensors, target)
-                : LoadBuiltIn(path, info, tensors, target);
-            var bundle = new ModelBundle(network, info, counts);
-            if (bundle.Info.ParamsTotal != info.ParamsTotal && info.ParamsTotal != 0)
-            {
-                bundle.Dispose();
-                throw new InvalidDataException($"{path}: params_total {info.ParamsTotal} does not match the network ({bundle.Info.ParamsTotal})");
-            }
-            return bundle;
-        }
-        finally
-        {
-            foreach (var (_, t) in tensors) t.Dispose();
-        }
-    }
-
-    private static TorchScriptNetwork LoadScript(string path, ModelInfo info, List<(string Name, Tensor Tensor)> tensors, Device device)
-    {
-        var entry = tensors.FirstOrDefault(t => t.Name == TorchScriptEntry).Tensor
-            ?? throw new InvalidDataException($"{path}: a torchscript model without its module bytes");
-        return TorchScriptNetwork.Load(entry.data<byte>().ToArray(), info.ClassifierPrefix, info.EmbeddingMethod, device);
-    }
-
-    private static BuiltInNetwork LoadBuiltIn(string path, ModelInfo info, List<(string Name, Tensor Tensor)> tensors, Device device)
-    {
-        var model = ModelFactory.Create(info.Architecture, null, info.Classes.Length);
-        try
-        {
-            var byName = tensors.Where(t => t.Name.StartsWith("param:", StringComparison.Ordinal)).ToDictionary(t => t.Name[6..], t => t.Tensor);
-            using (torch.no_grad())
-            {
-                foreach (var (name, p) in model.named_parameters())
-                {
-                    if (!byName.TryGetValue(name, out var t)) throw new InvalidDataException($"{path}: missing parameter {name}");
-                    if (!t.shape.SequenceEqual(p.shape)) throw new InvalidDataException($"{path}: shape mismatch for {name}");
-                    p.copy_(t);
-                }
-            }
-            model.to(device);
-            return new BuiltInNetwork(model);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Reads only the metadata of a model file.</summary>
-    public static ModelInfo ReadInfo(string path)
-    {
-        var (meta, tensors) = TensorFile.Read(path, Magic);
-        foreach (var (_, t) in tensors) t.Dispose();
-        return JsonSerializer.Deserialize<ModelInfo>(meta, Json) ?? throw new InvalidDataException($"{path}: missing metadata");
+        var bundle = new ModelBundle(copy, Info, counts);
+        foreach (var (name, f) in FrozenElements) bundle.FrozenElements[name] = f.clone();
+        if (Readout is { } r) bundle.AttachReadout(r.Clone(), ServesReadout);
+        return bundle;
     }
 
     /// <summary>Feature rows (row-major, <see cref="InputLength"/> floats each) as an input tensor [N, ...input_shape] on the CPU.</summary>
@@ -340,10 +205,24 @@ public sealed class ModelBundle : IDisposable
 
     /// <summary>Softmax probabilities [N, classes] (CPU tensor, caller disposes) for inputs [N, ...input_shape].</summary>
     public Tensor PredictProbabilities(Tensor inputs, int batchSize = 512) =>
-        Batched(inputs, batchSize, x => torch.nn.functional.softmax(Model.Forward(x), 1), Info.Classes.Length);
+        Batched(inputs, batchSize, x => torch.nn.functional.softmax(Forward(x), 1), Info.Classes.Length);
 
     /// <summary>Logits [N, classes] (CPU tensor, caller disposes) for inputs [N, ...input_shape].</summary>
-    public Tensor Logits(Tensor inputs, int batchSize = 512) => Batched(inputs, batchSize, Model.Forward, Info.Classes.Length);
+    public Tensor Logits(Tensor inputs, int batchSize = 512) => Batched(inputs, batchSize, Forward, Info.Classes.Length);
+
+    /// <summary>
+    /// The served model's logits for one batch already on <see cref="Device"/>: the readout's scores of the
+    /// embedding (on the CPU) when <see cref="ServesReadout"/>, otherwise the network's forward. No mode or
+    /// gradient handling: callers set evaluation mode and no_grad as serving does.
+    /// </summary>
+    public Tensor Forward(Tensor input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (!ServesReadout || Readout is not { } readout) return Model.Forward(input);
+        using var emb = Model.Embed(input);
+        using var flat = emb.flatten(1);
+        return readout.Scores(flat);
+    }
 
     /// <summary>Embeddings [N, D] for feature rows; for MMD drift detection (the logits when the model has no embedding).</summary>
     public float[][] Embed(IReadOnlyList<float[]> features, int batchSize = 512)
@@ -401,5 +280,7 @@ public sealed class ModelBundle : IDisposable
     {
         Model.Dispose();
         foreach (var t in SelectionCounts.Values) t.Dispose();
+        foreach (var t in FrozenElements.Values) t.Dispose();
+        Readout?.Dispose();
     }
 }

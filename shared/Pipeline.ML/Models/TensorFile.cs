@@ -7,7 +7,7 @@ namespace Pipeline.ML.Models;
 
 /// <summary>
 /// A simple, exact binary container: a magic string, a JSON metadata document and named tensors
-/// (float32, int16, bool or uint8) stored as raw little-endian bytes. Used for model and mask files.
+/// (float32, float64, int16, bool or uint8) stored as raw little-endian bytes. Used for model and mask files.
 /// </summary>
 internal static class TensorFile
 {
@@ -33,6 +33,7 @@ internal static class TensorFile
                 byte[] bytes = t.dtype switch
                 {
                     ScalarType.Float32 => MemoryMarshal.AsBytes(t.data<float>().ToArray().AsSpan()).ToArray(),
+                    ScalarType.Float64 => MemoryMarshal.AsBytes(t.data<double>().ToArray().AsSpan()).ToArray(),
                     ScalarType.Int16 => MemoryMarshal.AsBytes(t.data<short>().ToArray().AsSpan()).ToArray(),
                     ScalarType.Bool => t.data<bool>().ToArray().Select(b => b ? (byte)1 : (byte)0).ToArray(),
                     ScalarType.Byte => t.data<byte>().ToArray(),
@@ -45,8 +46,13 @@ internal static class TensorFile
         File.Move(tmp, path, overwrite: true);
     }
 
-    public static (string Metadata, List<(string Name, Tensor Tensor)> Tensors) Read(string path, string magic)
+    public static (string Metadata, List<(string Name, Tensor Tensor)> Tensors) Read(string path, string magic) =>
+        Read(path, [magic]).File;
+
+    /// <summary>Reads a file whose magic is any of <paramref name="magics"/> (the first names the format in errors); returns the magic found.</summary>
+    public static ((string Metadata, List<(string Name, Tensor Tensor)> Tensors) File, string Magic) Read(string path, IReadOnlyList<string> magics)
     {
+        var magic = magics[0];
         using var file = File.OpenRead(path);
         using var r = new BinaryReader(file, Encoding.UTF8);
         string head;
@@ -58,7 +64,7 @@ internal static class TensorFile
         {
             throw new InvalidDataException($"{path}: not a {magic} file");
         }
-        if (head != magic) throw new InvalidDataException($"{path}: not a {magic} file");
+        if (!magics.Contains(head)) throw new InvalidDataException($"{path}: not a {magic} file");
         var meta = r.ReadString();
         var count = r.ReadInt32();
         var tensors = new List<(string, Tensor)>(count);
@@ -75,6 +81,7 @@ internal static class TensorFile
             Tensor t = dtype switch
             {
                 ScalarType.Float32 => torch.tensor(MemoryMarshal.Cast<byte, float>(bytes).ToArray(), shape),
+                ScalarType.Float64 => torch.tensor(MemoryMarshal.Cast<byte, double>(bytes).ToArray(), shape),
                 ScalarType.Int16 => torch.tensor(MemoryMarshal.Cast<byte, short>(bytes).ToArray(), shape),
                 ScalarType.Bool => torch.tensor(bytes.Select(b => b != 0).ToArray(), shape),
                 ScalarType.Byte => torch.tensor(bytes, shape),
@@ -82,6 +89,6 @@ internal static class TensorFile
             };
             tensors.Add((name, t));
         }
-        return (meta, tensors);
+        return ((meta, tensors), head);
     }
 }

@@ -20,6 +20,12 @@ public interface IReadout : IDisposable
 
     /// <summary>Bytes of accumulated statistics.</summary>
     long StateBytes { get; }
+
+    /// <summary>A deep copy (statistics and fitted weights).</summary>
+    IReadout Clone();
+
+    /// <summary>What a model file keeps of the readout: its scalars and its named CPU tensors (owned by the readout).</summary>
+    ReadoutState State();
 }
 
 /// <summary>
@@ -41,6 +47,31 @@ public sealed class PrototypeReadout : IReadout
         sums = torch.zeros(new long[] { classes, dim }, dtype: ScalarType.Float64);
         counts = torch.zeros(new long[] { classes }, dtype: ScalarType.Float64);
     }
+
+    private PrototypeReadout(Tensor sums, Tensor counts, double normSum, long normCount)
+    {
+        this.sums = sums;
+        this.counts = counts;
+        this.normSum = normSum;
+        this.normCount = normCount;
+    }
+
+    /// <summary>Statistics read back from a model file (takes ownership of the tensors; shapes checked).</summary>
+    internal static PrototypeReadout Restore(ReadoutState state)
+    {
+        var sums = state.Get("sums", ScalarType.Float64, 2);
+        var counts = state.Get("counts", ScalarType.Float64, 1);
+        if (counts.shape[0] != sums.shape[0]) throw new InvalidDataException($"prototype readout: {counts.shape[0]} counts for {sums.shape[0]} classes");
+        return new PrototypeReadout(sums.clone(), counts.clone(), state.Info.NormSum ?? 0, state.Info.NormCount ?? 0);
+    }
+
+    /// <inheritdoc />
+    public IReadout Clone() => new PrototypeReadout(sums.clone(), counts.clone(), normSum, normCount);
+
+    /// <inheritdoc />
+    public ReadoutState State() => new(
+        new ReadoutInfo { Kind = Kind, NormSum = normSum, NormCount = normCount },
+        [("sums", sums), ("counts", counts)]);
 
     /// <inheritdoc />
     public string Kind => "prototype";
@@ -121,6 +152,40 @@ public sealed class RidgeReadout : IReadout
         wRand = torch.randn(new long[] { dim, projectionDim }, generator: gen).to(ScalarType.Float64);
         g = torch.zeros(new long[] { projectionDim, projectionDim }, dtype: ScalarType.Float64);
         q = torch.zeros(new long[] { projectionDim, classes }, dtype: ScalarType.Float64);
+    }
+
+    private RidgeReadout(Tensor wRand, Tensor g, Tensor q, Tensor? weights, double lambda)
+    {
+        this.wRand = wRand;
+        this.g = g;
+        this.q = q;
+        this.weights = weights;
+        classes = (int)q.shape[1];
+        Lambda = lambda;
+    }
+
+    /// <summary>Statistics read back from a model file (copies the tensors; shapes checked).</summary>
+    internal static RidgeReadout Restore(ReadoutState state)
+    {
+        var w = state.Get("w_rand", ScalarType.Float64, 2);
+        var g = state.Get("g", ScalarType.Float64, 2);
+        var q = state.Get("q", ScalarType.Float64, 2);
+        var weights = state.Has("weights") ? state.Get("weights", ScalarType.Float64, 2) : null;
+        var m = w.shape[1];
+        if (g.shape[0] != m || g.shape[1] != m || q.shape[0] != m || (weights is not null && !weights.shape.SequenceEqual(q.shape)))
+            throw new InvalidDataException($"ridge readout: inconsistent shapes (projection {m}, G [{string.Join(", ", g.shape)}], Q [{string.Join(", ", q.shape)}])");
+        return new RidgeReadout(w.clone(), g.clone(), q.clone(), weights?.clone(), state.Info.Lambda ?? double.NaN);
+    }
+
+    /// <inheritdoc />
+    public IReadout Clone() => new RidgeReadout(wRand.clone(), g.clone(), q.clone(), weights?.clone(), Lambda);
+
+    /// <inheritdoc />
+    public ReadoutState State()
+    {
+        var tensors = new List<(string, Tensor)> { ("w_rand", wRand), ("g", g), ("q", q) };
+        if (weights is not null) tensors.Add(("weights", weights));
+        return new ReadoutState(new ReadoutInfo { Kind = Kind, Lambda = double.IsFinite(Lambda) ? Lambda : null }, tensors);
     }
 
     /// <inheritdoc />

@@ -123,6 +123,7 @@ public sealed class TiesStrategy(TiesOptions options) : IContinualStrategy
             taskVectors.Add(ParameterOps.Difference(tuned, context.BaseModel));
             var merged = ParameterOps.Ties(taskVectors, options.KeepFraction, options.Lambda);
             var result = context.BaseModel.Clone(tuned.Device);
+            result.DetachReadout(); // the merged classifier serves
             ParameterOps.Add(result, merged);
             foreach (var t in merged.Values) t.Dispose();
             result.SetInfo(result.Info with { Adaptations = current.Info.Adaptations + 1, Notes = $"ties of {taskVectors.Count} task vectors" });

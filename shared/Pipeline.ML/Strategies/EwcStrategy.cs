@@ -57,6 +57,7 @@ public sealed class EwcStrategy(EwcOptions options) : IContinualStrategy
         var sw = Stopwatch.StartNew();
         long passes = 0;
         var model = current.Clone(device);
+        model.DetachReadout(); // the classifier is trained by gradient and serves again
         try
         {
             var all = ParameterOps.Named(model).Where(p => ParameterOps.IsPredictive(model, p.Name)).ToList();

@@ -53,6 +53,7 @@ public sealed class LoraStrategy(LoraOptions options) : IContinualStrategy
         var device = ComputeDevice.Resolve(context.Device);
         var sw = Stopwatch.StartNew();
         var model = current.Clone(device);
+        model.DetachReadout(); // the classifier is trained by gradient and serves again
         try
         {
             var errNew = 1 - Accuracy(model, labelled);

@@ -48,7 +48,9 @@ public sealed record MistOptions
 /// then Epochs − 1 passes of the NT-Xent loss with masked, Bernoulli-dropped, 0.9^k-scaled gradients and split-rate
 /// SGD with momentum. Each adaptation freezes the elements with the highest score of every weight tensor for
 /// good. The classifier is never trained by gradient: a prototype or ridge readout, whose statistics accumulate over
-/// the original distribution and every regime, replaces it.
+/// the original distribution and every regime, replaces it. All state that crosses adaptations lives in the model
+/// (<see cref="ModelBundle.Readout"/>, <see cref="ModelBundle.FrozenElements"/>, <see cref="ModelBundle.SelectionCounts"/>)
+/// and is saved with it, so a served model adapted again (by a new strategy instance) continues where it stopped.
 /// </summary>
 public sealed class MistStrategy : IContinualStrategy
 {
@@ -56,9 +58,6 @@ public sealed class MistStrategy : IContinualStrategy
     private readonly string readoutKind;
     private readonly int classes;
     private readonly int readoutSeed;
-    private readonly Dictionary<string, Tensor> frozen = [];
-    private IReadout? readout;
-    private bool folded;
 
     /// <summary>Creates the strategy with a "prototype" or "ridge" readout (sized from the first embeddings it sees).</summary>
     public MistStrategy(MistOptions options, string name, string readoutKind, int classes, int seed = 0)
@@ -74,12 +73,6 @@ public sealed class MistStrategy : IContinualStrategy
     /// <inheritdoc />
     public string Name { get; }
 
-    /// <summary>The readout (statistics over every domain seen); null before the first adaptation.</summary>
-    public IReadout? Readout => readout;
-
-    /// <summary>Permanently frozen elements per backbone weight tensor (CPU bool).</summary>
-    public IReadOnlyDictionary<string, Tensor> Frozen => frozen;
-
     /// <inheritdoc />
     public (ModelBundle Model, AdaptationStats Stats) Adapt(ModelBundle current, ImageDataset labelled, AdaptationContext context, CancellationToken ct = default)
     {
@@ -94,9 +87,10 @@ public sealed class MistStrategy : IContinualStrategy
         var model = current.Clone(device);
         try
         {
-            if (readout is null)
+            // The clone carries the readout of earlier adaptations; a model without one (or with the other kind) starts
+            // one whose first domain is the deployed model's own training distribution.
+            if (model.Readout is not { } readout || readout.Kind != readoutKind)
             {
-                // The deployed model's own training distribution is the first domain of the readout.
                 using var refEmb = model.EmbedTensor(context.Reference.Images);
                 using var flat = refEmb.flatten(1);
                 readout = readoutKind == "prototype"
@@ -104,7 +98,9 @@ public sealed class MistStrategy : IContinualStrategy
                     : new RidgeReadout(classes, (int)flat.shape[1], options.RidgeProjectionDim, readoutSeed);
                 readout.Update(flat, context.Reference.Labels);
                 passes += context.Reference.Count;
+                model.AttachReadout(readout, serves: false);
             }
+            var frozen = model.FrozenElements;
             var net = model.Model;
             var all = ParameterOps.Named(model);
             var total = all.Sum(p => p.Parameter.numel());
@@ -223,7 +219,8 @@ public sealed class MistStrategy : IContinualStrategy
                 using (var flat = emb.flatten(1))
                     readout.Update(flat, labelled.Labels);
                 passes += labelled.Count;
-                folded = readout is PrototypeReadout proto && TryFoldInto(model, proto);
+                var folded = readout is PrototypeReadout proto && TryFoldInto(model, proto);
+                model.AttachReadout(readout, serves: !folded);
 
                 model.SetInfo(model.Info with
                 {
@@ -302,11 +299,15 @@ public sealed class MistStrategy : IContinualStrategy
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// The model's readout when it serves (the arg-max of its scores over all embeddings at once, as the benchmark
+    /// has always measured it; <see cref="ModelBundle.Forward"/> serves the same scores batch by batch), otherwise the
+    /// classifier (which holds a folded prototype readout).
+    /// </summary>
     public long[] Predict(ModelBundle model, Tensor images)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (readout is null || folded) return ParameterOps.PredictWithClassifier(model, images);
+        if (!model.ServesReadout || model.Readout is not { } readout) return ParameterOps.PredictWithClassifier(model, images);
         using var emb = model.EmbedTensor(images);
         using var flat = emb.flatten(1);
         using var scores = readout.Scores(flat);
@@ -317,8 +318,5 @@ public sealed class MistStrategy : IContinualStrategy
     /// <inheritdoc />
     public void Dispose()
     {
-        readout?.Dispose();
-        foreach (var f in frozen.Values) f.Dispose();
-        frozen.Clear();
     }
 }

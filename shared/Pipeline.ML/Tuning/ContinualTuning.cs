@@ -6,8 +6,8 @@ namespace Pipeline.ML.Tuning;
 
 /// <summary>
 /// One adaptation with a strategy of <see cref="ContinualStrategies"/> behind <see cref="Tuner.Tune"/>, so the
-/// tuning service's <c>Tuning:Strategy</c> can select it. The strategy's state (Fisher, task vectors) lives for this
-/// adaptation only; the reference (original) data is Fashion-MNIST's reference holdout when the files are present,
+/// tuning service's <c>Tuning:Strategy</c> can select it. The strategy's own state (Fisher, task vectors) lives for this
+/// adaptation only (MIST's readout and frozen elements live in the model and carry over); the reference (original) data is Fashion-MNIST's reference holdout when the files are present,
 /// otherwise the adaptation set itself. The epochs follow the tuner's steps: ⌈steps · batch / samples⌉.
 /// </summary>
 internal static class ContinualTuning

@@ -26,7 +26,7 @@ public static class TuningStrategies
     public const string Random = "random";
 
     /// <summary>The research's other strategies (Pipeline.ML.Strategies), run as one adaptation each.</summary>
-    public static readonly IReadOnlyList<string> Continual = ["ewc", "lora", "ties", "wise", "retrain"];
+    public static readonly IReadOnlyList<string> Continual = ["mist-ridge", "ewc", "lora", "ties", "wise", "retrain"];
 
     /// <summary>All strategies.</summary>
     public static readonly IReadOnlyList<string> All = [Mist, Full, Head, Random, .. Continual];
@@ -158,6 +158,8 @@ public static class Tuner
         var lr = o.LearningRate ?? DefaultLearningRate(s);
         torch.manual_seed(o.Seed);
         var model = baseModel.Clone(device);
+        // Every strategy here trains the classifier by gradient: it serves again, a readout of the old embedding would be stale.
+        model.DetachReadout();
         SensitivityMask? ownedMask = null;
         try
         {
