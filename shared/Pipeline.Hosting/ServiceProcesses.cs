@@ -81,28 +81,52 @@ public sealed class ServiceProcesses : IAsyncDisposable
                 throw new FileNotFoundException($"{dll} is not built: run ./pipeline setup", dll);
             }
 
-            var url = new Uri($"http://127.0.0.1:{FreePort()}");
-            var start = new ProcessStartInfo("dotnet")
-            {
-                ArgumentList = { dll, "--urls", url.ToString() },
-                WorkingDirectory = Path.GetDirectoryName(dll)!,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var (k, v) in settings)
-            {
-                start.Environment[k.Replace(":", "__", StringComparison.Ordinal)] = v;
-            }
-
-            var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {name}");
-            var log = File.CreateText(LogOf(name));
-            log.AutoFlush = true;
-            process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
-            process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
+            var (process, url) = StartHost(name, dll, settings, LogOf(name));
             processes.Add((name, process, url));
+        }
+    }
+
+    /// <summary>
+    /// Starts one built host on a free loopback port with these settings (keys as in appsettings, ':'
+    /// separated, passed as environment variables), its output appended to <paramref name="logPath"/>.
+    /// </summary>
+    public static (Process Process, Uri Url) StartHost(string name, string dll, IReadOnlyDictionary<string, string?> settings, string logPath)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var url = new Uri($"http://127.0.0.1:{FreePort()}");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            ArgumentList = { dll, "--urls", url.ToString() },
+            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var (k, v) in settings)
+        {
+            start.Environment[k.Replace(":", "__", StringComparison.Ordinal)] = v;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {name}");
+        var log = File.CreateText(logPath);
+        log.AutoFlush = true;
+        process.OutputDataReceived += (_, e) => Append(log, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(log, e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return (process, url);
+    }
+
+    private static void Append(StreamWriter log, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (log)
+        {
+            log.WriteLine(line);
         }
     }
 

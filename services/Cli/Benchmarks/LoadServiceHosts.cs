@@ -1,7 +1,6 @@
+using Pipeline.Hosting;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 
 namespace Pipeline.Cli.Benchmarks;
@@ -29,44 +28,11 @@ public sealed class LoadServiceHosts : IAsyncDisposable
     public Service Start(string name, string project, IReadOnlyDictionary<string, string?> settings)
     {
         var dll = HostDll(project);
-        var url = new Uri($"http://127.0.0.1:{FreePort()}");
-        var start = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { dll, "--urls", url.ToString() },
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var (k, v) in settings)
-        {
-            start.Environment[k.Replace(":", "__", StringComparison.Ordinal)] = v;
-        }
-
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {name}");
         var path = Path.Combine(logDirectory, $"{name}.log");
-        var log = File.CreateText(path);
-        log.AutoFlush = true;
-        process.OutputDataReceived += (_, e) => Append(log, e.Data);
-        process.ErrorDataReceived += (_, e) => Append(log, e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        var (process, url) = ServiceProcesses.StartHost(name, dll, settings, path);
         var service = new Service(name, process, url, path);
         services.Add(service);
         return service;
-    }
-
-    private static void Append(StreamWriter log, string? line)
-    {
-        if (line is null)
-        {
-            return;
-        }
-
-        lock (log)
-        {
-            log.WriteLine(line);
-        }
     }
 
     /// <summary>Waits until every service is ready; a service that exits or stays unready past the timeout fails the start.</summary>
@@ -136,31 +102,11 @@ public sealed class LoadServiceHosts : IAsyncDisposable
     /// <summary>The host of a service project, built next to this executable's configuration (Release by default).</summary>
     public static string HostDll(string project)
     {
-        var root = RepositoryRoot();
+        var root = ServiceProcesses.RepositoryRoot();
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent?.Name is { } c && Directory.Exists(Path.Combine(root, "services", project, "Host", "bin", c))
             ? c : "Release";
         var dll = Path.Combine(root, "services", project, "Host", "bin", configuration, "net10.0", $"Pipeline.{project}.Host.dll");
         return File.Exists(dll) ? dll : throw new FileNotFoundException($"{dll} is not built: run ./pipeline setup", dll);
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Pipeline.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new FileNotFoundException("the service hosts are found from a built checkout (Pipeline.sln not found above " + AppContext.BaseDirectory + ")");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>SIGTERM (graceful host stop), then a bounded wait, then kill.</summary>
