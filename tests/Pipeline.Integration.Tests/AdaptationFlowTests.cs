@@ -154,7 +154,7 @@ public class ManualModeFlowTests(ManualWorld world) : IClassFixture<ManualWorld>
         var approval = Assert.Single(approvals);
         Assert.Equal(ApprovalDecision.Approve, approval.Decision);
         Assert.Equal("alice", approval.DecidedBy);
-        Assert.Equal(Storage.Repositories.ApprovalMode.Manual, approval.Mode);
+        Assert.Equal(Storage.Repositories.ApprovalSource.Manual, approval.Mode);
     }
 
     [Fact]

@@ -144,7 +144,7 @@ public sealed class RepositoryTests : IAsyncLifetime
         Assert.True(await runs.TryStartRunAsync(new NewAdaptationRun { RunId = runId, ModelId = "m", BaseVersion = 1 }));
 
         var masks = new SensitivityMaskRepository(_db.Factory);
-        var mask = new SensitivityMask { RunId = runId, MaskUri = "artifact://masks/r/mask.bin", Sha256 = Sha, SelectedFraction = 0.0421, CoverageJson = """{"conv1.weight":0.05}""", AdaptationSetId = "set-1" };
+        var mask = new SensitivityMaskRecord { RunId = runId, MaskUri = "artifact://masks/r/mask.bin", Sha256 = Sha, SelectedFraction = 0.0421, CoverageJson = """{"conv1.weight":0.05}""", AdaptationSetId = "set-1" };
         await masks.UpsertAsync(mask);
         await masks.UpsertAsync(mask with { SelectedFraction = 0.0422 });
         var loadedMask = await masks.GetAsync(runId);
@@ -173,13 +173,13 @@ public sealed class RepositoryTests : IAsyncLifetime
         Assert.Equal(evaluation, await evaluations.GetAsync(runId));
 
         var approvals = new ApprovalRepository(_db.Factory);
-        var id1 = await approvals.AddAsync(new ApprovalRecord { RunId = runId, Decision = ApprovalDecision.Approve, DecidedBy = "alice", Mode = ApprovalMode.Manual, Reason = "looks good" });
-        var id2 = await approvals.AddAsync(new ApprovalRecord { RunId = runId, Decision = ApprovalDecision.Expired, DecidedBy = "evaluation-gate", Mode = ApprovalMode.Auto });
+        var id1 = await approvals.AddAsync(new ApprovalRecord { RunId = runId, Decision = ApprovalDecision.Approve, DecidedBy = "alice", Mode = ApprovalSource.Manual, Reason = "looks good" });
+        var id2 = await approvals.AddAsync(new ApprovalRecord { RunId = runId, Decision = ApprovalDecision.Expired, DecidedBy = "evaluation-gate", Mode = ApprovalSource.Auto });
         Assert.True(id2 > id1);
         var list = await approvals.ListByRunAsync(runId);
         Assert.Equal(2, list.Count);
-        Assert.Equal((id1, ApprovalDecision.Approve, "alice", ApprovalMode.Manual, "looks good"), (list[0].Id, list[0].Decision, list[0].DecidedBy, list[0].Mode, list[0].Reason));
-        Assert.Equal((ApprovalDecision.Expired, ApprovalMode.Auto, (string?)null), (list[1].Decision, list[1].Mode, list[1].Reason));
+        Assert.Equal((id1, ApprovalDecision.Approve, "alice", ApprovalSource.Manual, "looks good"), (list[0].Id, list[0].Decision, list[0].DecidedBy, list[0].Mode, list[0].Reason));
+        Assert.Equal((ApprovalDecision.Expired, ApprovalSource.Auto, (string?)null), (list[1].Decision, list[1].Mode, list[1].Reason));
         Assert.Equal(runId, list[1].RunId);
 
         await using var c = await _db.Factory.OpenAsync();

@@ -337,7 +337,7 @@ public sealed partial class RunOwner(
     private static ApprovalRecord Audit(AdaptationRun run, ApprovalDecision decision, string by, ApprovalMode mode, IReadOnlyList<string> reasons) => new()
     {
         RunId = run.RunId, Decision = decision, DecidedBy = by,
-        Mode = mode == ApprovalMode.Manual ? Storage.Repositories.ApprovalMode.Manual : Storage.Repositories.ApprovalMode.Auto,
+        Mode = mode == ApprovalMode.Manual ? ApprovalSource.Manual : ApprovalSource.Auto,
         Reason = string.Join("; ", reasons),
     };
 

@@ -128,7 +128,7 @@ public static class PipelineHops
                 QueueWait = Parts(h => h.WaitMs), HandlerOutsideCompute = Parts(h => h.HandlerMs - h.ComputeMs), Dispatch = Parts(h => h.DispatchMs),
             },
             TargetOverheadP95S = targetSeconds, TargetMet = overheadP95 < targetSeconds,
-            PerRun = runs.Select(r => new RunSummary
+            PerRun = runs.Select(r => new PipelineBenchRun
             {
                 RunId = r.RunId, TotalS = Round(r.TotalSeconds, 3), ComputeS = Round(r.ComputeSeconds, 3), OverheadS = Round(r.OverheadSeconds, 3),
             }).ToList(),

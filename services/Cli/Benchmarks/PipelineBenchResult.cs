@@ -41,7 +41,7 @@ public sealed record PipelineBenchResult
 
     public bool TargetMet { get; init; }
 
-    public IReadOnlyList<RunSummary> PerRun { get; init; } = [];
+    public IReadOnlyList<PipelineBenchRun> PerRun { get; init; } = [];
 
     public PipelineBenchSettings Settings { get; init; } = new();
 
@@ -83,7 +83,7 @@ public sealed record OverheadParts
     public double Dispatch { get; init; }
 }
 
-public sealed record RunSummary
+public sealed record PipelineBenchRun
 {
     public Guid RunId { get; init; }
 

@@ -91,7 +91,7 @@ public sealed class WindowRecorder(IDriftRepository drift, IDriftWindowRepositor
         {
             DriftStartedAt = lastClean?.CreatedAt,
             RunId = runId, ModelId = window.ModelId, ModelVersion = window.ModelVersion, WindowId = windowId,
-            Severity = (Contracts.DriftSeverity)(int)window.Severity,
+            Severity = ToContract(window.Severity),
             DatasetDriftScore = Math.Clamp(window.DatasetDriftScore, 0, 1),
             TopFeatures = window.Features
                 .Where(f => f.PValue is not null)
@@ -120,5 +120,15 @@ public sealed class WindowRecorder(IDriftRepository drift, IDriftWindowRepositor
         Batches = window.NewRows
             .Select(s => new WindowBatchSegment { BatchId = Guid.Parse(s.Source), Rows = s.Rows, AcceptedAt = s.AcceptedAt })
             .ToList(),
+    };
+
+    /// <summary>The monitor's severity as the message carries it (the two enums are kept apart: library and contract).</summary>
+    private static Contracts.DriftSeverity ToContract(Drift.Monitoring.DriftSeverity severity) => severity switch
+    {
+        Drift.Monitoring.DriftSeverity.None => Contracts.DriftSeverity.None,
+        Drift.Monitoring.DriftSeverity.Low => Contracts.DriftSeverity.Low,
+        Drift.Monitoring.DriftSeverity.Medium => Contracts.DriftSeverity.Medium,
+        Drift.Monitoring.DriftSeverity.High => Contracts.DriftSeverity.High,
+        _ => throw new ArgumentOutOfRangeException(nameof(severity), severity, "unknown drift severity"),
     };
 }

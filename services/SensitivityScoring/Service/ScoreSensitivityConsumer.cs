@@ -72,7 +72,7 @@ public sealed class ScoreSensitivityConsumer(
             }
 
             var coverage = mask.Coverage.Select(c => new Contracts.LayerCoverage { Layer = c.Name, Total = c.Total, Selected = c.Selected }).ToList();
-            await masks.UpsertAsync(new Storage.Repositories.SensitivityMask
+            await masks.UpsertAsync(new Storage.Repositories.SensitivityMaskRecord
             {
                 RunId = m.RunId, MaskUri = stored.Uri, Sha256 = stored.Sha256, SelectedFraction = mask.SelectedFraction,
                 CoverageJson = JsonSerializer.Serialize(coverage), AdaptationSetId = setId.ToString(),

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Pipeline.ML.Sensitivity;
 
 /// <summary>Coverage of one parameter tensor by a mask.</summary>
-public sealed record LayerCoverage
+public sealed record LayerSelection
 {
     /// <summary>Parameter name, e.g. "backbone.fc.weight" (a user's model keeps PyTorch's names).</summary>
     [JsonPropertyName("name")]
@@ -67,7 +67,7 @@ public sealed record MaskInfo
 
     /// <summary>Per-tensor coverage.</summary>
     [JsonPropertyName("coverage")]
-    public List<LayerCoverage> Coverage { get; init; } = [];
+    public List<LayerSelection> Coverage { get; init; } = [];
 }
 
 /// <summary>
@@ -86,7 +86,7 @@ public sealed class SensitivityMask : IDisposable
         ArgumentNullException.ThrowIfNull(masks);
         ArgumentNullException.ThrowIfNull(policies);
         Masks = masks;
-        var coverage = new List<LayerCoverage>();
+        var coverage = new List<LayerSelection>();
         long total = 0, selected = 0;
         foreach (var (name, m) in masks)
         {
@@ -94,7 +94,7 @@ public sealed class SensitivityMask : IDisposable
             var s = m.sum().ToInt64();
             total += n;
             selected += s;
-            coverage.Add(new LayerCoverage
+            coverage.Add(new LayerSelection
             {
                 Name = name,
                 Group = groupOf(name).ToString().ToLowerInvariant(),
@@ -133,7 +133,7 @@ public sealed class SensitivityMask : IDisposable
     public double SelectedFraction => Info.SelectedFraction;
 
     /// <summary>Per-layer coverage.</summary>
-    public IReadOnlyList<LayerCoverage> Coverage => Info.Coverage;
+    public IReadOnlyList<LayerSelection> Coverage => Info.Coverage;
 
     /// <summary>Saves the mask (metadata + bool tensors) to a file.</summary>
     public void Save(string path) =>

@@ -21,7 +21,7 @@ public enum ApprovalDecision
 }
 
 /// <summary>How the decision was made (persisted by name).</summary>
-public enum ApprovalMode
+public enum ApprovalSource
 {
     /// <summary>By the gate's policy.</summary>
     Auto = 0,
@@ -46,7 +46,7 @@ public sealed record ApprovalRecord
     public required string DecidedBy { get; init; }
 
     /// <summary>Auto or manual.</summary>
-    public ApprovalMode Mode { get; init; }
+    public ApprovalSource Mode { get; init; }
 
     /// <summary>Reason.</summary>
     public string? Reason { get; init; }

@@ -6,7 +6,7 @@ using Pipeline.Storage.Sql;
 namespace Pipeline.Storage.Repositories;
 
 /// <summary>A registered model (the thing versions belong to).</summary>
-public sealed record ModelInfo
+public sealed record RegisteredModel
 {
     /// <summary>Model id.</summary>
     public required string ModelId { get; init; }
@@ -62,10 +62,10 @@ public interface IModelRegistry
     Task<bool> EnsureModelAsync(string modelId, string? displayName = null, CancellationToken cancellationToken = default);
 
     /// <summary>Gets a model.</summary>
-    Task<ModelInfo?> GetModelAsync(string modelId, CancellationToken cancellationToken = default);
+    Task<RegisteredModel?> GetModelAsync(string modelId, CancellationToken cancellationToken = default);
 
     /// <summary>Lists models by id.</summary>
-    Task<IReadOnlyList<ModelInfo>> ListModelsAsync(CancellationToken cancellationToken = default);
+    Task<IReadOnlyList<RegisteredModel>> ListModelsAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Registers a version (creating the model row when missing). Returns false, without
@@ -222,17 +222,17 @@ public sealed class ModelRegistry : RepositoryBase, IModelRegistry
         await c.ExecuteAsync(Cmd(ModelRegistrySql.InsertModelIfMissing, new { ModelId = modelId, DisplayName = displayName, Now }, tx, ct)).ConfigureAwait(false) > 0;
 
     /// <inheritdoc />
-    public async Task<ModelInfo?> GetModelAsync(string modelId, CancellationToken cancellationToken = default)
+    public async Task<RegisteredModel?> GetModelAsync(string modelId, CancellationToken cancellationToken = default)
     {
         await using var c = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        return await c.QuerySingleOrDefaultAsync<ModelInfo>(Cmd(ModelRegistrySql.GetModel, new { ModelId = modelId }, ct: cancellationToken)).ConfigureAwait(false);
+        return await c.QuerySingleOrDefaultAsync<RegisteredModel>(Cmd(ModelRegistrySql.GetModel, new { ModelId = modelId }, ct: cancellationToken)).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<ModelInfo>> ListModelsAsync(CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<RegisteredModel>> ListModelsAsync(CancellationToken cancellationToken = default)
     {
         await using var c = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        return (await c.QueryAsync<ModelInfo>(Cmd(ModelRegistrySql.ListModels, ct: cancellationToken)).ConfigureAwait(false)).ToList();
+        return (await c.QueryAsync<RegisteredModel>(Cmd(ModelRegistrySql.ListModels, ct: cancellationToken)).ConfigureAwait(false)).ToList();
     }
 
     /// <inheritdoc />

@@ -5,7 +5,7 @@ using Pipeline.Storage.Sql;
 namespace Pipeline.Storage.Repositories;
 
 /// <summary>The sensitivity mask produced for a run.</summary>
-public sealed record SensitivityMask
+public sealed record SensitivityMaskRecord
 {
     /// <summary>Run id.</summary>
     public Guid RunId { get; init; }
@@ -33,10 +33,10 @@ public sealed record SensitivityMask
 public interface ISensitivityMaskRepository
 {
     /// <summary>Inserts or replaces the run's mask (idempotent on redelivery).</summary>
-    Task UpsertAsync(SensitivityMask mask, CancellationToken cancellationToken = default);
+    Task UpsertAsync(SensitivityMaskRecord mask, CancellationToken cancellationToken = default);
 
     /// <summary>Gets the run's mask.</summary>
-    Task<SensitivityMask?> GetAsync(Guid runId, CancellationToken cancellationToken = default);
+    Task<SensitivityMaskRecord?> GetAsync(Guid runId, CancellationToken cancellationToken = default);
 }
 
 [SqlQueries]
@@ -78,7 +78,7 @@ public sealed class SensitivityMaskRepository : RepositoryBase, ISensitivityMask
     }
 
     /// <inheritdoc />
-    public async Task UpsertAsync(SensitivityMask mask, CancellationToken cancellationToken = default)
+    public async Task UpsertAsync(SensitivityMaskRecord mask, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(mask);
         await using var c = await OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -95,9 +95,9 @@ public sealed class SensitivityMaskRepository : RepositoryBase, ISensitivityMask
     }
 
     /// <inheritdoc />
-    public async Task<SensitivityMask?> GetAsync(Guid runId, CancellationToken cancellationToken = default)
+    public async Task<SensitivityMaskRecord?> GetAsync(Guid runId, CancellationToken cancellationToken = default)
     {
         await using var c = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        return await c.QuerySingleOrDefaultAsync<SensitivityMask>(Cmd(SensitivityMaskSql.Get, new { RunId = runId }, ct: cancellationToken)).ConfigureAwait(false);
+        return await c.QuerySingleOrDefaultAsync<SensitivityMaskRecord>(Cmd(SensitivityMaskSql.Get, new { RunId = runId }, ct: cancellationToken)).ConfigureAwait(false);
     }
 }
