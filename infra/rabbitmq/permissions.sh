@@ -5,8 +5,9 @@
 # No user gets a management tag. Service users are tagged impersonator, and only that: moving a
 # refused operator command to an error queue republishes it with the operator's user_id, which
 # RabbitMQ allows only to impersonators. It cannot forge a command: no service may write a command
-# exchange, and user_id is trusted on commands only. Passwords are never in the repository: each comes from the
-# environment, PIPELINE_AMQP_PASSWORD_<USER> (upper case, '-' as '_'); a user without one is skipped.
+# exchange, and the services trust a command's user_id only when it was published to its command
+# exchange (Pipeline.Hosting.OperatorIdentity), not to a queue's own exchange. Passwords are never
+# in the repository: each comes from the environment, PIPELINE_AMQP_PASSWORD_<USER> (upper case, '-' as '_'); a user without one is skipped.
 #   usage: permissions.sh NODE VHOST [operator users...]
 set -euo pipefail
 node=$1 vhost=$2; shift 2
@@ -16,7 +17,11 @@ pids=()
 
 C='Pipeline\.Contracts:'
 bus='[^:]*_bus_[^:]*'          # each bus's temporary reply endpoint
-faults='MassTransit:(Receive)?Fault.*' # MassTransit publishes a Fault when a consumer gives up
+# The services publish no faults (PublishFaults = false: a faulted message goes to its _error queue), but
+# should one be published, MassTransit declares its exchange and binds it to the base fault exchanges,
+# which needs configure, write and read on them (exchange.bind reads its source): without read, the bind
+# is refused (403), the channel closes and the endpoint stops consuming.
+faults='MassTransit:(Receive)?Fault.*'
 
 # service user, message types it publishes, message types it consumes
 service() {
@@ -31,7 +36,7 @@ service() {
   ctl set_permissions -p "$vhost" "$user" \
     "^(${C}(${publishes}|${consumes})|${own}|${bus}|${faults})\$" \
     "^(${C}(${publishes})|${own}|${bus}|${faults})\$" \
-    "^(${C}(${consumes})|${own}|${bus})\$" >/dev/null
+    "^(${C}(${consumes})|${own}|${bus}|${faults})\$" >/dev/null
 }
 
 service adaptation-runs \
@@ -58,12 +63,14 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 # Operators write commands and queries only; which command a user may give is the role check in the
 # services (Roles:Operators, Roles:Approvers), against the user_id the broker validated. The answers
 # come back to their own temporary queue (*_bus_*). `ctl runs watch` binds a temporary queue of its own
-# to the run events below, so operators may also declare (configure) and read those exchanges; they
-# can still write none of them.
+# to the run events below: queue.bind needs write on the queue and read on the exchange, so operators
+# read those exchanges but may not configure (declare, delete) them: the services declare them. They
+# keep configure on the command exchanges only because MassTransit declares an exchange before it
+# publishes to it (docs/reliability.md lists this as not guaranteed).
 commands='ApproveCandidate|RejectCandidate|RollbackModel|PauseAdaptation|ResumeAdaptation|StartAdaptation|RegisterModel|ListModels|ListRuns|GetRun'
 watched='AdaptationRunStarted|SensitivityScored|TuningProgress|CandidateTrained|CandidateEvaluated|ApprovalRequested|CandidateApproved|CandidateRejected|ModelDeployed|AdaptationRunFailed|AdaptationRunFinished'
 for user in "$@"; do
   grep -qx "$user" <<<"$existing" || continue
   ctl set_user_tags "$user" >/dev/null
-  ctl set_permissions -p "$vhost" "$user" "^(${C}(${commands}|${watched})|${bus})\$" "^(${C}(${commands})|${bus})\$" "^(${C}(${watched})|${bus})\$" >/dev/null
+  ctl set_permissions -p "$vhost" "$user" "^(${C}(${commands})|${bus})\$" "^(${C}(${commands})|${bus})\$" "^(${C}(${watched})|${bus})\$" >/dev/null
 done

@@ -35,6 +35,9 @@ public sealed record VersionMetadata
 
     public string? Strategy { get; init; }
 
+    /// <summary>The RegisterModel that registered this version (its idempotency key): a retry finds it instead of registering again.</summary>
+    public string? RegistrationKey { get; init; }
+
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     public static VersionMetadata Parse(string? json) =>

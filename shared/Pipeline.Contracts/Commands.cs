@@ -72,6 +72,14 @@ public sealed record RegisterModel : IPipelineMessage
     public PayloadRef? ReplaySet { get; init; }
     public bool Deploy { get; init; }
     public string Reason { get; init; } = "registered";
+    /// <summary>
+    /// One per registration the operator asked for (pipelinectl sends one per invocation): a redelivery or retry
+    /// of the same key registers no second version and moves the alias no second time. Without it, the
+    /// message id is the key.
+    /// </summary>
+    public string? IdempotencyKey { get; init; }
+    /// <summary>Accept reference data too small for the gate's holdouts (the gate will then refuse to decide).</summary>
+    public bool AllowSmallReference { get; init; }
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }
 

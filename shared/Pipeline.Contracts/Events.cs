@@ -15,6 +15,8 @@ public sealed record ModelVersionRegistered : IPipelineMessage
     /// <summary>Reference data (training sample) the drift profile is computed from.</summary>
     public PayloadRef? ReferenceData { get; init; }
     public string RegisteredBy { get; init; } = "system";
+    /// <summary>Set when the registration was accepted despite a shortcoming the operator allowed (too small a reference).</summary>
+    public string? Warning { get; init; }
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }
 

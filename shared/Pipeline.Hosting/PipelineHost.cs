@@ -83,6 +83,11 @@ public static class PipelineHost
                 module.AddConsumers(x);
             }
 
+            // Nobody subscribes to Fault<T> or ReceiveFault: a faulted message goes to its endpoint's _error queue
+            // with the reason, and a requester still gets its fault (sent to its response address). Publishing
+            // them would make every service declare and bind the MassTransit:Fault--… exchanges (docs/reliability.md).
+            x.AddConfigureEndpointsCallback((_, _, e) => e.PublishFaults = false);
+
             if (messaging.Transport == TransportKind.RabbitMq)
             {
                 x.UsingRabbitMq((context, cfg) =>
@@ -96,6 +101,11 @@ public static class PipelineHost
                         h.PublisherConfirmation = true;
                     });
                     ModelRoutingKeys.Apply(cfg);
+                    if (modules.Any(m => m is IAnnouncesRunEvents))
+                    {
+                        RunEventTopology.Declare(cfg);
+                    }
+
                     ConfigureBus(context, cfg, o);
                     foreach (var contributor in context.GetServices<IRabbitMqEndpointContributor>())
                     {
@@ -175,6 +185,14 @@ public static class PipelineHost
         {
             Predicate = c => c.Tags.Contains(ReadyTag),
             ResponseWriter = WriteHealth,
+            // MassTransit reports a bus whose receive endpoint is faulted or stopped as Degraded: such an
+            // instance does not consume, so it is not ready (Kubernetes stops routing to it and restarts it).
+            ResultStatusCodes =
+            {
+                [HealthStatus.Healthy] = StatusCodes.Status200OK,
+                [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable,
+                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+            },
         });
         app.MapMetrics("/metrics");
         return app;

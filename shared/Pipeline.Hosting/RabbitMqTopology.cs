@@ -25,3 +25,24 @@ public static class ModelRoutingKeys
         cfg.Send<Contracts.AdaptationRunFinished>(s => s.UseRoutingKeyFormatter(c => c.Message.ModelId));
     }
 }
+
+/// <summary>
+/// A module that announces the run events operators watch (the run owner): their exchanges are declared when its
+/// bus starts, not on their first publish, so `ctl runs watch` (whose user may bind to them but not declare them)
+/// finds every one of them from the start.
+/// </summary>
+public interface IAnnouncesRunEvents;
+
+public static class RunEventTopology
+{
+    public static void Declare(IRabbitMqBusFactoryConfigurator cfg)
+    {
+        cfg.DeployPublishTopology = true;
+        cfg.Publish<Contracts.AdaptationRunStarted>(_ => { });
+        cfg.Publish<Contracts.ApprovalRequested>(_ => { });
+        cfg.Publish<Contracts.CandidateApproved>(_ => { });
+        cfg.Publish<Contracts.CandidateRejected>(_ => { });
+        cfg.Publish<Contracts.AdaptationRunFailed>(_ => { });
+        cfg.Publish<Contracts.AdaptationRunFinished>(_ => { });
+    }
+}

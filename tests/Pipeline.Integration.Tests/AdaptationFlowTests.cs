@@ -99,7 +99,7 @@ public class AutoModeFlowTests(AutoWorld world) : IClassFixture<AutoWorld>
         {
             RunId = Guid.NewGuid(), ModelId = model, ModelVersion = 1, WindowId = "w1", Severity = DriftSeverity.High, DatasetDriftScore = 0.9,
         };
-        var bus = world.Get<MassTransit.IBus>();
+        var bus = world.Publisher;
         await bus.Publish(first);
         await bus.Publish(first);
         await bus.Publish(first with { RunId = Guid.NewGuid(), WindowId = "w2" });

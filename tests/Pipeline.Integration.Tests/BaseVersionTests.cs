@@ -28,7 +28,7 @@ public class BaseVersionTests
         await Seed.TwoProductionVersionsAsync(owner.Services, model);
         await Seed.ExtraVersionAsync(owner.Services, model, 3);
         await Seed.ExtraVersionAsync(owner.Services, model, 4);
-        var bus = owner.Services.GetRequiredService<IBus>();
+        var bus = await hosts.PublisherAsync();
         var payload = new PayloadRef { Uri = "file:///data/set.pfb", Sha256 = new string('a', 64) };
 
         await Operators.SendAsync("alice", new StartAdaptation { ModelId = model, Reason = "base version test" });

@@ -36,7 +36,7 @@ public class DriftHarmTests
             brighter.Features[i] = Math.Min(1f, brighter.Features[i] + 0.15f);
         }
 
-        await IngestAsync(services, model, "harm-model", brighter);
+        await IngestAsync(hosts, services, model, "harm-model", brighter);
         var reports = services.GetRequiredService<IDriftRepository>();
         var harmless = await WaitForReportAsync(reports, "harm-model", 1);
         Assert.True(harmless.DatasetDrift);
@@ -47,7 +47,7 @@ public class DriftHarmTests
         Assert.Null(await services.GetRequiredService<IAdaptationRunRepository>().GetActiveRunAsync("harm-model"));
 
         // Inverted images: the model fails on them, and the labels say so: a run starts.
-        await IngestAsync(services, model, "harm-model", Synthetic.Rows(200, seed: 22, shifted: true));
+        await IngestAsync(hosts, services, model, "harm-model", Synthetic.Rows(200, seed: 22, shifted: true));
         var harmful = await WaitForReportAsync(reports, "harm-model", 2);
         var second = JsonDocument.Parse(harmful.ReportJson!).RootElement.GetProperty("trigger");
         Assert.Equal("drift_with_harm", second.GetProperty("outcome").GetString());
@@ -85,14 +85,14 @@ public class DriftHarmTests
 
         // Confident predictions, no labels: the estimate sees no harm.
         var first = Brighter(31);
-        var batchId = await IngestAsync(services, model, "late-model", first);
+        var batchId = await IngestAsync(hosts, services, model, "late-model", first);
         var reports = services.GetRequiredService<IDriftRepository>();
         var calm = JsonDocument.Parse((await WaitForReportAsync(reports, "late-model", 1)).ReportJson!).RootElement.GetProperty("trigger");
         Assert.Equal("drift_without_harm", calm.GetProperty("outcome").GetString());
 
         // The labels come back later and say the world changed meaning (a concept shift): every prediction was wrong.
         var predicted = model.Predict(Enumerable.Range(0, first.Rows).Select(i => first.Row(i).ToArray()).ToArray());
-        await services.GetRequiredService<IBus>().Publish(new LabelsObserved
+        await (await hosts.PublisherAsync()).Publish(new LabelsObserved
         {
             ModelId = "late-model", BatchId = batchId, Labels = predicted.Select(p => (p.Class + 1) % 10).ToArray(),
         });
@@ -103,21 +103,21 @@ public class DriftHarmTests
         }
 
         await Task.Delay(1000); // the consumer hands the feedback to the monitor right after storing it
-        await IngestAsync(services, model, "late-model", Brighter(32));
+        await IngestAsync(hosts, services, model, "late-model", Brighter(32));
         var hurt = JsonDocument.Parse((await WaitForReportAsync(reports, "late-model", 2)).ReportJson!).RootElement.GetProperty("trigger");
         Assert.Equal("drift_with_harm", hurt.GetProperty("outcome").GetString());
         Assert.Contains("observed accuracy 0.0 % on 200 labelled rows", hurt.GetProperty("reason").GetString(), StringComparison.Ordinal);
         Assert.NotNull(await WaitForRunAsync(services, "late-model"));
     }
 
-    private static async Task<Guid> IngestAsync(IServiceProvider services, ML.Models.ModelBundle model, string modelId, FeatureBlob rows)
+    private static async Task<Guid> IngestAsync(ServiceHosts hosts, IServiceProvider services, ML.Models.ModelBundle model, string modelId, FeatureBlob rows)
     {
         var vectors = Enumerable.Range(0, rows.Rows).Select(i => rows.Row(i).ToArray()).ToArray();
         var predicted = model.Predict(vectors);
         var payload = await new DatasetArtifacts(services.GetRequiredService<IArtifactStore>())
             .SaveAsync(rows, "observations", $"{modelId}/{Guid.NewGuid()}.pfb", CancellationToken.None);
         var batchId = Guid.NewGuid();
-        await services.GetRequiredService<IBus>().Publish(new ObservationsIngested
+        await (await hosts.PublisherAsync()).Publish(new ObservationsIngested
         {
             ModelId = modelId, ModelVersion = 1, BatchId = batchId, Features = payload, Count = rows.Rows, FeatureCount = rows.Columns,
             Predictions = predicted.Select(p => p.Class).ToArray(),

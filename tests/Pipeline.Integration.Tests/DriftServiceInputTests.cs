@@ -30,7 +30,7 @@ public class DriftServiceInputTests
         rows.Features[(7 * rows.Columns) + 10] = float.PositiveInfinity; // row 7
 
         var payload = await StoreAsync(drift.Services, rows, "nan-model/b1.pfb");
-        await drift.Services.GetRequiredService<IBus>().Publish(new ObservationsIngested
+        await (await hosts.PublisherAsync()).Publish(new ObservationsIngested
         {
             ModelId = "nan-model", ModelVersion = 1, BatchId = Guid.NewGuid(), Features = payload, Count = 150,
             FeatureCount = rows.Columns, Predictions = new int[150],
@@ -60,7 +60,7 @@ public class DriftServiceInputTests
         var rows = Synthetic.Rows(10, seed: 6, shifted: false);
         var payload = await StoreAsync(drift.Services, rows, "shape-model/b1.pfb");
 
-        await drift.Services.GetRequiredService<IBus>().Publish(new ObservationsIngested
+        await (await hosts.PublisherAsync()).Publish(new ObservationsIngested
         {
             ModelId = "shape-model", ModelVersion = 1, BatchId = Guid.NewGuid(), Features = payload, Count = 12,
             FeatureCount = rows.Columns, Predictions = new int[12],

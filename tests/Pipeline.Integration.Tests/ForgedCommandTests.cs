@@ -79,6 +79,45 @@ public class ForgedCommandTests
         Assert.Equal(1, (await deployment.Services.GetRequiredService<IModelRegistry>().GetProductionAsync("rb-bad"))!.Version);
     }
 
+    /// <summary>
+    /// Issue 21, item 6: service users are impersonators (they move a refused command to an error queue with its
+    /// user_id), and may write their own queues' exchanges. Deployment's credential puts alice's user_id on a
+    /// RollbackModel written straight to its own command queue: the broker lets it through, the service does not
+    /// take it as alice's (only a command published to its command exchange, which services may not write, is).
+    /// </summary>
+    [Fact]
+    public async Task A_service_credential_cannot_give_a_command_recorded_as_an_operators()
+    {
+        await using var hosts = new ServiceHosts("forged-service");
+        var deployment = await hosts.StartAsync([new DeploymentModule()], Roles);
+        await Seed.TwoProductionVersionsAsync(deployment.Services, "svc-forge");
+        var queue = Queue<RollbackModelConsumer>(hosts);
+        var body = """{"modelId":"svc-forge","reason":"forged by a service"}"""u8.ToArray();
+        var props = new BasicProperties { ContentType = "application/json", UserId = "alice", DeliveryMode = DeliveryModes.Persistent };
+
+        await using var connection = await Broker.ConnectAsync("deployment", Faults.BrokerUsers.TestPassword("deployment"));
+        await using (var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true)))
+        {
+            await channel.BasicPublishAsync(queue, "", false, props, body);
+        }
+
+        var (reason, user) = await RefusalAsync(queue);
+        Assert.Contains("the sender is unknown", reason, StringComparison.Ordinal);
+        Assert.Equal("alice", user);
+        Assert.Equal(2, (await deployment.Services.GetRequiredService<IModelRegistry>().GetProductionAsync("svc-forge"))!.Version);
+        Assert.Empty(await deployment.Services.GetRequiredService<IDeploymentRepository>().ListByModelAsync("svc-forge"));
+
+        // The command exchange itself is closed to it (403).
+        var command = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        await Assert.ThrowsAnyAsync<Exception>(async () => await command.BasicPublishAsync("Pipeline.Contracts:RollbackModel", "", false, props, body));
+        for (var i = 0; i < 50 && command.IsOpen; i++)
+        {
+            await Task.Delay(100);
+        }
+
+        Assert.Equal((ushort)403, command.CloseReason?.ReplyCode);
+    }
+
     [Fact]
     public async Task A_user_without_a_role_cannot_start_an_adaptation()
     {

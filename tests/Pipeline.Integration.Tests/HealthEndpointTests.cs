@@ -20,7 +20,7 @@ public class HealthEndpointTests
     {
         var builder = WebApplication.CreateBuilder();
         builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection(hosts.Settings(extra));
+        builder.Configuration.AddInMemoryCollection(hosts.SettingsFor([new DeploymentModule()], extra));
         builder.Logging.ClearProviders();
         builder.AddPipelineDefaults(new DeploymentModule());
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -76,5 +76,53 @@ public class HealthEndpointTests
         var body = JsonDocument.Parse(await ready.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal("Unhealthy", body.GetProperty("checks").GetProperty("database").GetProperty("status").GetString());
         Assert.Equal("Healthy", body.GetProperty("checks").GetProperty("bus").GetProperty("status").GetString());
+    }
+
+    /// <summary>
+    /// Issue 21: a receive endpoint that stopped consuming (its queue gone and its user no longer allowed to declare it,
+    /// as when a fault bind was refused) must fail readiness, so Kubernetes stops routing to the instance and restarts it.
+    /// </summary>
+    [Fact]
+    public async Task Readiness_fails_while_a_receive_endpoint_is_faulted_and_recovers_with_it()
+    {
+        await using var hosts = new ServiceHosts("health-endpoint");
+        var (app, http) = await StartAsync(hosts);
+        await using var _ = app;
+        using var __ = http;
+        var node = Environment.GetEnvironmentVariable("RABBITMQ_NODENAME") ?? "rabbit@localhost";
+        var queue = new KebabCaseEndpointNameFormatter(hosts.Prefix, includeNamespace: true).Consumer<ListModelsConsumer>();
+        using (var ready = await http.GetAsync(new Uri("/health/ready", UriKind.Relative)))
+        {
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        }
+
+        try
+        {
+            await LeastPrivilegeVhost.CtlAsync("clear_permissions", "-p", Broker.VirtualHost, "deployment");
+            await LeastPrivilegeVhost.CtlAsync("delete_queue", "-p", Broker.VirtualHost, queue);
+            Assert.True(await ReadyIsAsync(http, HttpStatusCode.ServiceUnavailable), "readiness stayed 200 with a faulted endpoint");
+        }
+        finally
+        {
+            await Faults.BrokerUsers.ApplyAsync(node, Broker.VirtualHost);
+        }
+
+        Assert.True(await ReadyIsAsync(http, HttpStatusCode.OK), "readiness did not recover once the endpoint could consume again");
+    }
+
+    private static async Task<bool> ReadyIsAsync(HttpClient http, HttpStatusCode expected)
+    {
+        for (var i = 0; i < 120; i++)
+        {
+            using var ready = await http.GetAsync(new Uri("/health/ready", UriKind.Relative));
+            if (ready.StatusCode == expected)
+            {
+                return true;
+            }
+
+            await Task.Delay(500);
+        }
+
+        return false;
     }
 }

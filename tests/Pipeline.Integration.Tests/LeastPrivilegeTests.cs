@@ -45,21 +45,54 @@ public sealed class LeastPrivilegeTests(LeastPrivilegeVhost broker) : IClassFixt
     public async Task An_operator_can_ask_about_runs_and_watch_run_events_on_a_temporary_queue()
     {
         Assert.Equal(0, await PublishAsync("mallory", "mallory", "GetRun"));
-        var watched = false;
+        var runId = Guid.NewGuid();
+        var seen = new TaskCompletionSource<Contracts.TuningProgress>(TaskCreationOptions.RunContinuationsAsynchronously);
         await Cli.Commands.OperatorClient.WatchAsync(
             new Cli.Commands.BrokerSettings(Broker.Host, Broker.Port, vhost, "mallory", "mallory"),
             e =>
             {
-                e.Handler<Contracts.TuningProgress>(_ => Task.CompletedTask);
+                e.Handler<Contracts.TuningProgress>(c =>
+                {
+                    seen.TrySetResult(c.Message);
+                    return Task.CompletedTask;
+                });
                 e.Handler<Contracts.AdaptationRunFinished>(_ => Task.CompletedTask);
             },
             CancellationToken.None,
-            _ =>
+            async _ =>
             {
-                watched = true;
-                return Task.CompletedTask;
+                // The event as a service publishes it (a MassTransit envelope), after the watch bound its queue.
+                await using var connection = await ConnectAsync("guest", "guest");
+                await using var channel = await connection.CreateChannelAsync();
+                var envelope = $$$"""
+                    {"messageId":"{{{Guid.NewGuid()}}}","messageType":["urn:message:Pipeline.Contracts:TuningProgress"],
+                     "message":{"runId":"{{{runId}}}","modelId":"watched","step":1,"totalSteps":2,"loss":0.5,"updatedFraction":0.1}}
+                    """;
+                await channel.BasicPublishAsync("Pipeline.Contracts:TuningProgress", "", false,
+                    new BasicProperties { ContentType = "application/vnd.masstransit+json" }, Encoding.UTF8.GetBytes(envelope));
+                Assert.Equal(runId, (await seen.Task.WaitAsync(TimeSpan.FromSeconds(20))).RunId);
             });
-        Assert.True(watched);
+    }
+
+    [Theory]
+    [InlineData("ModelDeployed")]
+    [InlineData("TuningProgress")]
+    public async Task An_operator_cannot_delete_or_redeclare_a_shared_event_exchange(string type)
+    {
+        var exchange = $"Pipeline.Contracts:{type}";
+        await using var connection = await ConnectAsync("mallory", "mallory");
+        var deleter = await connection.CreateChannelAsync();
+        var deleted = await Assert.ThrowsAsync<RabbitMQ.Client.Exceptions.OperationInterruptedException>(() => deleter.ExchangeDeleteAsync(exchange));
+        Assert.Equal((ushort)403, deleted.ShutdownReason?.ReplyCode);
+        var declarer = await connection.CreateChannelAsync();
+        var declared = await Assert.ThrowsAsync<RabbitMQ.Client.Exceptions.OperationInterruptedException>(
+            () => declarer.ExchangeDeclareAsync(exchange, ExchangeType.Direct, durable: true));
+        Assert.Equal((ushort)403, declared.ShutdownReason?.ReplyCode);
+
+        // Still there and still fanout: declaring it as the services do succeeds (a changed type would be refused).
+        await using var admin = await ConnectAsync("guest", "guest");
+        await using var check = await admin.CreateChannelAsync();
+        await check.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true);
     }
 
     [Fact]
@@ -139,7 +172,7 @@ public sealed class LeastPrivilegeVhost : IAsyncLifetime
         // The exchanges exist (as they would once the services ran), so a refusal is about rights.
         await using var connection = await ConnectAsync(Name, "guest", "guest");
         await using var channel = await connection.CreateChannelAsync();
-        foreach (var type in new[] { "CandidateApproved", "ModelRolledBack", "ModelDeployed", "DeployCandidate", "RollbackModel", "GetRun" })
+        foreach (var type in new[] { "CandidateApproved", "ModelRolledBack", "ModelDeployed", "DeployCandidate", "RollbackModel", "GetRun", "TuningProgress", "AdaptationRunFinished" })
         {
             await channel.ExchangeDeclareAsync($"Pipeline.Contracts:{type}", ExchangeType.Fanout, durable: true);
         }

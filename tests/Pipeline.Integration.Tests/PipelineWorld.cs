@@ -39,6 +39,9 @@ public abstract class PipelineWorld : IAsyncLifetime
 
     public IServiceProvider Services => drift!.Services;
 
+    /// <summary>Publishes what Inference would (guest: the drift host's own user may not).</summary>
+    public IBus Publisher { get; private set; } = null!;
+
     /// <summary>
     /// Every span of every host in this process, as the OpenTelemetry SDK of the hosting defaults
     /// exports them (one in-memory exporter sees them all: the hosts share the process).
@@ -73,6 +76,7 @@ public abstract class PipelineWorld : IAsyncLifetime
         await hosts.StartAsync([new EvaluationGateModule()], settings);
         await hosts.StartAsync([new DeploymentModule()], settings);
         await hosts.StartAsync([events], settings, s => s.AddOpenTelemetry().WithTracing(t => t.AddInMemoryExporter(Spans)));
+        Publisher = await hosts.PublisherAsync();
         await StartMoreAsync(hosts, settings);
     }
 
@@ -88,7 +92,7 @@ public abstract class PipelineWorld : IAsyncLifetime
     public async Task IngestAsync(string modelId, int version, FeatureBlob rows, int batchRows = 100)
     {
         var datasets = new DatasetArtifacts(Get<IArtifactStore>());
-        var bus = Get<IBus>();
+        var bus = Publisher;
         for (var start = 0; start < rows.Rows; start += batchRows)
         {
             var (_, rest) = rows.Split(start);

@@ -12,10 +12,15 @@ namespace Pipeline.Integration.Tests;
 /// Starts real service hosts (each its own IHost and bus connection, as separate processes would
 /// be) on the real RabbitMQ, sharing one SQLite database and artifact folder like services sharing
 /// SQL Server and a volume. Queue names get a unique prefix so tests never see each other's messages.
+/// A host running one service connects as that service's least-privilege user (infra/rabbitmq/permissions.sh,
+/// made on the test vhost by ./pipeline test), as in compose and Kubernetes, so a permission the service
+/// lacks fails the test; observers, probes and hosts of several modules connect as guest, and so does
+/// <see cref="PublisherAsync"/>, which stands for the other services when a test publishes their messages.
 /// </summary>
 public sealed class ServiceHosts : IAsyncDisposable
 {
     private readonly List<IHost> hosts = [];
+    private IHost? publisher;
 
     public ServiceHosts(string? name = null)
     {
@@ -60,13 +65,36 @@ public sealed class ServiceHosts : IAsyncDisposable
         return settings;
     }
 
+    /// <summary>
+    /// The settings of a host running <paramref name="modules"/>: one service's host connects as that service's
+    /// user unless <paramref name="extra"/> names a user.
+    /// </summary>
+    public Dictionary<string, string?> SettingsFor(IServiceModule[] modules, IDictionary<string, string?>? extra = null)
+    {
+        var settings = Settings(extra);
+        if (modules is [var one] && Faults.BrokerUsers.ServiceUser.ContainsValue(one.Name) && extra?.ContainsKey("Messaging:Username") != true)
+        {
+            settings["Messaging:Username"] = one.Name;
+            settings["Messaging:Password"] = Faults.BrokerUsers.TestPassword(one.Name);
+        }
+
+        return settings;
+    }
+
+    /// <summary>A bus (guest, no consumers) that publishes what other services would: a test's input.</summary>
+    public async Task<IBus> PublisherAsync()
+    {
+        publisher ??= await StartAsync([new PublisherModule()]);
+        return publisher.Services.GetRequiredService<IBus>();
+    }
+
     /// <summary>Starts one host running the given modules; waits until its bus is connected.</summary>
     public async Task<IHost> StartAsync(IServiceModule[] modules, IDictionary<string, string?>? extra = null,
         Action<IServiceCollection>? configure = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection(Settings(extra));
+        builder.Configuration.AddInMemoryCollection(SettingsFor(modules, extra));
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole().SetMinimumLevel(
             Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("PIPELINE_TEST_LOGLEVEL"), out var level) ? level : LogLevel.Warning);
@@ -87,7 +115,7 @@ public sealed class ServiceHosts : IAsyncDisposable
     {
         var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder(new Microsoft.AspNetCore.Builder.WebApplicationOptions { ContentRootPath = Directory });
         builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection(Settings(extra));
+        builder.Configuration.AddInMemoryCollection(SettingsFor(modules, extra));
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole().SetMinimumLevel(
             Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("PIPELINE_TEST_LOGLEVEL"), out var level) ? level : LogLevel.Warning);
@@ -126,5 +154,19 @@ public sealed class ServiceHosts : IAsyncDisposable
         {
             // best effort: SQLite may still hold a WAL file briefly
         }
+    }
+}
+
+/// <summary>No consumers: the bus of <see cref="ServiceHosts.PublisherAsync"/>.</summary>
+public sealed class PublisherModule : IServiceModule
+{
+    public string Name => "test-publisher";
+
+    public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
+    {
+    }
+
+    public void AddConsumers(IBusRegistrationConfigurator bus)
+    {
     }
 }

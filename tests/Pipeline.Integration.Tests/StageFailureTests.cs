@@ -29,7 +29,7 @@ public class StageFailureTests
         await Seed.BaseModelAsync(owner.Services, "few-labels");
         var runId = Guid.NewGuid();
 
-        await owner.Services.GetRequiredService<IBus>().Publish(new DriftDetected
+        await (await hosts.PublisherAsync()).Publish(new DriftDetected
         {
             RunId = runId, ModelId = "few-labels", ModelVersion = 1, WindowId = "w1", Severity = DriftSeverity.High, DatasetDriftScore = 0.8,
         });

@@ -6,7 +6,7 @@ using Pipeline.Hosting;
 namespace Pipeline.AdaptationRuns;
 
 /// <summary>The owner of adaptation runs (RunOwner): its inputs, its timers and its outbox relay. Run one replica.</summary>
-public sealed class AdaptationRunsModule : IServiceModule
+public sealed class AdaptationRunsModule : IServiceModule, IAnnouncesRunEvents
 {
     public string Name => "adaptation-runs";
 

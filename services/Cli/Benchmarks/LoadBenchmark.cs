@@ -192,6 +192,8 @@ public static class LoadBenchmark
             ["Messaging:Username"] = info[0].Length > 0 ? Uri.UnescapeDataString(info[0]) : "guest",
             ["Messaging:Password"] = info.Length > 1 ? Uri.UnescapeDataString(info[1]) : "guest",
             ["Messaging:EndpointPrefix"] = "bl" + Guid.NewGuid().ToString("N")[..8],
+            // The bench registers its models as this user (registration is an approver's decision with --deploy).
+            ["Roles:Approvers:0"] = info[0].Length > 0 ? Uri.UnescapeDataString(info[0]) : "guest",
             ["Storage:Provider"] = "Sqlite",
             ["Storage:ConnectionString"] = $"Data Source={Path.Combine(Path.GetFullPath(o.WorkDirectory), "pipeline.db")}",
             ["Storage:ArtifactRoot"] = Path.Combine(Path.GetFullPath(o.WorkDirectory), "artifacts"),
@@ -250,13 +252,14 @@ public static class LoadBenchmark
     {
         var store = sp.GetRequiredService<IArtifactStore>();
         var drift = sp.GetRequiredService<IDriftRepository>();
+        var user = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessagingOptions>>().Value.Username;
         var file = Path.Combine(Path.GetTempPath(), $"bench-load-{Guid.NewGuid():N}.model");
         ArtifactRef modelRef;
         try
         {
             model.Save(file);
             await using var stream = File.OpenRead(file);
-            modelRef = await store.PutAsync(stream, "uploads", "bench-load/base.model", ct);
+            modelRef = await store.PutAsync(stream, "uploads", $"{user}/bench-load/base.model", ct);
         }
         finally
         {
@@ -264,7 +267,7 @@ public static class LoadBenchmark
         }
 
         using var reference = splits.Validation.Take(3000);
-        var dataRef = await store.PutAsync(DatasetArtifacts.FromDataset(reference).ToBytes(), "uploads", "bench-load/reference.pfb", ct);
+        var dataRef = await store.PutAsync(DatasetArtifacts.FromDataset(reference).ToBytes(), "uploads", $"{user}/bench-load/reference.pfb", ct);
         var requests = sp.GetRequiredService<IBus>().CreateRequestClient<RegisterModel>(RequestTimeout.After(s: 120));
         foreach (var id in modelIds)
         {
@@ -273,7 +276,13 @@ public static class LoadBenchmark
                 ModelId = id, Deploy = true, Reason = "bench load",
                 ModelFile = new PayloadRef { Uri = modelRef.Uri, Sha256 = modelRef.Sha256, SizeBytes = modelRef.Size },
                 ReferenceData = new PayloadRef { Uri = dataRef.Uri, Sha256 = dataRef.Sha256, SizeBytes = dataRef.Size },
-            }, ct);
+            }, x => x.UseExecute(c =>
+            {
+                if (c.TryGetPayload<RabbitMqSendContext>(out var amqp))
+                {
+                    amqp.BasicProperties.UserId = user;
+                }
+            }), ct);
             var version = response.Message.Version;
             var until = DateTime.UtcNow.AddSeconds(120);
             while (!await ServedAsync(http, id, version, ct) || await drift.GetReferenceProfileAsync(id, version, ct) is null)

@@ -38,7 +38,7 @@ public sealed class PipelineBenchTraffic(HttpClient inference, IBus bus, IObserv
         {
             model.Save(file);
             await using var stream = File.OpenRead(file);
-            uploaded = await artifacts.PutAsync(stream, "uploads", $"{modelId}/base.model", ct);
+            uploaded = await artifacts.PutAsync(stream, "uploads", $"{user}/{modelId}/base.model", ct);
         }
         finally
         {
@@ -46,7 +46,7 @@ public sealed class PipelineBenchTraffic(HttpClient inference, IBus bus, IObserv
         }
 
         var rows = Blob(reference);
-        var data = await artifacts.PutAsync(rows.ToBytes(), "uploads", $"{modelId}/reference.pfb", ct);
+        var data = await artifacts.PutAsync(rows.ToBytes(), "uploads", $"{user}/{modelId}/reference.pfb", ct);
         var client = bus.CreateRequestClient<RegisterModel>(RequestTimeout.After(s: 120));
         try
         {

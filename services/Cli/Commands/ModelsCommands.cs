@@ -34,12 +34,16 @@ public static class ModelsCommands
         var labels = new Option<string?>("--reference-labels") { Description = "IDX labels of --reference-images" };
         var csv = new Option<string?>("--reference-csv") { Description = "CSV rows of the original distribution (tabular models)" };
         var labelColumn = new Option<string?>("--label-column") { Description = "Label column of --reference-csv (class name or index)" };
-        var deploy = new Option<bool>("--deploy") { Description = "Put the registered version in production" };
+        var deploy = new Option<bool>("--deploy") { Description = "Put the registered version in production (needs the approver role)" };
+        var allowSmall = new Option<bool>("--allow-small-reference")
+        {
+            Description = "Register even when the reference data cannot fill the gate's holdout and replay set (the gate will not decide until it can)",
+        };
         var reason = new Option<string>("--reason") { Description = "Recorded in the audit trail", DefaultValueFactory = _ => "registered with pipelinectl" };
         var artifacts = new Option<string?>("--artifacts") { Description = "Artifact store the services read (default $Storage__ArtifactRoot or .pipeline/artifacts)" };
         var cmd = Ctl.WithConnection(new Command("register", "Register a model version with its reference data (over RabbitMQ)")
         {
-            model, file, manifest, images, labels, csv, labelColumn, deploy, reason, artifacts,
+            model, file, manifest, images, labels, csv, labelColumn, deploy, allowSmall, reason, artifacts,
         }, timeoutSeconds: 120);
         cmd.SetAction(async (r, ct) =>
         {
@@ -70,7 +74,9 @@ public static class ModelsCommands
                 }
 
                 var store = new FileSystemArtifactStore(r.GetValue(artifacts) ?? DefaultArtifactRoot());
-                var upload = $"{id}/{Guid.NewGuid():N}";
+                var broker = Ctl.Broker(r);
+                // Under the operator's own name: the registry reads only the sender's uploads (and deletes them on a refusal).
+                var upload = $"{broker.User}/{id}/{Guid.NewGuid():N}";
                 ArtifactRef modelRef;
                 await using (var stream = File.OpenRead(path))
                 {
@@ -87,8 +93,16 @@ public static class ModelsCommands
                     ReferenceData = new PayloadRef { Uri = dataRef.Uri, Sha256 = dataRef.Sha256, SizeBytes = dataRef.Size },
                     Deploy = r.GetValue(deploy),
                     Reason = r.GetValue(reason)!,
+                    AllowSmallReference = r.GetValue(allowSmall),
+                    // One per invocation: a redelivery or retry of this command registers one version and deploys it once.
+                    IdempotencyKey = Guid.NewGuid().ToString("N"),
                 };
-                var done = await OperatorClient.QueryAsync<RegisterModel, ModelVersionRegistered>(Ctl.Broker(r), command, Ctl.Deployment, Ctl.Timeout(r), ct);
+                var done = await OperatorClient.QueryAsync<RegisterModel, ModelVersionRegistered>(broker, command, Ctl.Deployment, Ctl.Timeout(r), ct);
+                if (done.Warning is not null)
+                {
+                    Console.Error.WriteLine("warning: " + done.Warning);
+                }
+
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"registered {done.ModelId} v{done.Version} ({done.Architecture}, input [{string.Join(", ", done.InputShape)}], {done.Classes.Count} classes, {rows.Rows} reference rows){(command.Deploy ? "; deployed" : "")}"));
                 return 0;

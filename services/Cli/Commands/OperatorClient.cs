@@ -112,6 +112,8 @@ public static class OperatorClient
     private static async Task WithBusAsync(BrokerSettings broker, Action<IReceiveEndpointConfigurator>? subscribe, CancellationToken ct, Func<IBus, Task> action)
     {
         await CheckLoginAsync(broker, ct);
+        var watchQueue = $"pipelinectl_bus_watch-{NewId.NextGuid():N}";
+        var watched = new WatchedEvents();
         var services = new ServiceCollection();
         services.AddLogging(b => b.SetMinimumLevel(LogLevel.Critical));
         services.AddMassTransit(x => x.UsingRabbitMq((_, cfg) =>
@@ -143,11 +145,21 @@ public static class OperatorClient
             if (subscribe is not null)
             {
                 // "_bus_" in the name: operators may declare and read their own temporary queues only (permissions.sh).
-                cfg.ReceiveEndpoint($"pipelinectl_bus_watch-{NewId.NextGuid():N}", e =>
+                // The event exchanges are the services' topology, which operators may not declare: the queue is bound
+                // to an exchange of the watch's own, and that one to the event exchanges below (exchange.bind needs
+                // write on its destination, the watch's exchange, and read on its source, the event exchange).
+                cfg.ReceiveEndpoint(watchQueue, e =>
                 {
                     e.AutoDelete = true;
                     e.Durable = false;
                     e.Exclusive = true;
+                    e.ConfigureConsumeTopology = false;
+                    e.Bind(watchQueue + "-events", x =>
+                    {
+                        x.Durable = false;
+                        x.AutoDelete = true;
+                    });
+                    e.ConnectHandlerConfigurationObserver(watched);
                     subscribe(e);
                 });
             }
@@ -167,12 +179,56 @@ public static class OperatorClient
 
         try
         {
+            if (subscribe is not null)
+            {
+                await BindAsync(broker, watchQueue + "-events", watched.Exchanges, ct);
+            }
+
             await action(bus);
         }
         finally
         {
             await bus.StopAsync(CancellationToken.None);
         }
+    }
+
+    /// <summary>Binds the watch's exchange to the event exchanges the services declared; one they have not declared yet is named.</summary>
+    private static async Task BindAsync(BrokerSettings broker, string destination, IEnumerable<string> exchanges, CancellationToken ct)
+    {
+        var factory = new ConnectionFactory
+        {
+            HostName = broker.Host, Port = broker.Port, VirtualHost = broker.VirtualHost, UserName = broker.User, Password = broker.Password,
+            ClientProvidedName = "pipelinectl-watch",
+        };
+        await using var connection = await factory.CreateConnectionAsync(ct);
+        foreach (var exchange in exchanges.Distinct(StringComparer.Ordinal))
+        {
+            // A refused or missing exchange closes the channel: one channel per binding.
+            await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+            try
+            {
+                await channel.ExchangeBindAsync(destination, exchange, "", cancellationToken: ct);
+            }
+            catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 404)
+            {
+                await Console.Error.WriteLineAsync($"not watching {exchange}: the services have not declared it yet (none of them has started)");
+            }
+            catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == 403)
+            {
+                throw new OperatorException($"access refused: user '{broker.User}' may not read {exchange} (infra/rabbitmq/permissions.sh)", OperatorException.Broker);
+            }
+        }
+    }
+
+    /// <summary>The message types a watch subscribes to, as their exchange names.</summary>
+    private sealed class WatchedEvents : IHandlerConfigurationObserver
+    {
+        private readonly List<string> exchanges = [];
+
+        public IEnumerable<string> Exchanges => exchanges;
+
+        public void HandlerConfigured<TMessage>(IHandlerConfigurator<TMessage> configurator)
+            where TMessage : class => exchanges.Add($"{typeof(TMessage).Namespace}:{typeof(TMessage).Name}");
     }
 
     /// <summary>

@@ -16,6 +16,7 @@ public sealed class DeploymentModule : IServiceModule
         services.AddSingleton<ModelPromoter>();
         services.AddAdaptationArtifacts();
         services.AddSingleton<ModelRegistration>();
+        services.AddValidatedOptions<RegistrationGateOptions>(configuration, RegistrationGateOptions.Section);
     }
 
     public void AddConsumers(IBusRegistrationConfigurator bus)

@@ -1,8 +1,11 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.Hosting.Artifacts;
 using Pipeline.ML.Data;
+using Pipeline.ML.Evaluation;
 using Pipeline.ML.Models;
 using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
@@ -14,13 +17,16 @@ namespace Pipeline.Deployment;
 /// after a seeded shuffle, into three disjoint thirds: the drift reference, the replay set mixed into adaptation
 /// sets, and the gate's holdout of the original distribution (unless the sender gives the last two explicitly).
 /// </summary>
-public sealed class ModelRegistration(IArtifactStore artifacts, ModelArtifacts models, DatasetArtifacts datasets)
+public sealed class ModelRegistration(IArtifactStore artifacts, ModelArtifacts models, DatasetArtifacts datasets, IModelRegistry registry, IOptions<RegistrationGateOptions> gate)
 {
+    /// <summary>A registered version, and what the operator allowed despite a shortcoming (null when nothing).</summary>
+    public sealed record Registered(ModelVersionRecord Record, string? Warning);
+
     /// <summary>Fewest reference rows accepted: each third must leave the gate and the drift monitor something to measure.</summary>
     public const int MinReferenceRows = 60;
 
     /// <exception cref="CommandRejectedException">The model, manifest or rows cannot be registered; nothing is stored.</exception>
-    public async Task<ModelVersionRecord> RegisterAsync(RegisterModel m, string by, CancellationToken ct)
+    public async Task<Registered> RegisterAsync(RegisterModel m, string by, string? key, CancellationToken ct)
     {
         ModelManifest? manifest = null;
         if (m.Manifest is not null)
@@ -34,6 +40,7 @@ public sealed class ModelRegistration(IArtifactStore artifacts, ModelArtifacts m
         CheckRows("reference data", reference, model);
 
         PayloadRef drift, replay, holdout;
+        string? warning;
         if (m.GateHoldout is not null || m.ReplaySet is not null)
         {
             if (m.GateHoldout is null || m.ReplaySet is null)
@@ -41,20 +48,58 @@ public sealed class ModelRegistration(IArtifactStore artifacts, ModelArtifacts m
                 throw new CommandRejectedException("a gate holdout and a replay set are given together or not at all");
             }
 
-            CheckRows("gate holdout", await Verified(() => datasets.LoadAsync(m.GateHoldout, ct)), model);
-            CheckRows("replay set", await Verified(() => datasets.LoadAsync(m.ReplaySet, ct)), model);
+            var holdoutRows = await Verified(() => datasets.LoadAsync(m.GateHoldout, ct));
+            var replayRows = await Verified(() => datasets.LoadAsync(m.ReplaySet, ct));
+            CheckRows("gate holdout", holdoutRows, model);
+            CheckRows("replay set", replayRows, model);
+            warning = PreFlight(m, holdoutRows.Rows, replayRows.Rows, explicitSets: true);
             (drift, replay, holdout) = (m.ReferenceData, m.ReplaySet, m.GateHoldout);
         }
         else
         {
+            var third = reference.Rows / 3;
+            warning = PreFlight(m, reference.Rows - (2 * third), third, explicitSets: false, reference.Rows);
             var (d, r, h) = Thirds(reference, seed: 17);
             drift = await datasets.SaveAsync(d, "datasets", $"{m.ModelId}/registered/{Guid.NewGuid():N}/drift-reference.pfb", ct);
             replay = await datasets.SaveAsync(r, "datasets", $"{m.ModelId}/registered/{Guid.NewGuid():N}/replay.pfb", ct);
             holdout = await datasets.SaveAsync(h, "datasets", $"{m.ModelId}/registered/{Guid.NewGuid():N}/gate-holdout.pfb", ct);
         }
 
-        var metadata = new VersionMetadata { DriftReference = drift, ReplaySet = replay, ReferenceHoldout = holdout };
-        return await models.RegisterAsync(m.ModelId, model, by, metadata, version: null, ct);
+        var metadata = new VersionMetadata { DriftReference = drift, ReplaySet = replay, ReferenceHoldout = holdout, RegistrationKey = key };
+        return new Registered(await models.RegisterAsync(m.ModelId, model, by, metadata, version: null, ct), warning);
+    }
+
+    /// <summary>The version an earlier delivery of the same registration (same key) stored, if any.</summary>
+    public async Task<ModelVersionRecord?> FindAsync(string modelId, string key, CancellationToken ct) =>
+        (await registry.ListVersionsAsync(modelId, ct)).LastOrDefault(v => VersionMetadata.Parse(v.MetadataJson).RegistrationKey == key);
+
+    /// <summary>
+    /// Issue 22: the gate's original holdout and the replay set must each hold the rows the gate needs to decide at
+    /// its precision (Gate:Precision, Gate:ExpectedDiscordance, Gate:Confidence), or the first run fails in its last
+    /// stage. Refused, or accepted with a warning when the operator allows it (AllowSmallReference).
+    /// </summary>
+    private string? PreFlight(RegisterModel m, int holdoutRows, int replayRows, bool explicitSets, int referenceRows = 0)
+    {
+        var o = gate.Value;
+        var needed = PairedComparison.RequiredRows(o.Precision, o.ExpectedDiscordance, o.Confidence);
+        if (holdoutRows >= needed && replayRows >= needed)
+        {
+            return null;
+        }
+
+        var precision = string.Create(CultureInfo.InvariantCulture, $"±{o.Precision * 100:0.#} pts at {o.Confidence:P0} (Gate:Precision, Gate:ExpectedDiscordance)");
+        var problem = explicitSets
+            ? string.Create(CultureInfo.InvariantCulture,
+                $"the gate holdout has {holdoutRows} rows and the replay set {replayRows}; the gate needs {needed} rows each to decide at {precision}")
+            : string.Create(CultureInfo.InvariantCulture,
+                $"the reference data has {referenceRows} rows, a third of them ({holdoutRows}) for the gate's holdout and a third ({replayRows}) for the replay set; " +
+                $"the gate needs {needed} rows each to decide at {precision}: give at least {3 * needed} rows");
+        if (!m.AllowSmallReference)
+        {
+            throw new CommandRejectedException(problem + " (or register anyway with --allow-small-reference)");
+        }
+
+        return problem + "; registered anyway (allow-small-reference): runs of this version will fail in evaluation until it has more reference rows";
     }
 
     /// <summary>Every row must fit the model's input: its width, its scale, a label among its classes.</summary>

@@ -1,56 +1,163 @@
 using MassTransit;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
+using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
 
 namespace Pipeline.Deployment;
 
-/// <summary>RegisterModel → next version stored → ModelVersionRegistered (and, with Deploy, promoted → ModelDeployed).</summary>
+/// <summary>
+/// RegisterModel → next version stored → ModelVersionRegistered (and, with Deploy, promoted → ModelDeployed).
+/// A role decision: registering needs the operator role, Deploy the approver role, both for the user the broker
+/// validated (anonymous messages are refused). The files must be the sender's own uploads. Idempotent per key:
+/// a redelivery or retry finds the version the first delivery stored and moves the alias at most once; it only
+/// announces again. A refusal is answered (CommandRefused) with one warn line and the sender's uploads deleted;
+/// a refused plain-AMQP message (no one to answer) goes to the error queue with the reason.
+/// </summary>
 public sealed class RegisterModelConsumer(
-    ModelRegistration registration, ModelPromoter promoter, ILogger<RegisterModelConsumer> logger)
+    ModelRegistration registration, ModelPromoter promoter, IDeploymentRepository deployments, IArtifactStore artifacts,
+    IOptions<RoleOptions> roles, ILogger<RegisterModelConsumer> logger)
     : IConsumer<RegisterModel>
 {
+    /// <summary>One registration at a time in this process: a key is looked up and stored without a race.</summary>
+    private static readonly SemaphoreSlim OneAtATime = new(1, 1);
+
     public async Task Consume(ConsumeContext<RegisterModel> context)
     {
         var m = context.Message;
         var ct = context.CancellationToken;
-        var by = OperatorIdentity.Of(context) ?? "unknown";
-        var record = await registration.RegisterAsync(m, by, ct);
+        string user;
+        try
+        {
+            user = OperatorRoles.Require(context, roles.Value, m.Deploy ? OperatorRole.Approver : OperatorRole.Operator, logger);
+        }
+        catch (CommandRejectedException ex)
+        {
+            // The role check logged the refusal; the uploads stay (they may be another user's).
+            await RefuseAsync(context, null, ex.Message, log: false);
+            return;
+        }
+
+        try
+        {
+            RegistrationUploads.CheckOwned(m, user);
+        }
+        catch (CommandRejectedException ex)
+        {
+            await RefuseAsync(context, user, ex.Message);
+            return;
+        }
+
+        var key = m.IdempotencyKey ?? context.MessageId?.ToString();
+        await OneAtATime.WaitAsync(ct);
+        try
+        {
+            await RegisterAsync(context, user, key);
+        }
+        finally
+        {
+            OneAtATime.Release();
+        }
+    }
+
+    private async Task RegisterAsync(ConsumeContext<RegisterModel> context, string user, string? key)
+    {
+        var m = context.Message;
+        var ct = context.CancellationToken;
+        var record = key is null ? null : await registration.FindAsync(m.ModelId, key, ct);
+        string? warning = null;
+        if (record is not null)
+        {
+            logger.LogInformation("RegisterModel {Key} of {ModelId} again (redelivered or retried): v{Version} is registered; announcing it again",
+                key, m.ModelId, record.Version);
+        }
+        else
+        {
+            try
+            {
+                (record, warning) = await registration.RegisterAsync(m, user, key, ct);
+            }
+            catch (CommandRejectedException ex)
+            {
+                await RefuseAsync(context, user, ex.Message);
+                return;
+            }
+
+            if (warning is not null)
+            {
+                logger.LogWarning("Registered {ModelId} v{Version} for {User} with a warning: {Warning}", m.ModelId, record.Version, user, warning);
+            }
+        }
+
         var registered = new ModelVersionRegistered
         {
             ModelId = m.ModelId, Version = record.Version, ArtifactUri = record.ArtifactUri, Sha256 = record.Sha256,
             Architecture = record.Architecture, InputShape = record.InputShape, Classes = record.Classes,
-            ReferenceData = Pipeline.Adaptation.VersionMetadata.Parse(record.MetadataJson).DriftReference, RegisteredBy = by,
+            ReferenceData = Pipeline.Adaptation.VersionMetadata.Parse(record.MetadataJson).DriftReference, RegisteredBy = record.CreatedBy,
+            Warning = warning,
         };
         await context.Publish(registered, ct);
         logger.LogInformation("Registered {ModelId} v{Version} ({Architecture}, input [{Shape}]) for {By}",
-            m.ModelId, record.Version, record.Architecture, string.Join(", ", record.InputShape), by);
+            m.ModelId, record.Version, record.Architecture, string.Join(", ", record.InputShape), user);
 
         if (m.Deploy)
         {
-            ModelPromoter.Promotion promotion;
-            try
+            // The alias moves once per registered version: a retry after a failed announcement only announces.
+            var done = (await deployments.ListByModelAsync(m.ModelId, 100, ct))
+                .FirstOrDefault(d => d.Version == record.Version && d.Kind == DeploymentKind.Deploy && d.RunId is null);
+            int? previous;
+            if (done is not null)
             {
-                promotion = await promoter.PromoteAsync(m.ModelId, record.Version, DeploymentKind.Deploy, by, m.Reason, null, ct);
+                previous = done.PreviousVersion;
             }
-            catch (CannotPromoteException ex)
+            else
             {
-                throw new CommandRejectedException($"registered v{record.Version} but could not deploy it: {ex.Message}");
+                try
+                {
+                    previous = (await promoter.PromoteAsync(m.ModelId, record.Version, DeploymentKind.Deploy, user, m.Reason, null, ct)).PreviousVersion;
+                }
+                catch (CannotPromoteException ex)
+                {
+                    await RefuseAsync(context, user, $"registered v{record.Version} but could not deploy it: {ex.Message}", deleteUploads: false);
+                    return;
+                }
             }
 
             await context.Publish(new ModelDeployed
             {
-                ModelId = m.ModelId, Version = record.Version, PreviousVersion = promotion.PreviousVersion,
-                ArtifactUri = record.ArtifactUri, Sha256 = record.Sha256, By = by, Reason = m.Reason,
+                ModelId = m.ModelId, Version = record.Version, PreviousVersion = previous,
+                ArtifactUri = record.ArtifactUri, Sha256 = record.Sha256, By = user, Reason = m.Reason,
             }, ct);
-            logger.LogInformation("Deployed {ModelId} v{Version} on registration (was v{Previous})", m.ModelId, record.Version, promotion.PreviousVersion);
+            logger.LogInformation("Deployed {ModelId} v{Version} on registration (was v{Previous})", m.ModelId, record.Version, previous);
         }
 
         if (context.ResponseAddress is not null)
         {
             await context.RespondAsync(registered);
         }
+    }
+
+    /// <summary>One warn line; the answer to a requester, or the error queue with the reason for a plain message.</summary>
+    private async Task RefuseAsync(ConsumeContext<RegisterModel> context, string? user, string reason, bool log = true, bool deleteUploads = true)
+    {
+        if (log)
+        {
+            logger.LogWarning("Refused RegisterModel {MessageId} of {ModelId} from {User}: {Reason}", context.MessageId, context.Message.ModelId, user, reason);
+        }
+
+        if (deleteUploads && user is not null)
+        {
+            RegistrationUploads.Delete(artifacts, context.Message, user);
+        }
+
+        if (!OperatorCommand.IsRequest(context))
+        {
+            throw new CommandRejectedException(reason);
+        }
+
+        await context.RespondAsync(new CommandRefused { Command = nameof(RegisterModel), Reason = reason, By = user ?? OperatorIdentity.Of(context) });
     }
 }
 

@@ -151,19 +151,25 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         var artifacts = services.GetRequiredService<IArtifactStore>();
         var registry = services.GetRequiredService<IModelRegistry>();
         var bus = services.GetRequiredService<IBus>();
+        // Registration is an approver's decision (with Deploy) on the sender's own uploads: on RabbitMQ the demo's
+        // client is its broker user (which the distributed demo makes an approver), in one process the configured approver.
+        var messaging = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessagingOptions>>().Value;
+        var user = messaging.Transport == TransportKind.RabbitMq
+            ? messaging.Username
+            : services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RoleOptions>>().Value.Approvers.FirstOrDefault() ?? "operator";
 
         using var reference = splits.Validation.Take(3000);
         using var replaySample = splits.Train.Shuffle(o.Seed).Take(2000);
-        var replay = await datasets.SaveAsync(DatasetArtifacts.FromDataset(replaySample), "datasets", $"{o.ModelId}/replay.pfb", ct);
-        var holdout = await datasets.SaveAsync(DatasetArtifacts.FromDataset(splits.ReferenceHoldout), "datasets", $"{o.ModelId}/reference-holdout.pfb", ct);
-        var driftReference = await datasets.SaveAsync(DatasetArtifacts.FromDataset(reference), "datasets", $"{o.ModelId}/drift-reference.pfb", ct);
+        var replay = await datasets.SaveAsync(DatasetArtifacts.FromDataset(replaySample), "uploads", $"{user}/{o.ModelId}/replay.pfb", ct);
+        var holdout = await datasets.SaveAsync(DatasetArtifacts.FromDataset(splits.ReferenceHoldout), "uploads", $"{user}/{o.ModelId}/reference-holdout.pfb", ct);
+        var driftReference = await datasets.SaveAsync(DatasetArtifacts.FromDataset(reference), "uploads", $"{user}/{o.ModelId}/drift-reference.pfb", ct);
         var file = Path.Combine(Path.GetTempPath(), $"demo-model-{Guid.NewGuid():N}.model");
         ArtifactRef uploaded;
         try
         {
             model.Save(file);
             await using var stream = File.OpenRead(file);
-            uploaded = await artifacts.PutAsync(stream, "uploads", $"{o.ModelId}/base.model", ct);
+            uploaded = await artifacts.PutAsync(stream, "uploads", $"{user}/{o.ModelId}/base.model", ct);
         }
         finally
         {
@@ -177,7 +183,15 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
             ModelFile = new PayloadRef { Uri = uploaded.Uri, Sha256 = uploaded.Sha256, SizeBytes = uploaded.Size },
             ReferenceData = driftReference, GateHoldout = holdout, ReplaySet = replay,
             Deploy = true, Reason = "initial model",
-        }, x => x.UseExecute(c => c.Headers.Set(OperatorIdentity.InMemoryHeader, "demo")), ct);
+            IdempotencyKey = Guid.NewGuid().ToString("N"),
+        }, x => x.UseExecute(c =>
+        {
+            c.Headers.Set(OperatorIdentity.InMemoryHeader, user);
+            if (c.TryGetPayload<RabbitMqSendContext>(out var amqp))
+            {
+                amqp.BasicProperties.UserId = user;
+            }
+        }), ct);
         var record = await registry.GetVersionAsync(o.ModelId, response.Message.Version, ct)
             ?? throw new InvalidOperationException($"{o.ModelId} v{response.Message.Version} was announced but is not in the registry");
         Say($"registered {o.ModelId} v{record.Version} ({record.ParamsTotal:N0} parameters) over the bus and put it in production");

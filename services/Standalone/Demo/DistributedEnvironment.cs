@@ -62,6 +62,8 @@ public sealed class DistributedEnvironment : IDemoEnvironment
             }
         }
 
+        // The demo's client registers the base model as its broker user: an approver, like the configured ones.
+        settings[$"Roles:Approvers:{appConfig.GetSection("Roles:Approvers").GetChildren().Count()}"] = settings["Messaging:Username"];
         return settings;
     }
 

@@ -63,6 +63,7 @@ public sealed class RegisterModelValidator : AbstractValidator<RegisterModel>
         RuleFor(x => x.GateHoldout!).SetValidator(new PayloadRefValidator()).When(x => x.GateHoldout is not null);
         RuleFor(x => x.ReplaySet!).SetValidator(new PayloadRefValidator()).When(x => x.ReplaySet is not null);
         RuleFor(x => x.Manifest!).MaximumLength(1_000_000).When(x => x.Manifest is not null);
+        RuleFor(x => x.IdempotencyKey!).NotEmpty().MaximumLength(100).When(x => x.IdempotencyKey is not null);
         RuleFor(x => x.Reason).Reason();
         RuleFor(x => x.Timestamp).ValidTimestamp();
     }

@@ -15,10 +15,23 @@ public static class BrokerUsers
         ["EvaluationGate"] = "evaluation-gate", ["Deployment"] = "deployment", ["DriftDetection"] = "drift-detection", ["Inference"] = "inference",
     };
 
+    /// <summary>
+    /// A service user's password: PIPELINE_AMQP_PASSWORD_&lt;USER&gt;, which ./pipeline test sets (one per user on the
+    /// machine, shared by every checkout: users are node-wide, so a fresh password per run would lock out runs
+    /// side by side).
+    /// </summary>
+    public static string TestPassword(string user) =>
+        Environment.GetEnvironmentVariable(PasswordVariable(user)) is { Length: > 0 } password
+            ? password
+            : throw new InvalidOperationException(
+                $"{PasswordVariable(user)} is not set: run the integration tests with ./pipeline test, which makes the services' own users (infra/rabbitmq/permissions.sh) on the test vhost");
+
+    public static string PasswordVariable(string user) => "PIPELINE_AMQP_PASSWORD_" + user.ToUpperInvariant().Replace('-', '_');
+
     /// <summary>Creates (or updates) the users and their permissions; returns each service user's password.</summary>
     public static async Task<Dictionary<string, string>> ApplyAsync(string node, string vhost, params string[] operators)
     {
-        var passwords = ServiceUser.Values.ToDictionary(u => u, _ => Guid.NewGuid().ToString("N"));
+        var passwords = ServiceUser.Values.ToDictionary(u => u, TestPassword);
         var script = Path.Combine(ServiceProcess.RepositoryRoot(), "infra", "rabbitmq", "permissions.sh");
         var info = new ProcessStartInfo("bash") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var a in new[] { script, node, vhost }.Concat(operators))
@@ -28,7 +41,7 @@ public static class BrokerUsers
 
         foreach (var (user, password) in passwords)
         {
-            info.Environment["PIPELINE_AMQP_PASSWORD_" + user.ToUpperInvariant().Replace('-', '_')] = password;
+            info.Environment[PasswordVariable(user)] = password;
         }
 
         using var p = Process.Start(info)!;

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Contracts;
+using Pipeline.Storage.Repositories;
 
 namespace Pipeline.Integration.Tests.Faults;
 
@@ -72,6 +74,59 @@ public class WorkerCrashTests(SharedBrokerFaultWorld world) : IClassFixture<Shar
         await world.Gate.KillAsync();
         await world.Gate.StartAsync(FaultWorld.StartTimeout);
 
+        await world.AssertDeployedOnceAsync(model, runId, Bound);
+    }
+
+    /// <summary>
+    /// Issue 21's chaos case, under the per-service users: the run owner is killed while its outbox holds the run's next
+    /// work (its broker user may not publish TrainCandidate for a moment, so the relay keeps the row), then restarted
+    /// with its rights back. The restarted owner relays the row and the run ends once, deployed.
+    /// </summary>
+    [Fact]
+    public async Task Owner_killed_with_rows_in_its_outbox_ends_the_run_once_after_restart()
+    {
+        const string model = "fault-owner";
+        var owner = world.Process("AdaptationRuns");
+        var outbox = world.Services.GetRequiredService<IRunStepStore>();
+        await world.SeedAsync(model, labelledRows: 100);
+        var runId = await world.StartRunAsync(model);
+        await world.Events.WaitAsync<ScoreSensitivity>(w => w.RunId == runId, Stage);
+
+        var vhost = Broker.VirtualHost;
+        var rights = (await LeastPrivilegeVhost.CtlAsync("list_permissions", "-p", vhost)).Split('\n')
+            .Select(l => l.Split('\t')).Single(f => f[0] == "adaptation-runs");
+        Assert.Contains("TrainCandidate|", rights[2], StringComparison.Ordinal);
+        try
+        {
+            await LeastPrivilegeVhost.CtlAsync("set_permissions", "-p", vhost, "adaptation-runs", rights[1], rights[2].Replace("TrainCandidate|", "", StringComparison.Ordinal), rights[3]);
+            // Permission checks are cached per channel: the owner reconnects with the narrower rights.
+            foreach (var pid in (await LeastPrivilegeVhost.CtlAsync("list_connections", "-p", vhost, "user", "pid")).Split('\n')
+                         .Select(l => l.Split('\t')).Where(f => f.Length == 2 && f[0] == "adaptation-runs").Select(f => f[1].Trim()))
+            {
+                await LeastPrivilegeVhost.CtlAsync("close_connection", pid, "fault test: narrower rights");
+            }
+
+            // Scoring can finish now; the owner takes SensitivityScored and writes TrainCandidate to its outbox, unsent.
+            await world.AddLabelledRowsAsync(model, 300, seed: 52);
+            await world.Events.WaitAsync<SensitivityScored>(s => s.RunId == runId, Stage);
+            var until = DateTime.UtcNow + Stage;
+            while (!(await outbox.PeekOutboxAsync(100)).Any(e => e.MessageType.EndsWith(".TrainCandidate", StringComparison.Ordinal)))
+            {
+                Assert.True(DateTime.UtcNow < until, "the owner never wrote TrainCandidate to its outbox");
+                await Task.Delay(200);
+            }
+
+            await Task.Delay(1500);
+            Assert.Contains(await outbox.PeekOutboxAsync(100), e => e.MessageType.EndsWith(".TrainCandidate", StringComparison.Ordinal));
+            Assert.DoesNotContain(world.Events.All.OfType<TrainCandidate>(), t => t.RunId == runId);
+            await owner.KillAsync();
+        }
+        finally
+        {
+            await LeastPrivilegeVhost.CtlAsync("set_permissions", "-p", vhost, "adaptation-runs", rights[1], rights[2], rights[3]);
+        }
+
+        await owner.StartAsync(FaultWorld.StartTimeout);
         await world.AssertDeployedOnceAsync(model, runId, Bound);
     }
 
