@@ -22,13 +22,16 @@ public class HarmUnknownTests
         Labelled = labelled, Correct = correct,
     };
 
+    /// <summary>ATC decides, importance weighting cross-checks (the defaults use the median of all four, tested below).</summary>
+    private static readonly TriggerOptions AtcIw = new() { Estimator = AccuracyEstimators.Atc, CrossCheck = [AccuracyEstimators.Iw] };
+
     private static TriggerDecision Decide(TriggerOptions o, PerformanceSums s, int consecutive = 2) =>
         new TriggerPolicy(o).Decide(true, consecutive, 2, PerformanceEstimate.From(s, 2, Calibration, o));
 
     [Fact]
     public void Estimators_that_disagree_on_harm_make_it_unknown_and_never_harmless()
     {
-        var o = new TriggerOptions();
+        var o = AtcIw;
         // ATC: no drop; IW: 15 points down. The spread (15 points) exceeds MaxDisagreement (5).
         var d = Decide(o, Sums(atc: 0.85, iw: 0.70));
         Assert.Equal(TriggerOutcome.LabelsNeeded, d.Outcome);
@@ -49,13 +52,26 @@ public class HarmUnknownTests
     [Fact]
     public void Agreeing_estimators_decide_at_once_both_ways_and_harm_known_by_all_is_not_unknown()
     {
-        var o = new TriggerOptions();
+        var o = AtcIw;
         Assert.Equal(TriggerOutcome.DriftWithoutHarm, Decide(o, Sums(atc: 0.845, iw: 0.85)).Outcome);
         Assert.Equal(TriggerOutcome.DriftWithHarm, Decide(o, Sums(atc: 0.75, iw: 0.74)).Outcome);
         // Far apart, but both say a large drop: the harm is known even if its size is not.
         var both = Decide(o, Sums(atc: 0.75, iw: 0.60));
         Assert.True(both.StartRun);
         Assert.Equal(TriggerOutcome.DriftWithHarm, both.Outcome);
+    }
+
+    [Fact]
+    public void The_default_decides_on_the_median_and_one_failing_estimator_does_not_move_it()
+    {
+        var o = new TriggerOptions();
+        // CBPE and DoC say no drop (0.85), ATC says 0.84, IW fails wildly (0.40): the median is 0.845.
+        var e = PerformanceEstimate.From(Sums(atc: 0.84, iw: 0.40), 2, Calibration, o);
+        Assert.Equal(AccuracyEstimators.Median, e.Estimator);
+        Assert.Equal(0.845, e.EstimatedAccuracy!.Value, 6);
+        Assert.Equal(0.45, e.Disagreement!.Value, 6);
+        var d = new TriggerPolicy(o).Decide(true, 2, 2, e);
+        Assert.Equal(TriggerOutcome.LabelsNeeded, d.Outcome); // the spread still says the harm is unknown
     }
 
     [Fact]
@@ -76,6 +92,7 @@ public class HarmUnknownTests
     {
         var o = new TriggerOptions();
         var e = PerformanceEstimate.From(Sums(atc: 0.5, iw: 0.5, rows: 60), 1, Calibration, o);
+        Assert.Empty(e.Estimates);
         Assert.Null(e.EstimatedAccuracy);
         Assert.Contains("too few rows to estimate accuracy (60, 100 needed)", e.Uncertain, StringComparison.Ordinal);
         var d = new TriggerPolicy(o).Decide(true, 2, 2, e);

@@ -17,6 +17,8 @@ public sealed record DetectBenchmarkOptions
     public IReadOnlyList<string> TabularShifts { get; init; } = TabularWorld.Shifts;
     /// <summary>Windows of the tabular clean stream.</summary>
     public int TabularCleanWindows { get; init; } = 100;
+    /// <summary>False: only the tabular streams (no Fashion-MNIST model, clean stream, shifts or gradual drift).</summary>
+    public bool ImageStreams { get; init; } = true;
     public int CleanWindows { get; init; } = 500;
     /// <summary>Clean windows before each shift's onset.</summary>
     public int LeadWindows { get; init; } = 4;
@@ -62,31 +64,13 @@ public static class DetectBenchmark
         for (int seed = o.FirstSeed; seed < o.FirstSeed + o.Seeds; seed++)
         {
             ct.ThrowIfCancellationRequested();
-            using var run = SeedRun.Create(seed, o, log);
-            calibrations.Add(run.CalibrationSummary());
-            log?.Invoke($"seed {seed}: clean stream of {o.CleanWindows} windows");
-            var watch = Stopwatch.StartNew();
-            var c = run.Clean(o.CleanWindows);
-            log?.Invoke($"seed {seed}: clean: {c.DriftedWindows} drifted windows, {c.FalseAlarms} confirmed, {c.Runs} runs, " +
-                $"true accuracy {c.TrueAccuracy * 100:0.0} %, estimated {c.EstimatedAccuracy * 100:0.0} % ({watch.Elapsed.TotalSeconds:0} s)");
-            clean = clean.Add(c);
-            foreach (var s in scenarios)
-            {
-                ct.ThrowIfCancellationRequested();
-                var r = run.Shift(s, o.LeadWindows, o.ShiftWindows);
-                log?.Invoke($"seed {seed}: {r.Scenario}: true drop {r.AccuracyDrop * 100:0.0} pts, estimated {r.EstimatedDrop * 100:0.0}, " +
-                    $"{(r.Detected ? $"drift after {r.DelayRows} rows" : "no drift")}, {(r.RunStarted ? $"run after {r.RunDelayRows} rows" : "no run")} [{r.Trace}]");
-                shifts.Add(r);
-            }
-            var g = run.Gradual(o.GradualDegrees, o.LeadWindows, o.GradualWindows);
-            log?.Invoke($"seed {seed}: {g.Scenario}: final drop {g.AccuracyDrop * 100:0.0} pts, {(g.RunStarted ? $"run after {g.RunDelayRows} rows" : "no run")} [{g.Trace}]");
-            shifts.Add(g);
+            if (o.ImageStreams) ImageSeed(seed, o, log, scenarios, calibrations, shifts, ref clean, ct);
             if (o.TabularShifts.Count > 0)
             {
                 using var tab = TabularWorld.CreateRun(seed, o, log);
                 calibrations.Add(tab.CalibrationSummary() with { Stream = "tabular" });
                 var tc = tab.Clean(o.TabularCleanWindows);
-                log?.Invoke($"seed {seed}: tabular clean: {tc.DriftedWindows} drifted windows, {tc.Runs} runs, true accuracy {tc.TrueAccuracy * 100:0.0} %, estimated {tc.EstimatedAccuracy * 100:0.0} %");
+                log?.Invoke($"seed {seed}: tabular clean: {tc.DriftedWindows} drifted windows, {tc.Runs} runs, true accuracy {tc.TrueAccuracy * 100:0.0} %, estimated {tc.EstimatedAccuracy * 100:0.0} % | {Errors(tc.Estimators)}");
                 tabularClean = tabularClean.Add(tc);
                 var rng = new Random(seed * 6007 + 3);
                 foreach (var name in o.TabularShifts)
@@ -95,7 +79,7 @@ public static class DetectBenchmark
                     var test = TabularWorld.Generate(8000, rng);
                     var r = tab.ShiftOn(name, tab.PoolOf(TabularWorld.Shift(test, name, rng)), o.LeadWindows, o.ShiftWindows);
                     log?.Invoke($"seed {seed}: {r.Scenario}: true drop {r.AccuracyDrop * 100:0.0} pts, estimated {r.EstimatedDrop * 100:0.0}, " +
-                        $"{(r.RunStarted ? $"run after {r.RunDelayRows} rows" : "no run")} [{r.Trace}]");
+                        $"{(r.RunStarted ? $"run after {r.RunDelayRows} rows" : "no run")} [{r.Trace}] | {Errors(r.Estimators)}");
                     shifts.Add(r);
                 }
             }
@@ -110,6 +94,34 @@ public static class DetectBenchmark
             Machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}",
         };
     }
+
+    private static void ImageSeed(int seed, DetectBenchmarkOptions o, Action<string>? log, List<DriftScenario> scenarios,
+        List<CalibrationResult> calibrations, List<ShiftResult> shifts, ref CleanResult clean, CancellationToken ct)
+    {
+        using var run = SeedRun.Create(seed, o, log);
+        calibrations.Add(run.CalibrationSummary());
+        log?.Invoke($"seed {seed}: clean stream of {o.CleanWindows} windows");
+        var watch = Stopwatch.StartNew();
+        var c = run.Clean(o.CleanWindows);
+        log?.Invoke($"seed {seed}: clean: {c.DriftedWindows} drifted windows, {c.FalseAlarms} confirmed, {c.Runs} runs, " +
+            $"true accuracy {c.TrueAccuracy * 100:0.0} %, estimated {c.EstimatedAccuracy * 100:0.0} % ({watch.Elapsed.TotalSeconds:0} s) | {Errors(c.Estimators)}");
+        clean = clean.Add(c);
+        foreach (var s in scenarios)
+        {
+            ct.ThrowIfCancellationRequested();
+            var r = run.Shift(s, o.LeadWindows, o.ShiftWindows);
+            log?.Invoke($"seed {seed}: {r.Scenario}: true drop {r.AccuracyDrop * 100:0.0} pts, estimated {r.EstimatedDrop * 100:0.0}, " +
+                $"{(r.Detected ? $"drift after {r.DelayRows} rows" : "no drift")}, {(r.RunStarted ? $"run after {r.RunDelayRows} rows" : "no run")} [{r.Trace}] | {Errors(r.Estimators)}");
+            shifts.Add(r);
+        }
+        var g = run.Gradual(o.GradualDegrees, o.LeadWindows, o.GradualWindows);
+        log?.Invoke($"seed {seed}: {g.Scenario}: final drop {g.AccuracyDrop * 100:0.0} pts, {(g.RunStarted ? $"run after {g.RunDelayRows} rows" : "no run")} [{g.Trace}] | {Errors(g.Estimators)}");
+        shifts.Add(g);
+    }
+
+    /// <summary>Every estimator's error on a stream, for the log.</summary>
+    internal static string Errors(IEnumerable<EstimatorError> e) =>
+        string.Join(", ", e.Select(x => $"{x.Estimator} {x.Error * 100:+0.0;-0.0;0.0}"));
 
     /// <summary>Rows of one traffic source: the model's outputs are computed once, rows are drawn from it.</summary>
     internal sealed class Pool

@@ -56,10 +56,10 @@ internal sealed class TabularWorld
     {
         switch (name)
         {
-            case "tabular-mean-1":
-                return new Rows(clean.Features.Select(r => Map(r, (j, v) => j < 3 ? v + 1f : v)).ToArray(), clean.Labels);
-            case "tabular-scale-2":
-                return new Rows(clean.Features.Select(r => Map(r, (j, v) => j < 3 ? 2f * v : v)).ToArray(), clean.Labels);
+            case "tabular-mean-2":
+                return new Rows(clean.Features.Select(r => Map(r, (j, v) => j < 3 ? v + 2f : v)).ToArray(), clean.Labels);
+            case "tabular-scale-3":
+                return new Rows(clean.Features.Select(r => Map(r, (j, v) => j < 3 ? 3f * v : v)).ToArray(), clean.Labels);
             case "tabular-mean-0.2":
                 return new Rows(clean.Features.Select(r => Map(r, (j, v) => j < Numeric ? v + 0.2f : v)).ToArray(), clean.Labels);
             case "tabular-category-mix":
@@ -84,7 +84,7 @@ internal sealed class TabularWorld
                 return new Rows([.. f], [.. y]);
             }
             default:
-                throw new ArgumentException($"unknown tabular shift '{name}' (tabular-mean-1, tabular-mean-0.2, tabular-scale-2, tabular-category-mix)");
+                throw new ArgumentException($"unknown tabular shift '{name}' (tabular-mean-2, tabular-mean-0.2, tabular-scale-3, tabular-category-mix)");
         }
     }
 
@@ -108,7 +108,7 @@ internal sealed class TabularWorld
         return run;
     }
 
-    public static readonly IReadOnlyList<string> Shifts = ["tabular-mean-0.2", "tabular-mean-1", "tabular-scale-2", "tabular-category-mix"];
+    public static readonly IReadOnlyList<string> Shifts = ["tabular-mean-0.2", "tabular-mean-2", "tabular-scale-3", "tabular-category-mix"];
 
     private static float[] Map(float[] row, Func<int, float, float> f)
     {

@@ -22,9 +22,11 @@ public static class AccuracyEstimators
     public const string Doc = "doc";
     /// <summary>Importance weighting with a domain classifier.</summary>
     public const string Iw = "iw";
+    /// <summary>The median of the others (accuracy, drop and interval ends each the median): robust to one failing.</summary>
+    public const string Median = "median";
 
     /// <summary>Every name, in report order.</summary>
-    public static readonly IReadOnlyList<string> Names = [Cbpe, Atc, Doc, Iw];
+    public static readonly IReadOnlyList<string> Names = [Cbpe, Atc, Doc, Iw, Median];
 
     /// <summary>Whether the name is an estimator.</summary>
     public static bool IsKnown(string? name) => name is not null && Names.Contains(name, StringComparer.Ordinal);
@@ -75,7 +77,18 @@ public static class AccuracyEstimators
             // The weighted holdout already carries the holdout's sampling error; the drop's reference is the same rows.
             list.Add(Result(Iw, est, se, accRef - est, 0, z) with { EffectiveRows = s.IwEffectiveRows });
         }
+        list.Add(new EstimatorResult
+        {
+            Name = Median, Accuracy = Mid(list, r => r.Accuracy), Lower = Mid(list, r => r.Lower), Upper = Mid(list, r => r.Upper),
+            Drop = Mid(list, r => r.Drop), DropLower = Mid(list, r => r.DropLower), DropUpper = Mid(list, r => r.DropUpper),
+        });
         return list;
+    }
+
+    private static double Mid(List<EstimatorResult> list, Func<EstimatorResult, double> f)
+    {
+        var v = list.Select(f).Order().ToArray();
+        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
     }
 
     private static EstimatorResult Result(string name, double accuracy, double se, double drop, double seRef, double z)

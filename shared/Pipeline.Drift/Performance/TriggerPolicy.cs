@@ -25,9 +25,9 @@ public sealed record TriggerOptions
     /// <summary>False: drift alone starts a run (the behaviour before accuracy was estimated).</summary>
     public bool RequireHarm { get; init; } = true;
     /// <summary>The estimator whose estimate decides (<see cref="AccuracyEstimators"/>; chosen from `bench detect`, docs/drift.md).</summary>
-    public string Estimator { get; init; } = AccuracyEstimators.Atc;
+    public string Estimator { get; init; } = AccuracyEstimators.Median;
     /// <summary>Estimators that cross-check it: a disagreement above <see cref="MaxDisagreement"/> makes the harm unknown.</summary>
-    public IReadOnlyList<string> CrossCheck { get; init; } = [AccuracyEstimators.Iw];
+    public IReadOnlyList<string> CrossCheck { get; init; } = [AccuracyEstimators.Cbpe, AccuracyEstimators.Atc, AccuracyEstimators.Doc, AccuracyEstimators.Iw];
     /// <summary>Widest interval of the estimated drop (full width, fraction) the estimate may decide with.</summary>
     public double MaxIntervalWidth { get; init; } = 0.10;
     /// <summary>Largest spread of the estimated drops (fraction) between the estimator and its cross-checks.</summary>
