@@ -104,9 +104,13 @@ public class PerformanceTests
         Assert.StartsWith("drift without harm", small.Reason, StringComparison.Ordinal);
         Assert.EndsWith("no run", small.Reason, StringComparison.Ordinal);
 
-        var noisy = Decide(Sums(40, 0.82, 0.3)); // 3 points on 40 rows: the interval reaches zero
+        var noisy = Decide(Sums(150, 0.82, 0.3)); // 3 points on 150 rows: the interval reaches zero
         Assert.False(noisy.StartRun);
         Assert.Equal(TriggerOutcome.DriftWithoutHarm, noisy.Outcome);
+
+        var few = Decide(Sums(40, 0.82, 0.3)); // 40 rows: too few to estimate at all
+        Assert.False(few.StartRun);
+        Assert.Equal(TriggerOutcome.TooFewRows, few.Outcome);
     }
 
     [Fact]

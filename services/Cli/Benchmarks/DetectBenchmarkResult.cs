@@ -11,10 +11,16 @@ public sealed record DetectBenchmarkResult
     [JsonPropertyName("dataset")] public string Dataset { get; init; } = "fashion-mnist";
     [JsonPropertyName("model")] public string Model { get; init; } = "cnn-small";
     [JsonPropertyName("seeds")] public int Seeds { get; init; }
+    [JsonPropertyName("first_seed")] public int FirstSeed { get; init; } = 1;
+    /// <summary>The product's estimator and its cross-checks (TriggerOptions' defaults).</summary>
+    [JsonPropertyName("estimator")] public string Estimator { get; init; } = "";
+    [JsonPropertyName("cross_check")] public List<string> CrossCheck { get; init; } = [];
     [JsonPropertyName("window_rows")] public int WindowRows { get; init; }
     [JsonPropertyName("min_accuracy_drop")] public double MinAccuracyDrop { get; init; }
     [JsonPropertyName("calibration")] public List<CalibrationResult> Calibration { get; init; } = [];
     [JsonPropertyName("clean")] public required CleanResult Clean { get; init; }
+    /// <summary>The tabular stream's clean windows (generated rows, over-confident MLP).</summary>
+    [JsonPropertyName("tabular_clean")] public CleanResult? TabularClean { get; init; }
     [JsonPropertyName("shifts")] public List<ShiftResult> Shifts { get; init; } = [];
     [JsonPropertyName("targets")] public required Targets Targets { get; init; }
     [JsonPropertyName("total_seconds")] public double TotalSeconds { get; init; }
@@ -32,6 +38,7 @@ public sealed record DetectBenchmarkResult
 public sealed record CalibrationResult
 {
     [JsonPropertyName("seed")] public int Seed { get; init; }
+    [JsonPropertyName("stream")] public string Stream { get; init; } = "fashion-mnist";
     [JsonPropertyName("temperature")] public double Temperature { get; init; }
     [JsonPropertyName("rows")] public int Rows { get; init; }
     [JsonPropertyName("reference_accuracy")] public double ReferenceAccuracy { get; init; }
@@ -51,6 +58,10 @@ public sealed record CleanResult
     [JsonPropertyName("true_accuracy")] public double TrueAccuracy { get; init; }
     [JsonPropertyName("estimated_accuracy")] public double EstimatedAccuracy { get; init; }
     [JsonPropertyName("pool_accuracy")] public double PoolAccuracy { get; init; }
+    /// <summary>Every estimator on 16 windows of clean traffic (seed runs: the last seed's).</summary>
+    [JsonPropertyName("estimators")] public List<EstimatorError> Estimators { get; init; } = [];
+    /// <summary>Per seed.</summary>
+    [JsonPropertyName("per_seed")] public List<CleanResult> PerSeed { get; init; } = [];
 
     /// <summary>Seeds summed (accuracies row-weighted).</summary>
     public CleanResult Add(CleanResult o)
@@ -62,6 +73,7 @@ public sealed record CleanResult
             Windows = Windows + o.Windows, FalseAlarms = FalseAlarms + o.FalseAlarms, Runs = Runs + o.Runs, Rows = rows,
             DriftedWindows = DriftedWindows + o.DriftedWindows, TrueAccuracy = W(TrueAccuracy, o.TrueAccuracy),
             EstimatedAccuracy = W(EstimatedAccuracy, o.EstimatedAccuracy), PoolAccuracy = W(PoolAccuracy, o.PoolAccuracy),
+            Estimators = o.Estimators, PerSeed = [.. PerSeed, o with { PerSeed = [] }],
         };
     }
 }
@@ -91,10 +103,14 @@ public sealed record ShiftResult
     [JsonPropertyName("decision_estimated_drop")] public double? DecisionEstimatedDrop { get; init; }
     [JsonPropertyName("decision")] public required string Decision { get; init; }
     [JsonPropertyName("reason")] public required string Reason { get; init; }
-    /// <summary>One character per window after the onset: '.' no drift, 'p' drift pending, 'w' without harm, 'H' with harm (run), 'u' harm unknown.</summary>
+    /// <summary>One character per window after the onset: '.' no drift, 'p' drift pending, 'w' without harm, 'H' with harm (run), 'u' harm unknown (no calibration), 'L' labels needed (estimate unsure), 'l' awaiting labels, 'r' too few rows.</summary>
     [JsonPropertyName("trace")] public string Trace { get; init; } = "";
     /// <summary>A run during the clean lead-in (a false alarm before the onset).</summary>
     [JsonPropertyName("lead_run")] public bool LeadRun { get; init; }
+    /// <summary>Rows from the onset to the end of the first window that said "drift, harm unknown: labels needed" (null: none).</summary>
+    [JsonPropertyName("labels_needed_rows")] public int? LabelsNeededRows { get; init; }
+    /// <summary>Every estimator on 8 windows of this traffic (gradual: the whole ramp and hold), against those rows' true accuracy.</summary>
+    [JsonPropertyName("estimators")] public List<EstimatorError> Estimators { get; init; } = [];
 }
 
 /// <summary>The targets, checked on the numbers above; misses are listed, never hidden.</summary>
@@ -117,8 +133,10 @@ public sealed record Targets
             string id = $"{s.Scenario} (seed {s.Seed})";
             int onset = s.HarmOnsetRows ?? 0;
             bool harmfulShift = s.AccuracyDrop >= 0.03;
-            if (harmfulShift && !(s.RunStarted && s.RunDelayRows - onset <= 2 * windowRows))
-                harmful.Add($"{id}: drop {P(s.AccuracyDrop)} pts, " + (s.RunStarted ? $"run after {s.RunDelayRows - onset} rows" : "no run"));
+            bool acted = (s.RunStarted && s.RunDelayRows - onset <= 2 * windowRows) || (s.LabelsNeededRows is { } l && l - onset <= 2 * windowRows);
+            if (harmfulShift && !acted)
+                harmful.Add($"{id}: drop {P(s.AccuracyDrop)} pts, " + (s.RunStarted ? $"run after {s.RunDelayRows - onset} rows" : "no run")
+                    + (s.LabelsNeededRows is { } ln ? $", labels needed after {ln - onset} rows" : ""));
             if (s.AccuracyDrop < 0.01 && s.RunStarted) harmless.Add($"{id}: drop {P(s.AccuracyDrop)} pts, run after {s.RunDelayRows} rows");
             if (Math.Abs(s.EstimationError) > 0.02)
                 estimate.Add($"{id}: estimated {P(s.EstimatedAccuracy)} % vs true {P(s.TrueAccuracy)} %");

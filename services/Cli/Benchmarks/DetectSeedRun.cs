@@ -12,22 +12,31 @@ internal sealed class SeedRun : IDisposable
 {
     private readonly int _seed;
     private readonly DetectBenchmarkOptions _o;
-    private readonly FashionMnistSplits _splits;
-    private readonly ModelBundle _model;
+    private readonly FashionMnistSplits? _splits;
+    private readonly ModelBundle? _model;
+    private readonly IDisposable? _owned;
     private readonly ReferenceProfile _profile;
     private readonly MonitorOptions _monitor;
     private readonly Pool _clean;
+    private readonly AtcThreshold? _atcNe;
     private readonly Action<string>? _log;
 
-    private SeedRun(int seed, DetectBenchmarkOptions o, FashionMnistSplits splits, ModelBundle model, ReferenceProfile profile, Pool clean, Action<string>? log)
+    /// <summary>Windows each estimator is measured on per stream (the trigger pools at most 8).</summary>
+    public const int EstimateWindows = 8;
+
+    internal SeedRun(int seed, DetectBenchmarkOptions o, FashionMnistSplits? splits, ModelBundle? model, ReferenceProfile profile, Pool clean,
+        Pool holdout, Action<string>? log, IDisposable? owned = null)
     {
         _seed = seed;
         _o = o;
         _splits = splits;
         _model = model;
+        _owned = owned;
         _profile = profile;
         _clean = clean;
         _log = log;
+        profile.Performance = ConfidenceCalibration.Fit(holdout.Labelled(), profile.Summary);
+        _atcNe = holdout.NegativeEntropy is { } ne ? AtcThreshold.Fit(ne, holdout.Correct) : null;
         // DriftDetectionOptions' defaults (services/DriftDetection): 500-row tumbling windows, 2 to confirm.
         _monitor = new MonitorOptions
         {
@@ -47,13 +56,10 @@ internal sealed class SeedRun : IDisposable
         var reference = Pool.Of(model, driftReference);
         var profile = ReferenceProfile.Build("bench", 1, reference.Rows, new ProfileOptions { Summary = InputSummary.Image(), Seed = 1 });
         var holdout = Pool.Of(model, splits.ReferenceHoldout);
-        profile.Performance = ConfidenceCalibration.Fit(holdout.Rows.Select(r => (double)r.Confidence).ToList(), holdout.Correct);
         // Production traffic: training images the base model never saw, and the test split.
         using var unseen = splits.Train.Slice(20000, splits.Train.Count - 20000);
-        var a = Pool.Of(model, unseen);
-        var b = Pool.Of(model, splits.Test);
-        var clean = new Pool { Rows = [.. a.Rows, .. b.Rows], Correct = [.. a.Correct, .. b.Correct] };
-        return new SeedRun(seed, o, splits, model, profile, clean, log);
+        var clean = Pool.Concat(Pool.Of(model, unseen), Pool.Of(model, splits.Test));
+        return new SeedRun(seed, o, splits, model, profile, clean, holdout, log);
     }
 
     public CalibrationResult CalibrationSummary()
@@ -71,12 +77,10 @@ internal sealed class SeedRun : IDisposable
     {
         var monitor = new DriftMonitor(_profile, _monitor);
         var rng = new Random(_seed * 7919 + 1);
-        var tally = new Tally(_profile.Performance!);
         int drifted = 0, confirmed = 0, runs = 0;
         for (int w = 0; w < windows; w++)
         {
-            var (rows, correct) = _clean.Draw(rng, _o.WindowRows);
-            tally.Add(rows, correct);
+            var (rows, _) = _clean.Draw(rng, _o.WindowRows);
             foreach (var report in monitor.Ingest(rows).Windows)
             {
                 if (report.DatasetDrift) drifted++;
@@ -88,40 +92,55 @@ internal sealed class SeedRun : IDisposable
                 }
             }
         }
+        var tally = Estimators(_ => _clean, 2 * EstimateWindows, new Random(_seed * 7919 + 2));
         return new CleanResult
         {
             Windows = windows, Rows = windows * _o.WindowRows, DriftedWindows = drifted, FalseAlarms = confirmed, Runs = runs,
-            TrueAccuracy = tally.True, EstimatedAccuracy = tally.Estimated, PoolAccuracy = _clean.Accuracy,
+            TrueAccuracy = tally.TrueAccuracy, EstimatedAccuracy = tally.Product(), PoolAccuracy = _clean.Accuracy,
+            Estimators = tally.Results(),
         };
     }
 
     public ShiftResult Shift(DriftScenario scenario, int lead, int after)
     {
-        using var source = _splits.Test.Shuffle(_seed + 31);
+        using var source = _splits!.Test.Shuffle(_seed + 31);
         using var shifted = scenario.Apply(source, _seed + 100);
-        var pool = Pool.Of(_model, shifted);
-        var r = Stream(scenario.Name, lead, after, _ => pool);
-        double estimated = new Tally(_profile.Performance!).AddAll(pool).Estimated;
+        return ShiftOn(scenario.Name, Pool.Of(_model!, shifted), lead, after);
+    }
+
+    /// <summary>A stream of clean lead windows, then windows drawn from <paramref name="pool"/>.</summary>
+    public ShiftResult ShiftOn(string name, Pool pool, int lead, int after)
+    {
+        var r = Stream(name, lead, after, _ => pool);
+        var tally = Estimators(_ => pool, EstimateWindows, new Random(_seed * 15485863 + name.Length * 131 + name[^1]));
+        double estimated = tally.Product();
         return r with
         {
             AccuracyDrop = _clean.Accuracy - pool.Accuracy,
-            TrueAccuracy = pool.Accuracy,
+            TrueAccuracy = tally.TrueAccuracy,
             EstimatedAccuracy = estimated,
-            EstimatedDrop = _profile.Performance!.ReferenceEstimatedAccuracy - estimated,
+            EstimatedDrop = _profile.Performance!.ReferenceAccuracy - estimated,
+            Estimators = tally.Results(),
         };
     }
+
+    /// <summary>Tabular rows as a pool of this run's model (the MLP).</summary>
+    public Pool PoolOf(TabularWorld.Rows rows) => ((TabularMlp)_owned!).Pool(rows);
+
+    private EstimatorTally Estimators(Func<int, Pool> pool, int windows, Random rng) =>
+        EstimatorTally.Over(_profile.Performance!, _atcNe, _profile.Summary, pool, windows, _o.WindowRows, rng);
 
     /// <summary>A rotation growing from 0 to full over <paramref name="ramp"/> windows, then held as long again.</summary>
     public ShiftResult Gradual(double degrees, int lead, int ramp)
     {
         const int levels = 12;
-        using var source = _splits.Test.Shuffle(_seed + 37);
+        using var source = _splits!.Test.Shuffle(_seed + 37);
         using var part = source.Take(4000);
         var pools = new Pool[levels + 1];
         for (int l = 0; l <= levels; l++)
         {
             using var rotated = new DriftScenario("rotate", degrees * l / levels).Apply(part, _seed + 100);
-            pools[l] = Pool.Of(_model, rotated);
+            pools[l] = Pool.Of(_model!, rotated);
         }
         int Level(int window) => (int)Math.Round(levels * Math.Min(1.0, (double)window / ramp));
         // Harm onset: the first window whose traffic costs 3 points or more.
@@ -132,12 +151,15 @@ internal sealed class SeedRun : IDisposable
         }
         var r = Stream($"gradual-rotate-0-{degrees:0}", lead, 2 * ramp, k => pools[Level(k)]);
         var last = pools[levels];
+        // Estimators on the whole ramp and hold (what the stream would show if no run stopped it).
+        var tally = Estimators(k => pools[Level(k)], 2 * ramp, new Random(_seed * 15485863 + 7));
         return r with
         {
             AccuracyDrop = _clean.Accuracy - last.Accuracy,
-            TrueAccuracy = r.StreamTrueAccuracy,
-            EstimatedAccuracy = r.StreamEstimatedAccuracy,
-            EstimatedDrop = _profile.Performance!.ReferenceEstimatedAccuracy - r.StreamEstimatedAccuracy,
+            TrueAccuracy = tally.TrueAccuracy,
+            EstimatedAccuracy = tally.Product(),
+            EstimatedDrop = _profile.Performance!.ReferenceAccuracy - tally.Product(),
+            Estimators = tally.Results(),
             HarmOnsetRows = harmWindow is { } h ? (h - 1) * _o.WindowRows : null,
         };
     }
@@ -146,9 +168,10 @@ internal sealed class SeedRun : IDisposable
     {
         var monitor = new DriftMonitor(_profile, _monitor);
         var rng = new Random(_seed * 104729 + name.Length * 31 + name[^1]);
-        var tally = new Tally(_profile.Performance!);
         int? detected = null, started = null;
+        int rows0 = 0, right = 0;
         WindowReport? decision = null, run = null;
+        int? labelsNeeded = null;
         bool leadRun = false;
         var trace = new System.Text.StringBuilder();
         for (int w = 0; w < lead; w++)
@@ -161,7 +184,8 @@ internal sealed class SeedRun : IDisposable
         for (int k = 1; k <= after && started is null; k++)
         {
             var (rows, correct) = shiftedPool(k).Draw(rng, _o.WindowRows);
-            tally.Add(rows, correct);
+            rows0 += rows.Length;
+            right += correct;
             foreach (var report in monitor.Ingest(rows).Windows)
             {
                 trace.Append(report.Trigger?.Outcome switch
@@ -172,12 +196,20 @@ internal sealed class SeedRun : IDisposable
                     TriggerOutcome.DriftWithHarm => 'H',
                     TriggerOutcome.HarmUnknown => 'u',
                     TriggerOutcome.AwaitingLabels => 'l',
+                    TriggerOutcome.LabelsNeeded => 'L',
+                    TriggerOutcome.TooFewRows => 'r',
                     _ => '?',
                 });
-                bool confirmed = report.Trigger?.Outcome is TriggerOutcome.DriftWithHarm or TriggerOutcome.DriftWithoutHarm or TriggerOutcome.HarmUnknown or TriggerOutcome.AwaitingLabels;
+                bool confirmed = report.Trigger?.Outcome is TriggerOutcome.DriftWithHarm or TriggerOutcome.DriftWithoutHarm or TriggerOutcome.HarmUnknown
+                    or TriggerOutcome.AwaitingLabels or TriggerOutcome.LabelsNeeded or TriggerOutcome.TooFewRows;
                 if (confirmed && detected is null)
                 {
                     detected = k * _o.WindowRows;
+                    decision = report;
+                }
+                if (report.Trigger?.Outcome == TriggerOutcome.LabelsNeeded && labelsNeeded is null)
+                {
+                    labelsNeeded = k * _o.WindowRows;
                     decision = report;
                 }
                 if (report.Raise)
@@ -191,8 +223,8 @@ internal sealed class SeedRun : IDisposable
         return new ShiftResult
         {
             Scenario = name, Seed = _seed, Detected = detected is not null, DelayRows = detected, RunStarted = started is not null,
-            RunDelayRows = started, RowsStreamed = tally.Rows, LeadRun = leadRun, Trace = trace.ToString(),
-            StreamTrueAccuracy = tally.True, StreamEstimatedAccuracy = tally.Estimated,
+            RunDelayRows = started, RowsStreamed = rows0, LeadRun = leadRun, Trace = trace.ToString(), LabelsNeededRows = labelsNeeded,
+            StreamTrueAccuracy = rows0 > 0 ? (double)right / rows0 : double.NaN,
             DecisionEstimatedDrop = last?.Performance?.EstimatedDrop,
             Decision = last?.Trigger?.Outcome ?? TriggerOutcome.NoDrift,
             Reason = last?.Trigger?.Reason ?? "no window confirmed drift",
@@ -201,31 +233,9 @@ internal sealed class SeedRun : IDisposable
 
     public void Dispose()
     {
-        _model.Dispose();
-        _splits.Dispose();
+        _model?.Dispose();
+        _splits?.Dispose();
+        _owned?.Dispose();
         _log?.Invoke($"seed {_seed}: done");
-    }
-
-    /// <summary>True and estimated (CBPE) accuracy of the rows streamed.</summary>
-    private sealed class Tally(ConfidenceCalibration calibration)
-    {
-        private double _estimated;
-        private int _correct;
-        public int Rows { get; private set; }
-        public double True => Rows == 0 ? double.NaN : (double)_correct / Rows;
-        public double Estimated => Rows == 0 ? double.NaN : _estimated / Rows;
-
-        public void Add(Observation[] rows, int correct)
-        {
-            foreach (var r in rows) _estimated += calibration.Calibrate(r.Confidence);
-            _correct += correct;
-            Rows += rows.Length;
-        }
-
-        public Tally AddAll(Pool pool)
-        {
-            Add(pool.Rows, pool.Correct.Count(c => c));
-            return this;
-        }
     }
 }

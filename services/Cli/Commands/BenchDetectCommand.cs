@@ -12,6 +12,9 @@ public static class BenchDetectCommand
     public static Command Create()
     {
         var seeds = new Option<int>("--seeds") { Description = "Seeds 1..N (data split, base model, traffic)", DefaultValueFactory = _ => 1 };
+        var firstSeed = new Option<int>("--first-seed") { Description = "First seed (seeds run FIRST..FIRST+N-1)", DefaultValueFactory = _ => 1 };
+        var noTabular = new Option<bool>("--no-tabular") { Description = "Skip the tabular streams (generated rows, over-confident MLP)" };
+        var tabularOnly = new Option<bool>("--tabular-only") { Description = "Only the tabular streams (no Fashion-MNIST model; seconds)" };
         var output = new Option<string?>("--out") { Description = "Write the JSON result to this file (default: stdout)" };
         var cleanWindows = new Option<int>("--clean-windows") { Description = "Windows of the clean stream", DefaultValueFactory = _ => 500 };
         var minDrop = new Option<double>("--min-drop") { Description = "Trigger's minimum accuracy drop (fraction)", DefaultValueFactory = _ => 0.02 };
@@ -20,23 +23,30 @@ public static class BenchDetectCommand
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Base-model cache (default $PIPELINE_CACHE_DIR or ~/.cache/pipeline)" };
         var command = new Command("detect", "Stream clean and shifted traffic through the drift monitor and trigger policy; report detection, delay and runs")
         {
-            seeds, output, cleanWindows, minDrop, scenarios, dataDir, cacheDir,
+            seeds, firstSeed, noTabular, tabularOnly, output, cleanWindows, minDrop, scenarios, dataDir, cacheDir,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
             var o = new DetectBenchmarkOptions
             {
-                Seeds = r.GetValue(seeds), CleanWindows = r.GetValue(cleanWindows), MinAccuracyDrop = r.GetValue(minDrop),
+                Seeds = r.GetValue(seeds), FirstSeed = r.GetValue(firstSeed), CleanWindows = r.GetValue(cleanWindows), MinAccuracyDrop = r.GetValue(minDrop),
                 DataDirectory = r.GetValue(dataDir), CacheDirectory = r.GetValue(cacheDir),
             };
             if (r.GetValue(scenarios) is { } list)
             {
-                o = o with { Scenarios = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
+                var names = list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                o = o with
+                {
+                    Scenarios = names.Where(n => !n.StartsWith("tabular-", StringComparison.Ordinal)).ToList(),
+                    TabularShifts = names.Where(n => n.StartsWith("tabular-", StringComparison.Ordinal)).ToList(),
+                };
             }
-            if (o.Seeds is < 1 or > 20 || o.CleanWindows < 1 || o.MinAccuracyDrop is < 0 or >= 1)
+            if (r.GetValue(noTabular)) o = o with { TabularShifts = [] };
+            if (r.GetValue(tabularOnly)) o = o with { ImageStreams = false };
+            if (o.Seeds is < 1 or > 20 || o.FirstSeed is < 1 or > 1000 || o.CleanWindows < 1 || o.MinAccuracyDrop is < 0 or >= 1)
             {
-                err.MarkupLine("[red]bench detect: --seeds must be 1..20, --clean-windows positive, --min-drop in [[0, 1)[/]");
+                err.MarkupLine("[red]bench detect: --seeds must be 1..20, --first-seed 1..1000, --clean-windows positive, --min-drop in [[0, 1)[/]");
                 return 2;
             }
             DetectBenchmarkResult result;

@@ -4,7 +4,7 @@ using Pipeline.Drift.Monitoring;
 namespace Pipeline.DriftDetection;
 
 /// <summary>Section "DriftDetection".</summary>
-public sealed class DriftDetectionOptions
+public sealed class DriftDetectionOptions : IValidatableObject
 {
     public const string Section = "DriftDetection";
 
@@ -70,6 +70,12 @@ public sealed class DriftDetectionOptions
     [Range(0, 100)]
     public int LabelWaitWindows { get; set; } = 3;
 
+    /// <summary>The label-free accuracy estimator that decides harm (cbpe, atc, doc, iw; docs/drift.md says why the default).</summary>
+    public string Estimator { get; set; } = new Drift.Performance.TriggerOptions().Estimator;
+
+    /// <summary>When the estimate is unsure whether drift hurts ("harm unknown: labels needed"), wait for labels however long it takes.</summary>
+    public bool LabelsRequired { get; set; }
+
     /// <summary>Most recent drifted windows pooled into the accuracy evidence.</summary>
     [Range(1, 1000)]
     public int MaxEvidenceWindows { get; set; } = 8;
@@ -105,7 +111,15 @@ public sealed class DriftDetectionOptions
         Trigger = new Drift.Performance.TriggerOptions
         {
             MinAccuracyDrop = MinAccuracyDrop, RequireHarm = RequireHarm, MinLabelledRows = MinLabelledRows, MaxEvidenceWindows = MaxEvidenceWindows,
-            LabelWaitWindows = LabelWaitWindows,
+            LabelWaitWindows = LabelWaitWindows, Estimator = Estimator, LabelsRequired = LabelsRequired,
         },
     };
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (Drift.Performance.AccuracyEstimators.Problem(Estimator, $"{Section}:{nameof(Estimator)}") is { } problem)
+        {
+            yield return new ValidationResult(problem, [nameof(Estimator)]);
+        }
+    }
 }

@@ -22,7 +22,7 @@ public static class DriftMetrics
 
     public static readonly Counter Decisions = Metrics.CreateCounter(
         "pipeline_drift_decisions_total",
-        "Trigger decisions per window, by model and outcome (no_drift, drift_pending, drift_with_harm, drift_without_harm, drift_awaiting_labels, drift_harm_unknown).",
+        "Trigger decisions per window, by model and outcome (no_drift, drift_pending, drift_with_harm, drift_without_harm, drift_awaiting_labels, drift_harm_unknown, drift_labels_needed, drift_too_few_rows).",
         "model", "outcome");
 
     public static readonly Gauge EstimatedAccuracy = Metrics.CreateGauge(
@@ -30,6 +30,11 @@ public static class DriftMetrics
 
     public static readonly Gauge EstimatedAccuracyDrop = Metrics.CreateGauge(
         "pipeline_drift_estimated_accuracy_drop", "Estimated accuracy drop against the reference for the latest window's evidence.", "model");
+
+    public static readonly Gauge LabelsNeeded = Metrics.CreateGauge(
+        "pipeline_drift_labels_needed",
+        "1 while the model's latest window says \"drift, harm unknown: labels needed\" (the accuracy estimate cannot tell whether the drift hurts), else 0.",
+        "model");
 
     public static readonly Counter RunsStarted = Metrics.CreateCounter(
         "pipeline_adaptation_runs_started_total", "Adaptation runs started, by model and trigger (drift, operator).", "model", "trigger");
@@ -91,6 +96,11 @@ public static class DriftMetrics
             {
                 ReferenceAccuracy.WithLabels(model, v).Set(reference);
             }
+        }
+
+        if (window.Trigger is { } trigger)
+        {
+            LabelsNeeded.WithLabels(model).Set(trigger.Outcome == Drift.Performance.TriggerOutcome.LabelsNeeded ? 1 : 0);
         }
 
         if (window.Status == WindowStatus.Evaluated)

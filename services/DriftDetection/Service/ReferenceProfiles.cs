@@ -41,7 +41,7 @@ public sealed class ReferenceProfiles(
         using var bundle = model;
         var observations = ToObservations(rows, bundle, options.Value.UseEmbeddings);
         var profile = ReferenceProfile.Build(modelId, version, observations, ProfileOptionsFor(bundle.Info, options.Value.Seed), time.GetUtcNow());
-        profile.Performance = await CalibrateAsync(modelId, version, metadata, bundle, ct);
+        profile.Performance = await CalibrateAsync(modelId, version, metadata, bundle, profile.Summary, ct);
 
         var put = await artifacts.PutAsync(System.Text.Encoding.UTF8.GetBytes(profile.ToJson()), "profiles", $"{modelId}/v{version}/profile.json", ct);
         await drift.UpsertReferenceProfileAsync(new DriftReferenceProfile
@@ -57,7 +57,7 @@ public sealed class ReferenceProfiles(
     /// can be estimated on traffic without labels; null (drift alone then decides) when there is none.
     /// </summary>
     private async Task<Drift.Performance.ConfidenceCalibration?> CalibrateAsync(
-        string modelId, int version, VersionMetadata metadata, ModelBundle model, CancellationToken ct)
+        string modelId, int version, VersionMetadata metadata, ModelBundle model, InputSummary summary, CancellationToken ct)
     {
         if (metadata.ReferenceHoldout is null)
         {
@@ -74,7 +74,7 @@ public sealed class ReferenceProfiles(
 
         try
         {
-            var calibration = Drift.Performance.ConfidenceCalibration.Fit(ToObservations(holdout, model, embeddings: false));
+            var calibration = Drift.Performance.ConfidenceCalibration.Fit(ToObservations(holdout, model, embeddings: false), summary);
             logger.LogInformation(
                 "Calibrated {ModelId} v{Version} on {Rows} holdout rows: temperature {Temperature:F2}, accuracy {Accuracy:P1}, ECE {Before:F3} → {After:F3}",
                 modelId, version, calibration.Rows, calibration.Temperature, calibration.ReferenceAccuracy, calibration.EceBefore, calibration.EceAfter);

@@ -25,7 +25,7 @@ internal sealed class RaiseSuppression
     {
         this.options = options;
         this.time = time;
-        performance = new PerformanceTracker(profile.Performance, options.Trigger);
+        performance = new PerformanceTracker(profile.Performance, options.Trigger, profile.Summary);
         policy = new TriggerPolicy(options.Trigger);
         if (state is not null)
         {

@@ -27,6 +27,12 @@ public sealed record ConfidenceCalibration
     public double EceBefore { get; init; }
     /// <summary>Expected calibration error after scaling.</summary>
     public double EceAfter { get; init; }
+    /// <summary>Standard deviation of the raw confidence on the holdout (DoC's interval).</summary>
+    public double ReferenceConfidenceStd { get; init; }
+    /// <summary>ATC's threshold on the raw top-class confidence (null in profiles built before it existed).</summary>
+    public AtcThreshold? Atc { get; init; }
+    /// <summary>The holdout's input summaries and outcomes, for importance weighting (null: not available).</summary>
+    public HoldoutSample? Holdout { get; init; }
 
     /// <summary>Smallest labelled reference the fit accepts.</summary>
     public const int MinRows = 50;
@@ -80,7 +86,7 @@ public sealed record ConfidenceCalibration
             }
         }
         double t = Math.Exp((lo + hi) / 2);
-        double sum = 0, sum2 = 0, raw = 0;
+        double sum = 0, sum2 = 0, raw = 0, raw2 = 0;
         int hits = 0;
         for (int i = 0; i < c.Count; i++)
         {
@@ -88,6 +94,7 @@ public sealed record ConfidenceCalibration
             sum += s;
             sum2 += s * s;
             raw += c[i];
+            raw2 += c[i] * c[i];
             if (y[i]) hits++;
         }
         int n = c.Count;
@@ -100,17 +107,39 @@ public sealed record ConfidenceCalibration
             ReferenceEstimatedAccuracy = mean,
             ReferenceEstimateStd = Math.Sqrt(Math.Max(0, sum2 / n - mean * mean)),
             ReferenceMeanConfidence = raw / n,
+            ReferenceConfidenceStd = Math.Sqrt(Math.Max(0, raw2 / n - raw / n * (raw / n))),
+            Atc = AtcThreshold.Fit(c, y),
             EceBefore = Ece(c, y, 1),
             EceAfter = Ece(c, y, t),
         };
     }
 
-    /// <summary>Fits on the labelled rows of a reference (rows without a label are skipped).</summary>
-    public static ConfidenceCalibration Fit(IReadOnlyList<Monitoring.Observation> reference)
+    /// <summary>Most holdout rows kept for importance weighting (evenly spaced when there are more).</summary>
+    public const int MaxHoldoutSample = 2000;
+
+    /// <summary>
+    /// Fits on the labelled rows of a reference (rows without a label are skipped). With the profile's
+    /// <paramref name="summary"/>, the holdout's summarised inputs are kept for importance weighting.
+    /// </summary>
+    public static ConfidenceCalibration Fit(IReadOnlyList<Monitoring.Observation> reference, Monitoring.InputSummary? summary = null)
     {
         ArgumentNullException.ThrowIfNull(reference);
-        var labelled = reference.Where(r => r is { Label: not null }).ToList();
-        return Fit(labelled.Select(r => (double)r.Confidence).ToList(), labelled.Select(r => r.Label == r.PredictedClass).ToList());
+        var labelled = reference.Where(r => r is { Label: not null } && float.IsFinite(r.Confidence) && r.Confidence is >= 0 and <= 1).ToList();
+        var fit = Fit(labelled.Select(r => (double)r.Confidence).ToList(), labelled.Select(r => r.Label == r.PredictedClass).ToList());
+        if (summary is null || summary.OutputWidth > ImportanceWeighting.MaxWidth) return fit;
+        var rows = new List<float[]>();
+        var correct = new List<bool>();
+        int n = labelled.Count, keep = Math.Min(n, MaxHoldoutSample);
+        var buffer = new double[summary.OutputWidth];
+        for (int k = 0; k < keep; k++)
+        {
+            var r = labelled[(int)((long)k * n / keep)];
+            if (r.Features is null || r.Features.Length != summary.InputWidth) continue;
+            summary.Apply(r.Features, buffer);
+            rows.Add(buffer.Select(v => (float)v).ToArray());
+            correct.Add(r.Label == r.PredictedClass);
+        }
+        return rows.Count >= MinRows ? fit with { Holdout = new HoldoutSample { Rows = rows, Correct = correct } } : fit;
     }
 
     /// <summary>Throws <see cref="DriftInputException"/> when the stored values cannot be used.</summary>
@@ -120,6 +149,8 @@ public sealed record ConfidenceCalibration
         if (Rows < 1) throw new DriftInputException("calibration needs rows");
         if (ReferenceAccuracy is < 0 or > 1 || ReferenceEstimatedAccuracy is < 0 or > 1)
             throw new DriftInputException("calibration accuracies must be in [0, 1]");
+        Atc?.Validate();
+        Holdout?.Validate();
     }
 
     internal static double Scale(double confidence, double temperature)

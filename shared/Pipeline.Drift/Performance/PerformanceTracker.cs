@@ -9,8 +9,10 @@ namespace Pipeline.Drift.Performance;
 /// shift does not start a run by chance: the longer it lasts, the tighter the interval around its
 /// small true drop. Not thread-safe; the monitor holds its lock.
 /// </summary>
-public sealed class PerformanceTracker(ConfidenceCalibration? calibration, TriggerOptions options)
+public sealed class PerformanceTracker(ConfidenceCalibration? calibration, TriggerOptions options, InputSummary? summary = null)
 {
+    private readonly bool _weigh = calibration?.Holdout is not null && summary is not null
+        && (options.Estimator == AccuracyEstimators.Iw || options.CrossCheck.Contains(AccuracyEstimators.Iw));
     private readonly Queue<PerformanceSums> _streak = new();
     private int _feedbackLabelled;
     private int _feedbackCorrect;
@@ -33,8 +35,8 @@ public sealed class PerformanceTracker(ConfidenceCalibration? calibration, Trigg
     public PerformanceSums Measure(IReadOnlyList<Observation> rows)
     {
         ArgumentNullException.ThrowIfNull(rows);
-        int n = 0, labelled = _feedbackLabelled, correct = _feedbackCorrect;
-        double sum = 0, sum2 = 0;
+        int n = 0, labelled = _feedbackLabelled, correct = _feedbackCorrect, above = 0;
+        double sum = 0, sum2 = 0, raw = 0, raw2 = 0;
         foreach (var r in rows)
         {
             if (calibration is not null && float.IsFinite(r.Confidence) && r.Confidence is >= 0 and <= 1)
@@ -43,6 +45,9 @@ public sealed class PerformanceTracker(ConfidenceCalibration? calibration, Trigg
                 n++;
                 sum += c;
                 sum2 += c * c;
+                raw += r.Confidence;
+                raw2 += (double)r.Confidence * r.Confidence;
+                if (calibration.Atc?.Above(r.Confidence) == true) above++;
             }
             if (r.Label is { } label && r.PredictedClass >= 0)
             {
@@ -53,7 +58,32 @@ public sealed class PerformanceTracker(ConfidenceCalibration? calibration, Trigg
         _feedbackLabelled = 0;
         _feedbackCorrect = 0;
         LabelsSeen += labelled;
-        return new PerformanceSums { Rows = n, SumCalibrated = sum, SumCalibratedSquared = sum2, Labelled = labelled, Correct = correct };
+        var sums = new PerformanceSums
+        {
+            Rows = n, SumCalibrated = sum, SumCalibratedSquared = sum2, SumConfidence = raw, SumConfidenceSquared = raw2, AtcAbove = above,
+            Labelled = labelled, Correct = correct,
+        };
+        return _weigh && n >= options.MinEstimateRows ? Weigh(sums, rows) : sums;
+    }
+
+    /// <summary>Importance weighting of the holdout against this window's summarised inputs.</summary>
+    private PerformanceSums Weigh(PerformanceSums sums, IReadOnlyList<Observation> rows)
+    {
+        var current = new List<double[]>(rows.Count);
+        foreach (var r in rows)
+        {
+            if (r.Features is null || r.Features.Length != summary!.InputWidth) continue;
+            var v = new double[summary.OutputWidth];
+            summary.Apply(r.Features, v);
+            current.Add(v);
+        }
+        if (ImportanceWeighting.Estimate(calibration!.Holdout!, current) is not { } iw) return sums;
+        int k = current.Count;
+        return sums with
+        {
+            IwRows = k, IwWeighted = iw.Accuracy * k, IwVariance = (double)k * k * iw.StandardError * iw.StandardError,
+            IwEffectiveRows = iw.EffectiveRows,
+        };
     }
 
     /// <summary>
@@ -66,12 +96,12 @@ public sealed class PerformanceTracker(ConfidenceCalibration? calibration, Trigg
         if (!drifted)
         {
             _streak.Clear();
-            return PerformanceEstimate.From(window, 1, calibration, options.Z);
+            return PerformanceEstimate.From(window, 1, calibration, options);
         }
         _streak.Enqueue(window);
         while (_streak.Count > options.MaxEvidenceWindows) _streak.Dequeue();
         var pooled = _streak.Aggregate(new PerformanceSums(), (a, b) => a.Add(b));
-        return PerformanceEstimate.From(pooled, _streak.Count, calibration, options.Z);
+        return PerformanceEstimate.From(pooled, _streak.Count, calibration, options);
     }
 
     /// <summary>A run started (or the run's outcome reset the hysteresis): evidence starts afresh.</summary>

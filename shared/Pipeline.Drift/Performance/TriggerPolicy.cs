@@ -24,6 +24,21 @@ public sealed record TriggerOptions
     public int MaxEvidenceWindows { get; init; } = 8;
     /// <summary>False: drift alone starts a run (the behaviour before accuracy was estimated).</summary>
     public bool RequireHarm { get; init; } = true;
+    /// <summary>The estimator whose estimate decides (<see cref="AccuracyEstimators"/>; chosen from `bench detect`, docs/drift.md).</summary>
+    public string Estimator { get; init; } = AccuracyEstimators.Median;
+    /// <summary>Estimators that cross-check it: a disagreement above <see cref="MaxDisagreement"/> makes the harm unknown.</summary>
+    public IReadOnlyList<string> CrossCheck { get; init; } = [AccuracyEstimators.Cbpe, AccuracyEstimators.Atc, AccuracyEstimators.Doc, AccuracyEstimators.Iw];
+    /// <summary>Widest interval of the estimated drop (full width, fraction) the estimate may decide with.</summary>
+    public double MaxIntervalWidth { get; init; } = 0.10;
+    /// <summary>Largest spread of the estimated drops (fraction) between the estimator and its cross-checks.</summary>
+    public double MaxDisagreement { get; init; } = 0.05;
+    /// <summary>Fewest rows in the evidence to estimate accuracy at all; fewer: the window says so and does not decide.</summary>
+    public int MinEstimateRows { get; init; } = 100;
+    /// <summary>
+    /// When the estimate is unsure (harm unknown), wait for labels however long it takes instead of letting
+    /// the estimate decide after <see cref="LabelWaitWindows"/> windows.
+    /// </summary>
+    public bool LabelsRequired { get; init; }
 
     /// <summary>Normal quantile of the two-sided level.</summary>
     public double Z => NormalQuantile(1 - (1 - ConfidenceLevel) / 2);
@@ -36,6 +51,14 @@ public sealed record TriggerOptions
         if (MinLabelledRows < 1) throw new DriftInputException("MinLabelledRows must be at least 1.");
         if (MaxEvidenceWindows < 1) throw new DriftInputException("MaxEvidenceWindows must be at least 1.");
         if (LabelWaitWindows < 0) throw new DriftInputException("LabelWaitWindows must not be negative.");
+        if (AccuracyEstimators.Problem(Estimator, "Estimator") is { } bad) throw new DriftInputException(bad);
+        foreach (var name in CrossCheck ?? [])
+        {
+            if (AccuracyEstimators.Problem(name, "CrossCheck") is { } wrong) throw new DriftInputException(wrong);
+        }
+        if (CrossCheck is null) throw new DriftInputException("CrossCheck must be a list (empty: no cross-check).");
+        if (!(MaxIntervalWidth > 0) || !(MaxDisagreement > 0)) throw new DriftInputException("MaxIntervalWidth and MaxDisagreement must be positive.");
+        if (MinEstimateRows < 1) throw new DriftInputException("MinEstimateRows must be at least 1.");
     }
 
     // Acklam's rational approximation (relative error < 1.2e-9): enough for an interval.
@@ -72,6 +95,10 @@ public static class TriggerOutcome
     public const string AwaitingLabels = "drift_awaiting_labels";
     /// <summary>Drift confirmed and accuracy cannot be assessed (no calibration, too few labels): drift alone decides.</summary>
     public const string HarmUnknown = "drift_harm_unknown";
+    /// <summary>Drift confirmed, the estimate is unsure whether it hurts (wide interval, estimators disagree): labels needed; an alert, no run yet.</summary>
+    public const string LabelsNeeded = "drift_labels_needed";
+    /// <summary>Drift confirmed, but the evidence has too few rows to estimate accuracy: no decision.</summary>
+    public const string TooFewRows = "drift_too_few_rows";
 }
 
 /// <summary>A window's decision: whether a run should start, and why, in words.</summary>
@@ -116,6 +143,10 @@ public sealed class TriggerPolicy
         double min = _options.MinAccuracyDrop;
         bool estimated = evidence?.EstimatedDrop is not null;
         bool observed = evidence is { ObservedDrop: not null } && evidence.LabelledRows >= _options.MinLabelledRows;
+        if (!estimated && !observed && evidence is { Uncertain: { } few, ReferenceAccuracy: not null })
+        {
+            return new(TriggerOutcome.TooFewRows, false, $"{confirmed}; {few}: no decision");
+        }
         if (!estimated && !observed)
         {
             string why = evidence?.ObservedDrop is not null
@@ -140,8 +171,19 @@ public sealed class TriggerPolicy
         else
         {
             harm = e.EstimatedDrop >= min && e.EstimatedDropLower > 0;
-            detail = Inv($"estimated accuracy {e.EstimatedAccuracy:P1} [{e.EstimatedLower:P1}, {e.EstimatedUpper:P1}] on {e.Rows} rows, drop {Pts(e.EstimatedDrop!.Value)} (lower bound {Pts(e.EstimatedDropLower!.Value)})");
+            detail = Inv($"estimated accuracy ({e.Estimator}) {e.EstimatedAccuracy:P1} [{e.EstimatedLower:P1}, {e.EstimatedUpper:P1}] on {e.Rows} rows, drop {Pts(e.EstimatedDrop!.Value)} (lower bound {Pts(e.EstimatedDropLower!.Value)})");
             int waited = consecutiveDrifted - windowsToConfirm;
+            if (e.Uncertain is { } why && !e.AllSayHarm(_options, min))
+            {
+                string unknown = $"drift, harm unknown: labels needed: {confirmed}; {why}; {detail}, {against}";
+                if (_options.LabelsRequired)
+                    return new(TriggerOutcome.LabelsNeeded, false, $"{unknown}; waiting for {_options.MinLabelledRows} labelled rows (LabelsRequired)");
+                if (waited < _options.LabelWaitWindows)
+                    return new(TriggerOutcome.LabelsNeeded, false, Inv($"{unknown}; the estimate decides after {_options.LabelWaitWindows - waited} more window(s) without labels"));
+                if (!harm)
+                    return new(TriggerOutcome.LabelsNeeded, false, $"{unknown}; an unsure estimate does not call drift harmless: no run");
+                detail += $" (unsure: {why})";
+            }
             if (harm && labelsExpected && waited < _options.LabelWaitWindows)
             {
                 return new(TriggerOutcome.AwaitingLabels, false, Inv(
