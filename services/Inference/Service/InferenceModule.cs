@@ -34,6 +34,7 @@ public sealed class InferenceModule : IServiceModule
         services.AddSingleton<InferenceHandlers>();
         services.AddInferenceAccess(configuration);
         services.AddHostedService<ProductionModelLoader>();
+        services.AddHealthChecks().AddCheck<ServedModelsHealthCheck>("models", tags: [PipelineHost.ReadyTag]);
 
         modelEventsEndpoint = EndpointName(
             configuration[$"{MessagingOptions.Section}:{nameof(MessagingOptions.EndpointPrefix)}"],

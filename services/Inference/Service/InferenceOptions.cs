@@ -30,6 +30,17 @@ public sealed class InferenceOptions : IValidatableObject
     [Range(1, 65_536)]
     public int ForwardBatchSize { get; set; } = 512;
 
+    /// <summary>Rows of the warm-up forward each loaded version runs before it serves (at most <see cref="ForwardBatchSize"/>).</summary>
+    [Range(1, 65_536)]
+    public int WarmUpRows { get; set; } = 100;
+
+    /// <summary>
+    /// libtorch intra-op threads for this process (torch.set_num_threads); 0 keeps libtorch's default (one per core).
+    /// Measured on the 2-core machine: docs/inference.md, "Threads".
+    /// </summary>
+    [Range(0, 256)]
+    public int TorchThreads { get; set; }
+
     /// <summary>Store each request's features and publish ObservationsIngested (drift monitoring).</summary>
     public bool PublishObservations { get; set; } = true;
 
