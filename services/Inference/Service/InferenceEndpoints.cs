@@ -21,6 +21,7 @@ public static class InferenceEndpoints
         var handlers = app.Services.GetRequiredService<InferenceHandlers>();
         app.UseInferenceAccess();
         var api = app.MapGroup("")
+            .WithTags("inference")
             .RequireAuthorization(InferenceAccess.ClientPolicy)
             .RequireRateLimiting(InferenceAccess.PerClientRatePolicy)
             .ProducesProblem(StatusCodes.Status401Unauthorized)

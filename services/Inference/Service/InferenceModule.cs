@@ -29,7 +29,7 @@ public sealed class InferenceModule : IServiceModule
         services.AddAdaptationArtifacts();
         services.AddSingleton<ProductionModel>();
         services.AddSingleton<ServedModels>();
-        services.AddOpenApi();
+        services.AddInferenceOpenApi();
         services.AddSingleton<ClientBatchLedger>();
         services.AddSingleton<InferenceHandlers>();
         services.AddInferenceAccess(configuration);
