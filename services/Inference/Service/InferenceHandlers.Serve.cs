@@ -48,6 +48,11 @@ public sealed partial class InferenceHandlers
             return Reject(endpoint, StatusCodes.Status400BadRequest, "Invalid prediction request", problem);
         }
 
+        if (settings.PublishObservations && lag.Check(model.ModelId) is { } behind)
+        {
+            return Refuse(http, endpoint, behind);
+        }
+
         var rows = batch!.Rows;
         var watch = Stopwatch.StartNew();
         var batchId = Guid.NewGuid();
@@ -101,10 +106,17 @@ public sealed partial class InferenceHandlers
             rows, model.ModelId, served.Version, watch.Elapsed.TotalMilliseconds, batchId);
 
         var result = new ServedBatch(model.ModelId, served.Version, batchId, classes, rows, probabilities, predicted, confidences);
-        if (recorded && !await RecordObservationsAsync(result, batch.Values, served.InputLength, ct))
+        if (recorded)
         {
-            // Nothing downstream knows this batch: give its quota back and refuse feedback for it.
-            await ledger.ForgetAsync(batchId);
+            if (await RecordObservationsAsync(result, batch.Values, served.InputLength, ct))
+            {
+                lag.Accepted(model.ModelId, batchId, rows);
+            }
+            else
+            {
+                // Nothing downstream knows this batch: give its quota back and refuse feedback for it.
+                await ledger.ForgetAsync(batchId);
+            }
         }
 
         return respond(result);

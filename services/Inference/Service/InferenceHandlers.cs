@@ -23,6 +23,7 @@ public sealed partial class InferenceHandlers(
     ServedModels models,
     DatasetArtifacts datasets,
     ClientBatchLedger ledger,
+    EvaluationLag lag,
     IBus bus,
     IOptions<InferenceOptions> options,
     ILogger<InferenceHandlers> logger)

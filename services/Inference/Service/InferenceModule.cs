@@ -31,6 +31,7 @@ public sealed class InferenceModule : IServiceModule
         services.AddSingleton<ServedModels>();
         services.AddInferenceOpenApi();
         services.AddSingleton<ClientBatchLedger>();
+        services.AddSingleton<EvaluationLag>();
         services.AddSingleton<InferenceHandlers>();
         services.AddInferenceAccess(configuration);
         services.AddHostedService<ProductionModelLoader>();
@@ -45,6 +46,13 @@ public sealed class InferenceModule : IServiceModule
     {
         bus.AddConsumer<ModelDeployedConsumer>().Endpoint(ConfigureModelEventsEndpoint);
         bus.AddConsumer<ModelRolledBackConsumer>().Endpoint(ConfigureModelEventsEndpoint);
+        bus.AddConsumer<DriftWindowEvaluatedConsumer>().Endpoint(e =>
+        {
+            // Every replica hears every window (its own batches are in some of them); temporary like the model events queue.
+            e.Name = ModelEventsEndpoint.Replace("-model-events-", "-evaluated-", StringComparison.Ordinal);
+            e.Temporary = true;
+            e.PrefetchCount = 64;
+        });
     }
 
     private void ConfigureModelEventsEndpoint(IEndpointRegistrationConfigurator e)
