@@ -54,7 +54,7 @@ service evaluation-gate 'CandidateEvaluated|AdaptationStageFailed' 'EvaluateCand
 pids+=($!)
 service deployment 'ModelDeployed|ModelRolledBack|ModelVersionRegistered|ModelCatalog|AdaptationStageFailed' 'DeployCandidate|RollbackModel|RegisterModel|ListModels' &
 pids+=($!)
-service inference 'ObservationsIngested|LabelsObserved' 'ModelDeployed|ModelRolledBack|ModelVersionRegistered' &
+service inference 'ObservationsIngested|LabelsObserved' 'ModelDeployed|ModelRolledBack|ModelVersionRegistered|DriftWindowEvaluated' &
 pids+=($!)
 
 # Each rabbitmqctl call starts an Erlang VM (about a second): the users are set up side by side.

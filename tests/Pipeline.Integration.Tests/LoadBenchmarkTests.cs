@@ -203,10 +203,12 @@ public class LoadBenchmarkTests
 
     /// <summary>
     /// A few seconds of real traffic: the three service hosts as processes on the test broker, two models, the issue's
-    /// JSON, and every accepted row counted exactly once in a drift window.
+    /// JSON, and every accepted row counted exactly once in a drift window; rows as raw binary and as v2 binary tensors.
     /// </summary>
-    [Fact]
-    public async Task A_short_real_run_counts_every_row_once_and_writes_the_issue_json()
+    [Theory]
+    [InlineData(LoadProtocol.Binary)]
+    [InlineData(LoadProtocol.V2)]
+    public async Task A_short_real_run_counts_every_row_once_and_writes_the_issue_json(LoadProtocol protocol)
     {
         var work = Directory.CreateTempSubdirectory("bench-load-").FullName;
         try
@@ -214,7 +216,7 @@ public class LoadBenchmarkTests
             var options = new LoadBenchmarkOptions
             {
                 Seconds = 3, Rate = 200, Batch = 40, Models = 2, WindowRows = 100, Tail = TimeSpan.FromSeconds(30),
-                Broker = Broker.Uri, WorkDirectory = work,
+                Broker = Broker.Uri, WorkDirectory = work, Protocol = protocol,
             };
             Assert.Null(options.Problem());
             var result = await LoadBenchmark.RunAsync(options, _ => { }, CancellationToken.None);
@@ -222,7 +224,7 @@ public class LoadBenchmarkTests
             foreach (var field in new[]
             {
                 "seconds", "rows_in", "rows_out", "rows_per_second", "ceiling_rows_per_second", "p50_ms", "p99_ms", "max_lag_rows",
-                "predict_p50_ms", "predict_p99_ms",
+                "predict_p50_ms", "predict_p99_ms", "model_bound_rows_per_second", "rejected_rows",
             })
             {
                 Assert.True(json.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.Number, field);
@@ -239,6 +241,10 @@ public class LoadBenchmarkTests
             Assert.True(result.MaxLagRows is > 0 and <= 600);
             Assert.True(result.CeilingRowsPerSecond > 0 && result.Ceiling.Rows > 0);
             Assert.True(result.Stages.ForwardP50Ms > 0);
+            Assert.Equal(protocol.ToString().ToLowerInvariant(), json.GetProperty("protocol").GetString());
+            Assert.Equal(0, result.RejectedRows);
+            Assert.Equal(0, result.OpenWindowRows);
+            Assert.True(result.ModelBoundRowsPerSecond > 0);
         }
         finally
         {

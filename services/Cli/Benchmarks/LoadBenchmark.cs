@@ -64,7 +64,7 @@ public static class LoadBenchmark
 
         // Warm-up: one window per model through the same path (first forward passes, monitors and embedders loaded),
         // waited for, then left out of every figure: only the timed batches' ids are counted.
-        var warm = await new LoadTraffic(http, modelIds, images).RunAsync(LoadMath.Plan(o.WindowRows, o.Batch, o.Models, o.Rate), null, ct);
+        var warm = await new LoadTraffic(http, modelIds, images, o.Protocol).RunAsync(LoadMath.Plan(o.WindowRows, o.Batch, o.Models, o.Rate), null, ct);
         if (warm.FirstOrDefault(s => s.BatchId is null) is { } refused)
         {
             throw new InvalidOperationException($"a warm-up request failed ({refused.Status}): {refused.Error}; see {services["inference"].Log}");
@@ -86,12 +86,16 @@ public static class LoadBenchmark
         var driftBefore = await services.MetricsAsync("drift-detection", ct);
         log($"traffic: {plan.Sum(p => p.Rows):N0} rows in {plan.Count:N0} requests at {o.Rate:N0} rows/s over {o.Models} model(s)");
         var clock = Stopwatch.StartNew();
-        var sent = await new LoadTraffic(http, modelIds, images).RunAsync(plan, null, ct);
+        var sent = await new LoadTraffic(http, modelIds, images, o.Protocol).RunAsync(plan, null, ct, TimeSpan.FromSeconds(o.Seconds));
         var sendSeconds = clock.Elapsed.TotalSeconds;
         var rowsIn = sent.Where(s => s.BatchId is not null).Sum(s => (long)s.Rows);
-        log($"sent in {sendSeconds:F1} s: {rowsIn:N0} rows accepted, {sent.Count(s => s.BatchId is null)} requests failed");
+        var rejectedRows = sent.Where(s => s.Status is 429 or 503).Sum(s => (long)s.Rows);
+        var unsentRows = plan.Sum(p => (long)p.Rows) - sent.Sum(s => (long)s.Rows);
+        var openWindowRows = sent.Where(s => s.BatchId is not null).GroupBy(s => s.Model).Sum(g => g.Sum(s => (long)s.Rows) % o.WindowRows);
+        log($"sent in {sendSeconds:F1} s ({o.Protocol}): {rowsIn:N0} rows accepted, {rejectedRows:N0} refused with 429/503, " +
+            $"{sent.Count(s => s.BatchId is null)} requests failed, {unsentRows:N0} rows not sent by the deadline");
 
-        var (tailSeconds, timedOut) = await TailAsync(recorder, sent, o.Tail, ct);
+        var (tailSeconds, timedOut) = await TailAsync(recorder, sent, o.Tail, ct, openWindowRows);
         var cpuAfter = Cpu(services);
         var loadAfter = LoadAverage();
         var inferenceMetrics = await services.MetricsAsync("inference", ct);
@@ -103,9 +107,11 @@ public static class LoadBenchmark
         var outcome = LoadAnalysis.Analyse(sent, recorder.Windows.Select(w => w.Window).ToList());
         var serverMean = LoadAnalysis.HistogramMeanMs(inferenceBefore, inferenceMetrics, "inference_request_duration_seconds", "endpoint=\"predict\",code=\"200\"");
         var ratio = ceiling.RowsPerSecond > 0 ? outcome.RowsPerSecond / ceiling.RowsPerSecond : 0;
+        var modelBound = forwardMs > 0 ? o.Batch * 1000.0 / forwardMs : 0;
         return new LoadBenchmarkResult
         {
-            Seconds = Math.Round(sendSeconds, 3), RowsIn = outcome.RowsIn, RowsOut = outcome.RowsOut,
+            Seconds = Math.Round(sendSeconds, 3), Protocol = o.Protocol.ToString().ToLowerInvariant(), RowsIn = outcome.RowsIn, RowsOut = outcome.RowsOut,
+            RejectedRows = rejectedRows, UnsentRows = unsentRows, OpenWindowRows = openWindowRows, ModelBoundRowsPerSecond = Math.Round(modelBound, 1),
             RowsPerSecond = Math.Round(outcome.RowsPerSecond, 1), CeilingRowsPerSecond = Math.Round(ceiling.RowsPerSecond, 1),
             P50Ms = R(outcome.P50Ms), P99Ms = R(outcome.P99Ms), MaxLagRows = outcome.MaxLagRows,
             PredictP50Ms = R(outcome.PredictP50Ms), PredictP99Ms = R(outcome.PredictP99Ms),
@@ -116,7 +122,8 @@ public static class LoadBenchmark
             },
             Targets = new LoadTargets
             {
-                RowsOutEqualsRowsIn = outcome.RowsOut == outcome.RowsIn && outcome.RowsDuplicated == 0 && outcome.RowsIn > 0,
+                RowsOutEqualsRowsIn = outcome.RowsOut + openWindowRows == outcome.RowsIn && outcome.RowsDuplicated == 0 && outcome.RowsIn > 0,
+                ThroughputToModelBound = modelBound > 0 ? Math.Round(outcome.RowsPerSecond / modelBound, 4) : 0,
                 ThroughputToCeiling = Math.Round(ratio, 4), AtLeastHalfTheCeiling = ratio >= 0.5,
             },
             Counts = new LoadCounts
@@ -330,10 +337,11 @@ public static class LoadBenchmark
     /// Waits until every accepted row is in a window, or no new window arrived for <paramref name="bound"/>, or ten
     /// bounds passed in all (a backlog that drains too slowly ends the run too; the rows left out say so).
     /// </summary>
-    private static async Task<(double Seconds, bool TimedOut)> TailAsync(WindowRecorder recorder, IReadOnlyList<SentBatch> sent, TimeSpan bound, CancellationToken ct)
+    private static async Task<(double Seconds, bool TimedOut)> TailAsync(
+        WindowRecorder recorder, IReadOnlyList<SentBatch> sent, TimeSpan bound, CancellationToken ct, long openWindowRows = 0)
     {
         var ids = sent.Where(s => s.BatchId is not null).Select(s => s.BatchId!.Value).ToHashSet();
-        var rowsIn = sent.Where(s => s.BatchId is not null).Sum(s => (long)s.Rows);
+        var rowsIn = sent.Where(s => s.BatchId is not null).Sum(s => (long)s.Rows) - openWindowRows;
         var clock = Stopwatch.StartNew();
         var lastProgress = clock.Elapsed;
         long last = -1;

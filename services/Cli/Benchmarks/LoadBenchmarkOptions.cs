@@ -21,6 +21,8 @@ public sealed record LoadBenchmarkOptions
     public string? DataDirectory { get; init; }
     public string? CacheDirectory { get; init; }
     public int Seed { get; init; } = 1;
+    /// <summary>How rows travel: JSON instances, raw float32 rows, or v2 with binary tensor data.</summary>
+    public LoadProtocol Protocol { get; init; } = LoadProtocol.Json;
 
     public int RowsPerModel => LoadMath.RowsPerModel(Rate, Seconds, Models, WindowRows);
 

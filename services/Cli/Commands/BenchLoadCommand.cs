@@ -10,7 +10,9 @@ public static class BenchLoadCommand
     /// <summary>The <c>load</c> command (placed under <c>bench</c>).</summary>
     public static Command Create()
     {
-        var seconds = new Option<int>("--seconds") { Description = "Seconds of traffic", Required = true };
+        var seconds = new Option<int>("--seconds") { Description = "Seconds of sending: rows go at --rate until then, then sending stops", Required = true };
+        var protocol = new Option<string>("--protocol") { Description = "json (instances), binary (raw float32 rows) or v2 (Open Inference Protocol, binary tensor data)", DefaultValueFactory = _ => "json" };
+        protocol.AcceptOnlyFromAmong("json", "binary", "v2");
         var rate = new Option<int>("--rate") { Description = "Rows per second, all models together", Required = true };
         var batch = new Option<int>("--batch") { Description = "Rows per request", DefaultValueFactory = _ => 100 };
         var models = new Option<int>("--models") { Description = "Models served and monitored (traffic shared in turn)", DefaultValueFactory = _ => 1 };
@@ -23,7 +25,7 @@ public static class BenchLoadCommand
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Base-model cache (default $PIPELINE_CACHE_DIR or ~/.cache/pipeline)" };
         var command = new Command("load", "Production traffic through the inference HTTP API into DriftDetection on RabbitMQ; rows in vs rows evaluated, latencies, the broker's ceiling")
         {
-            seconds, rate, batch, models, output, window, tail, broker, workDir, dataDir, cacheDir,
+            seconds, rate, batch, models, output, window, tail, broker, workDir, dataDir, cacheDir, protocol,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -45,6 +47,7 @@ public static class BenchLoadCommand
                 WorkDirectory = r.GetValue(workDir)
                     ?? Path.Combine(".pipeline", "bench", "load-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)),
                 DataDirectory = r.GetValue(dataDir), CacheDirectory = r.GetValue(cacheDir),
+                Protocol = Enum.Parse<LoadProtocol>(r.GetValue(protocol)!, ignoreCase: true),
             };
             if (o.Problem() is { } problem)
             {
@@ -69,7 +72,7 @@ public static class BenchLoadCommand
             }
 
             await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"[bench load] rows in {result.RowsIn:N0}, out {result.RowsOut:N0}; {result.RowsPerSecond:N0} rows/s vs ceiling {result.CeilingRowsPerSecond:N0}; " +
+                $"[bench load] {result.Protocol}: rows in {result.RowsIn:N0}, out {result.RowsOut:N0}, refused {result.RejectedRows:N0}; {result.RowsPerSecond:N0} rows/s vs model bound {result.ModelBoundRowsPerSecond:N0}, ceiling {result.CeilingRowsPerSecond:N0}; " +
                 $"acceptance→window p50 {result.P50Ms} ms, p99 {result.P99Ms} ms; predict p50 {result.PredictP50Ms} ms, p99 {result.PredictP99Ms} ms; max lag {result.MaxLagRows:N0} rows"));
             return 0;
         });

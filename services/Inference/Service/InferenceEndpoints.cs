@@ -21,6 +21,7 @@ public static class InferenceEndpoints
         var handlers = app.Services.GetRequiredService<InferenceHandlers>();
         app.UseInferenceAccess();
         var api = app.MapGroup("")
+            .WithTags("inference")
             .RequireAuthorization(InferenceAccess.ClientPolicy)
             .RequireRateLimiting(InferenceAccess.PerClientRatePolicy)
             .ProducesProblem(StatusCodes.Status401Unauthorized)
@@ -29,10 +30,11 @@ public static class InferenceEndpoints
         api.MapPost("/predict", Handler("predict", handlers.PredictAsync))
             .WithName("Predict")
             .WithMetadata(new InferenceRoute("predict", RunsModel: true))
-            .Accepts<PredictRequest>("application/json")
+            .Accepts<PredictRequest>("application/json", InferenceHandlers.OctetStream)
             .Produces<PredictResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapPost("/feedback", Handler("feedback", handlers.FeedbackAsync))
             .WithName("Feedback")
@@ -41,6 +43,7 @@ public static class InferenceEndpoints
             .Produces<FeedbackResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/model", () => InferenceHandlers.TimedAsync("model", () => Task.FromResult(handlers.GetModel())))
@@ -65,11 +68,12 @@ public static class InferenceEndpoints
             .WithName("PredictModel")
             .WithMetadata(new InferenceRoute("predict", RunsModel: true))
             .WithSummary("Predict with a deployed model; records the rows as an observation batch for drift monitoring")
-            .Accepts<PredictRequest>("application/json")
+            .Accepts<PredictRequest>("application/json", InferenceHandlers.OctetStream)
             .Produces<PredictResponse>()
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         api.MapPost("/models/{model}/feedback", (HttpContext http, string model) => InferenceHandlers.TimedAsync("feedback", () => handlers.FeedbackModelAsync(http, model)))
             .WithName("FeedbackModel")
@@ -79,8 +83,10 @@ public static class InferenceEndpoints
             .Produces<FeedbackResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        app.MapOpenInference(api, handlers);
         app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }

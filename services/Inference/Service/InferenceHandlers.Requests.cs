@@ -16,16 +16,16 @@ public sealed partial class InferenceHandlers
         ReadCommentHandling = JsonCommentHandling.Disallow,
     };
 
-    /// <summary>Checks rows against the serving model's input (any model when none serves: the lease then answers 503).</summary>
-    internal string? ValidatePredict(PredictRequest request, LoadedModel? served)
+    /// <summary>Checks the JSON rows' structure against the serving model's input; <see cref="ValidateRows"/> checks the values.</summary>
+    internal string? ValidatePredict(PredictRequest request, LoadedModel served)
     {
         var rows = request.Instances;
-        var width = served?.InputLength;
-        var unit = served?.UnitScale ?? false;
-        var shape = served is null ? "" : $" (input shape [{string.Join(", ", served.InputShape)}])";
+        var width = served.InputLength;
+        var unit = served.UnitScale;
+        var shape = $" (input shape [{string.Join(", ", served.InputShape)}])";
         if (rows is null)
         {
-            return $"The body must be a JSON object with \"instances\": an array of rows of {width?.ToString(CultureInfo.InvariantCulture) ?? "N"} numbers{(unit ? " in [0, 1]" : "")}.";
+            return $"The body must be a JSON object with \"instances\": an array of rows of {width.ToString(CultureInfo.InvariantCulture)} numbers{(unit ? " in [0, 1]" : "")}.";
         }
 
         if (rows.Length == 0)
@@ -43,21 +43,12 @@ public sealed partial class InferenceHandlers
             var row = rows[i];
             if (row is null)
             {
-                return $"instances[{i}] is null; every row must be an array of {width?.ToString(CultureInfo.InvariantCulture) ?? "N"} numbers.";
+                return $"instances[{i}] is null; every row must be an array of {width.ToString(CultureInfo.InvariantCulture)} numbers.";
             }
 
-            if (width is { } w && row.Length != w)
+            if (row.Length != width)
             {
-                return $"instances[{i}] has {row.Length} values; every row must have {w}{shape}.";
-            }
-
-            for (var j = 0; j < row.Length; j++)
-            {
-                var v = row[j];
-                if (!float.IsFinite(v) || (unit && (v < 0f || v > 1f)))
-                {
-                    return $"instances[{i}][{j}] is {v.ToString(CultureInfo.InvariantCulture)}; values must be finite numbers{(unit ? " in [0, 1]" : "")}.";
-                }
+                return $"instances[{i}] has {row.Length} values; every row must have {width}{shape}.";
             }
         }
 

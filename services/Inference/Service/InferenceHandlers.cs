@@ -23,6 +23,7 @@ public sealed partial class InferenceHandlers(
     ServedModels models,
     DatasetArtifacts datasets,
     ClientBatchLedger ledger,
+    EvaluationLag lag,
     IBus bus,
     IOptions<InferenceOptions> options,
     ILogger<InferenceHandlers> logger)
@@ -61,87 +62,54 @@ public sealed partial class InferenceHandlers(
     public IResult GetModel(string modelId) =>
         models.Find(modelId) is { } m ? GetModel(m) : UnknownModel("model", modelId);
 
-    private async Task<IResult> PredictAsync(HttpContext http, ProductionModel model)
+    private Task<IResult> PredictAsync(HttpContext http, ProductionModel model) =>
+        ServeAsync(http, "predict", model, expected => IsBinary(http) ? ReadBinaryRowsAsync(http, expected) : ReadJsonRowsAsync(http, expected), Answer);
+
+    /// <summary>The JSON body {"instances": [[…], …]}: structure checked here, values by <see cref="ValidateRows"/>.</summary>
+    private async Task<(RowBatch? Rows, IResult? Error)> ReadJsonRowsAsync(HttpContext http, LoadedModel expected)
     {
-        var ct = http.RequestAborted;
-        // Rows are checked against the version serving now; a swap before the lease is taken is re-checked below.
-        var expected = model.Current;
-        AllowBodyOf(http, ((long)settings.MaxBatchRows * (expected?.InputLength ?? 1) * MaxBytesPerValue) + 65_536);
-        var (request, error) = await ReadAsync<PredictRequest>(http, "predict", ct);
+        AllowBodyOf(http, ((long)settings.MaxBatchRows * expected.InputLength * MaxBytesPerValue) + 65_536);
+        var (request, error) = await ReadAsync<PredictRequest>(http, "predict", http.RequestAborted);
         if (error is not null)
         {
-            return error;
+            return (null, error);
         }
 
-        var problem = ValidatePredict(request!, expected);
-        if (problem is not null)
+        if (ValidatePredict(request!, expected) is { } problem)
         {
-            return Reject("predict", StatusCodes.Status400BadRequest, "Invalid prediction request", problem);
+            return (null, Reject("predict", StatusCodes.Status400BadRequest, "Invalid prediction request", problem));
         }
 
         var rows = request!.Instances!;
-        var watch = Stopwatch.StartNew();
-        var batchId = Guid.NewGuid();
-        var recorded = false;
-        Pipeline.ML.Models.Prediction[] predictions;
-        int version;
-        IReadOnlyList<string> classes;
-        using (var lease = model.TryAcquire())
+        var width = expected.InputLength;
+        var flat = new float[(long)rows.Length * width];
+        for (var i = 0; i < rows.Length; i++)
         {
-            if (lease is null)
-            {
-                return NoModel("predict", model);
-            }
-
-            // The lease pins this version: a swap meanwhile neither changes nor disposes it.
-            var served = lease.Model;
-            if (!ReferenceEquals(served, expected) && ValidatePredict(request!, served) is { } changed)
-            {
-                return Reject("predict", StatusCodes.Status400BadRequest, "Invalid prediction request", changed);
-            }
-
-            if (settings.PublishObservations)
-            {
-                var (refusal, ok) = await RecordBatchAsync(http, model.ModelId, batchId, rows.Length, served.InputLength, ct);
-                if (refusal is not null)
-                {
-                    return Refuse(http, "predict", refusal);
-                }
-
-                recorded = ok;
-            }
-
-            version = served.Version;
-            classes = served.Classes;
-            predictions = served.Predict(rows!, settings.ForwardBatchSize);
+            rows[i]!.CopyTo(flat, (long)i * width);
         }
 
-        InferenceMetrics.Predictions.WithLabels(model.ModelId, version.ToString(CultureInfo.InvariantCulture)).Inc(rows.Length);
-        var items = new PredictionItem[predictions.Length];
-        for (var i = 0; i < predictions.Length; i++)
+        return (new RowBatch(flat, rows.Length, static (i, j) => $"instances[{i}][{j}]"), null);
+    }
+
+    private static IResult Answer(ServedBatch served)
+    {
+        var c = served.ClassNames.Count;
+        var items = new PredictionItem[served.Rows];
+        for (var i = 0; i < items.Length; i++)
         {
-            var p = predictions[i];
+            var p = served.Predicted[i];
             items[i] = new PredictionItem
             {
-                Class = p.Class,
-                Label = p.Class < classes.Count ? classes[p.Class] : p.Class.ToString(CultureInfo.InvariantCulture),
-                Confidence = p.Probabilities[p.Class],
-                Probabilities = p.Probabilities,
+                Class = p,
+                Label = served.ClassNames[p],
+                Confidence = served.Confidences[i],
+                Probabilities = served.Probabilities.AsSpan(i * c, c).ToArray(),
             };
-        }
-
-        logger.LogDebug("Predicted {Rows} rows with {ModelId} v{Version} in {Milliseconds:F1} ms (batch {BatchId})",
-            rows.Length, model.ModelId, version, watch.Elapsed.TotalMilliseconds, batchId);
-
-        if (recorded && !await RecordObservationsAsync(model.ModelId, batchId, version, rows!, items, ct))
-        {
-            // Nothing downstream knows this batch: give its quota back and refuse feedback for it.
-            await ledger.ForgetAsync(batchId);
         }
 
         return TypedResults.Ok(new PredictResponse
         {
-            ModelId = model.ModelId, Version = version, BatchId = batchId, Predictions = items,
+            ModelId = served.ModelId, Version = served.Version, BatchId = served.BatchId, Predictions = items,
         });
     }
 
@@ -174,7 +142,8 @@ public sealed partial class InferenceHandlers(
         {
             // Only a batch recorded here, by this client, with as many rows as labels: a client's mistake
             // is its 4xx, never a message that faults a consumer downstream.
-            refused = await ledger.CheckFeedbackAsync(InferenceAccess.ClientId(http), model.ModelId, batchId, labels.Length, ct);
+            refused = await ledger.CheckFeedbackAsync(InferenceAccess.ClientId(http), model.ModelId, batchId, labels.Length, ct)
+                ?? await ledger.ClaimFeedbackAsync(batchId, ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
@@ -195,6 +164,7 @@ public sealed partial class InferenceHandlers(
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             logger.LogError(ex, "Could not publish LabelsObserved for batch {BatchId} of {ModelId}", batchId, model.ModelId);
+            await ledger.ReleaseFeedbackAsync(batchId);
             return Reject("feedback", StatusCodes.Status503ServiceUnavailable, "Feedback not recorded",
                 "The labels could not be published to the message bus; retry later.");
         }
@@ -245,38 +215,31 @@ public sealed partial class InferenceHandlers(
         }
     }
 
-    private async Task<bool> RecordObservationsAsync(string modelId, Guid batchId, int version, float[]?[] rows, PredictionItem[] items, CancellationToken ct)
+    private async Task<bool> RecordObservationsAsync(ServedBatch served, float[] values, int width, CancellationToken ct)
     {
         try
         {
-            var width = rows[0]!.Length;
-            var flat = new float[(long)rows.Length * width];
-            for (var i = 0; i < rows.Length; i++)
-            {
-                rows[i]!.CopyTo(flat, (long)i * width);
-            }
-
-            var blob = new FeatureBlob(rows.Length, width, flat);
-            var features = await datasets.SaveAsync(blob, ObservationsKind, $"{modelId}/{batchId}.pfb", ct);
+            var blob = new FeatureBlob(served.Rows, width, values);
+            var features = await datasets.SaveAsync(blob, ObservationsKind, $"{served.ModelId}/{served.BatchId}.pfb", ct);
             await bus.Publish(new ObservationsIngested
             {
-                ModelId = modelId,
-                ModelVersion = version,
-                BatchId = batchId,
+                ModelId = served.ModelId,
+                ModelVersion = served.Version,
+                BatchId = served.BatchId,
                 Features = features,
-                Count = rows.Length,
+                Count = served.Rows,
                 FeatureCount = width,
-                Predictions = items.Select(p => p.Class).ToArray(),
-                Confidences = items.Select(p => Math.Clamp(p.Confidence, 0f, 1f)).ToArray(),
+                Predictions = served.Predicted,
+                Confidences = served.Confidences.Select(c => Math.Clamp(c, 0f, 1f)).ToArray(),
             }, ct);
             return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             // The caller still gets its predictions: drift monitoring must not take serving down.
-            InferenceMetrics.ObservationFailures.WithLabels(modelId).Inc();
+            InferenceMetrics.ObservationFailures.WithLabels(served.ModelId).Inc();
             logger.LogError(ex, "Could not record observation batch {BatchId} ({Rows} rows) of {ModelId} v{Version}",
-                batchId, rows.Length, modelId, version);
+                served.BatchId, served.Rows, served.ModelId, served.Version);
             return false;
         }
     }
@@ -323,6 +286,9 @@ public sealed partial class InferenceHandlers(
     {
         InferenceMetrics.RejectedRequests.WithLabels(endpoint, status.ToString(CultureInfo.InvariantCulture)).Inc();
         logger.LogDebug("Rejected {Endpoint} request with {Status}: {Detail}", endpoint, status, detail);
-        return TypedResults.Problem(detail: detail, statusCode: status, title: title);
+        // The Open Inference Protocol's error object is {"error": "..."}; v2 answers carry it beside the problem fields.
+        return endpoint.StartsWith("v2", StringComparison.Ordinal)
+            ? TypedResults.Problem(detail: detail, statusCode: status, title: title, extensions: new Dictionary<string, object?> { ["error"] = detail })
+            : TypedResults.Problem(detail: detail, statusCode: status, title: title);
     }
 }

@@ -29,6 +29,9 @@ public static class InferenceMetrics
     public static readonly Counter RejectedRequests = Metrics.CreateCounter(
         "inference_rejected_requests_total", "Requests answered 4xx/503, by endpoint and status code.", "endpoint", "code");
 
+    public static readonly Gauge EvaluationLag = Metrics.CreateGauge(
+        "inference_evaluation_lag_rows", "Rows this replica accepted that drift detection has not evaluated yet, by model.", "model_id");
+
     public static readonly Counter LimitRejections = Metrics.CreateCounter(
-        "inference_limit_rejections_total", "Requests refused by a limit, by endpoint and limit (rate, concurrency, quota).", "endpoint", "limit");
+        "inference_limit_rejections_total", "Requests refused by a limit, by endpoint and limit (rate, concurrency, quota, lag).", "endpoint", "limit");
 }

@@ -29,11 +29,13 @@ public sealed class InferenceModule : IServiceModule
         services.AddAdaptationArtifacts();
         services.AddSingleton<ProductionModel>();
         services.AddSingleton<ServedModels>();
-        services.AddOpenApi();
+        services.AddInferenceOpenApi();
         services.AddSingleton<ClientBatchLedger>();
+        services.AddSingleton<EvaluationLag>();
         services.AddSingleton<InferenceHandlers>();
         services.AddInferenceAccess(configuration);
         services.AddHostedService<ProductionModelLoader>();
+        services.AddHealthChecks().AddCheck<ServedModelsHealthCheck>("models", tags: [PipelineHost.ReadyTag]);
 
         modelEventsEndpoint = EndpointName(
             configuration[$"{MessagingOptions.Section}:{nameof(MessagingOptions.EndpointPrefix)}"],
@@ -44,6 +46,13 @@ public sealed class InferenceModule : IServiceModule
     {
         bus.AddConsumer<ModelDeployedConsumer>().Endpoint(ConfigureModelEventsEndpoint);
         bus.AddConsumer<ModelRolledBackConsumer>().Endpoint(ConfigureModelEventsEndpoint);
+        bus.AddConsumer<DriftWindowEvaluatedConsumer>().Endpoint(e =>
+        {
+            // Every replica hears every window (its own batches are in some of them); temporary like the model events queue.
+            e.Name = ModelEventsEndpoint.Replace("-model-events-", "-evaluated-", StringComparison.Ordinal);
+            e.Temporary = true;
+            e.PrefetchCount = 64;
+        });
     }
 
     private void ConfigureModelEventsEndpoint(IEndpointRegistrationConfigurator e)

@@ -30,6 +30,29 @@ public sealed class InferenceOptions : IValidatableObject
     [Range(1, 65_536)]
     public int ForwardBatchSize { get; set; } = 512;
 
+    /// <summary>Rows of the warm-up forward each loaded version runs before it serves (at most <see cref="ForwardBatchSize"/>).</summary>
+    [Range(1, 65_536)]
+    public int WarmUpRows { get; set; } = 100;
+
+    /// <summary>
+    /// libtorch intra-op threads for this process (torch.set_num_threads); 0 keeps libtorch's default (one per core).
+    /// Measured on the 2-core machine: docs/inference.md, "Threads".
+    /// </summary>
+    [Range(0, 256)]
+    public int TorchThreads { get; set; }
+
+    /// <summary>
+    /// Most rows this replica may have accepted per model that drift detection has not evaluated yet; beyond it the
+    /// predict routes answer 503 with Retry-After. Zero turns the bound off. The last, unfilled window counts too, so
+    /// keep it well above DriftDetection:WindowSize.
+    /// </summary>
+    [Range(0, 100_000_000)]
+    public long MaxLagRows { get; set; } = 20_000;
+
+    /// <summary>A batch no drift window names within this time stops counting as lag (its message was lost or refused).</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan LagExpiry { get; set; } = TimeSpan.FromMinutes(10);
+
     /// <summary>Store each request's features and publish ObservationsIngested (drift monitoring).</summary>
     public bool PublishObservations { get; set; } = true;
 

@@ -1,4 +1,5 @@
 using Pipeline.ML.Models;
+using TorchSharp;
 
 namespace Pipeline.Inference;
 
@@ -25,7 +26,15 @@ public sealed class LoadedModel
         InputLength = bundle.InputLength;
         UnitScale = bundle.UnitScale;
         FeatureNames = bundle.Info.Features?.Select(f => f.Name).ToList();
+        CategoricalColumns = (bundle.Info.Features ?? [])
+            .Select((f, i) => (Column: i, f.Cardinality))
+            .Where(c => c.Cardinality is > 0)
+            .Select(c => new CategoricalColumn(c.Column, FeatureNames![c.Column], c.Cardinality!.Value))
+            .ToList();
     }
+
+    /// <summary>Tabular columns whose manifest declares a cardinality: their values must be codes 0 … cardinality − 1.</summary>
+    public IReadOnlyList<CategoricalColumn> CategoricalColumns { get; }
 
     /// <summary>Tabular column names from the manifest (null for image models).</summary>
     public IReadOnlyList<string>? FeatureNames { get; }
@@ -64,6 +73,31 @@ public sealed class LoadedModel
         return bundle.Predict(rows, batchSize);
     }
 
+    /// <summary>
+    /// Runs the model on <paramref name="rows"/> rows stored back to back in <paramref name="flat"/> (row-major,
+    /// <see cref="InputLength"/> values each) and returns the softmax probabilities, rows × classes, row-major.
+    /// The values go into the tensor with one copy: no per-row arrays. Only valid while the caller holds a lease.
+    /// </summary>
+    internal float[] PredictProbabilities(float[] flat, int rows, int batchSize)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        var shape = new long[InputShape.Count + 1];
+        shape[0] = rows;
+        for (var i = 0; i < InputShape.Count; i++)
+        {
+            shape[i + 1] = InputShape[i];
+        }
+
+        if (flat.Length != (long)rows * InputLength)
+        {
+            throw new ArgumentException($"{flat.Length} values are not {rows} rows of {InputLength}", nameof(flat));
+        }
+
+        using var inputs = torch.tensor(flat, shape);
+        using var probs = bundle.PredictProbabilities(inputs, batchSize);
+        return probs.contiguous().data<float>().ToArray();
+    }
+
     /// <summary>Adds a reference unless the model is already disposed (count reached zero).</summary>
     internal bool TryAddReference()
     {
@@ -96,6 +130,9 @@ public sealed class LoadedModel
         }
     }
 }
+
+/// <summary>A categorical input column with a declared number of categories.</summary>
+public sealed record CategoricalColumn(int Index, string Name, int Cardinality);
 
 /// <summary>
 /// A request's hold on the model version it started with. Dispose it when the request is done; a

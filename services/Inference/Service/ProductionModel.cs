@@ -222,8 +222,16 @@ public sealed class ProductionModel : IDisposable
                     $"the model takes input [{string.Join(", ", bundle.Info.InputShape)}] with {bundle.Info.Classes.Length} classes; the registry says [{string.Join(", ", record.InputShape)}] and at least one class is needed");
             }
 
-            // Warm up (and prove the weights run) before any request can see the model.
+            // Warm up (and prove the weights run) before any request can see the model: one row, then one forward at
+            // the serving batch size, so libtorch's kernels and buffers are ready before readiness says so.
             var probe = bundle.Predict([new float[bundle.InputLength]], 1);
+            var warm = Math.Min(options.ForwardBatchSize, options.WarmUpRows);
+            if (warm > 1)
+            {
+                using var zeros = TorchSharp.torch.zeros([warm, .. bundle.Info.InputShape.Select(d => (long)d)]);
+                using var _ = bundle.PredictProbabilities(zeros, options.ForwardBatchSize);
+            }
+
             if (probe.Length != 1 || probe[0].Probabilities.Length != bundle.Info.Classes.Length)
             {
                 throw new ModelRefusedException("the model's output does not match its class list");

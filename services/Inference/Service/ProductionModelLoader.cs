@@ -18,7 +18,15 @@ public sealed class ProductionModelLoader(
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         InferenceMetrics.ModelVersion.WithLabels(models.Default.ModelId).Set(0);
+        if (options.Value.TorchThreads > 0)
+        {
+            // Process-wide: in the Standalone host the other modules share it.
+            TorchSharp.torch.set_num_threads(options.Value.TorchThreads);
+            logger.LogInformation("libtorch intra-op threads: {Threads}", options.Value.TorchThreads);
+        }
+
         await TryLoadAsync(SwapTrigger.Startup, cancellationToken);
+        models.MarkStartupLoaded();
         await base.StartAsync(cancellationToken);
     }
 

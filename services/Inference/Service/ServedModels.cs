@@ -20,7 +20,15 @@ public sealed class ServedModels(
         [defaultModel.ModelId] = defaultModel,
     };
 
+    private volatile bool startupLoaded;
+
     public ProductionModel Default => defaultModel;
+
+    /// <summary>True once the start-up pass over the registry finished (each production model loaded and warmed, or refused).</summary>
+    public bool StartupLoaded => startupLoaded;
+
+    /// <summary>Called by the loader after its start-up pass, whatever its outcome (a failed pass is retried by refresh).</summary>
+    internal void MarkStartupLoaded() => startupLoaded = true;
 
     /// <summary>The models known here, whether or not a version is loaded yet.</summary>
     public IReadOnlyCollection<ProductionModel> All => models.Values.ToList();

@@ -20,6 +20,13 @@ public sealed record FeatureSpec
     /// <summary>"numeric" or "categorical".</summary>
     [JsonPropertyName("kind")]
     public string Kind { get; init; } = "";
+
+    /// <summary>
+    /// A categorical column's number of categories: its codes are the integers 0 … cardinality − 1, and serving
+    /// refuses any other value with a 400. Optional (then codes are not range-checked); numeric columns have none.
+    /// </summary>
+    [JsonPropertyName("cardinality")]
+    public int? Cardinality { get; init; }
 }
 
 /// <summary>
@@ -153,6 +160,8 @@ public sealed record ModelManifest
                 if (f is null || string.IsNullOrWhiteSpace(f.Name)) errors.Add($"features[{i}] has no name");
                 if (f is not null && f.Kind != FeatureSpec.Numeric && f.Kind != FeatureSpec.Categorical)
                     errors.Add($"features[{i}] ({f.Name}) kind '{f.Kind}' must be \"numeric\" or \"categorical\"");
+                if (f?.Cardinality is { } card && (f.Kind != FeatureSpec.Categorical || card < 1 || card > 1 << 24))
+                    errors.Add($"features[{i}] ({f.Name}) cardinality {card} must be a number of categories from 1 to 16777216, on a categorical column only");
             }
             var dupes = Features.Where(f => f is not null).GroupBy(f => f.Name, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
             if (dupes.Count > 0) errors.Add($"features has duplicate names: {string.Join(", ", dupes)}");

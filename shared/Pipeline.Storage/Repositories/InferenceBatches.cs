@@ -40,6 +40,15 @@ public interface IInferenceBatchRepository
     /// <summary>The batch, or null when it was never recorded.</summary>
     Task<InferenceBatch?> GetAsync(Guid batchId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Marks the batch's labels as received; false when they already were (or the batch is unknown). One statement,
+    /// so two concurrent feedbacks for one batch cannot both succeed.
+    /// </summary>
+    Task<bool> TryMarkLabeledAsync(Guid batchId, CancellationToken cancellationToken = default);
+
+    /// <summary>Clears the mark when the labels could not be published after all (so the client may retry).</summary>
+    Task UnmarkLabeledAsync(Guid batchId, CancellationToken cancellationToken = default);
+
     /// <summary>Removes a batch whose observations could not be stored (so its quota is given back and feedback for it is refused).</summary>
     Task<bool> DeleteAsync(Guid batchId, CancellationToken cancellationToken = default);
 }
@@ -63,6 +72,16 @@ internal static class InferenceBatchSql
         "inference_batches.get",
         "SELECT batch_id AS BatchId, model_id AS ModelId, client_id AS ClientId, row_count AS [RowCount], size_bytes AS SizeBytes, created_at AS CreatedAt FROM dbo.inference_batches WHERE batch_id = @BatchId;",
         "SELECT batch_id AS BatchId, model_id AS ModelId, client_id AS ClientId, row_count AS \"RowCount\", size_bytes AS SizeBytes, created_at AS CreatedAt FROM inference_batches WHERE batch_id = @BatchId;");
+
+    public static readonly SqlQuery MarkLabeled = new(
+        "inference_batches.mark_labeled",
+        "UPDATE dbo.inference_batches SET labeled_at = @Now WHERE batch_id = @BatchId AND labeled_at IS NULL;",
+        "UPDATE inference_batches SET labeled_at = @Now WHERE batch_id = @BatchId AND labeled_at IS NULL;");
+
+    public static readonly SqlQuery UnmarkLabeled = new(
+        "inference_batches.unmark_labeled",
+        "UPDATE dbo.inference_batches SET labeled_at = NULL WHERE batch_id = @BatchId;",
+        "UPDATE inference_batches SET labeled_at = NULL WHERE batch_id = @BatchId;");
 
     public static readonly SqlQuery Delete = new(
         "inference_batches.delete",
@@ -109,6 +128,20 @@ public sealed class InferenceBatchRepository : RepositoryBase, IInferenceBatchRe
     {
         await using var c = await OpenAsync(cancellationToken).ConfigureAwait(false);
         return await c.QuerySingleOrDefaultAsync<InferenceBatch>(Cmd(InferenceBatchSql.Get, new { BatchId = batchId }, ct: cancellationToken)).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> TryMarkLabeledAsync(Guid batchId, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        return await c.ExecuteAsync(Cmd(InferenceBatchSql.MarkLabeled, new { BatchId = batchId, Now }, ct: cancellationToken)).ConfigureAwait(false) > 0;
+    }
+
+    /// <inheritdoc />
+    public async Task UnmarkLabeledAsync(Guid batchId, CancellationToken cancellationToken = default)
+    {
+        await using var c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await c.ExecuteAsync(Cmd(InferenceBatchSql.UnmarkLabeled, new { BatchId = batchId }, ct: cancellationToken)).ConfigureAwait(false);
     }
 
     /// <inheritdoc />

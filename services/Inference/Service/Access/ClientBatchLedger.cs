@@ -64,6 +64,29 @@ public sealed class ClientBatchLedger(
     }
 
     /// <summary>
+    /// Takes the batch's one feedback: null when these are its first labels, a 409 when labels were already accepted
+    /// (they are not replaced). Call after <see cref="CheckFeedbackAsync"/>; throws when the database fails.
+    /// </summary>
+    public async Task<Refusal?> ClaimFeedbackAsync(Guid batchId, CancellationToken ct) =>
+        await batches.TryMarkLabeledAsync(batchId, ct)
+            ? null
+            : new Refusal(StatusCodes.Status409Conflict, "Labels already received",
+                $"Batch {batchId} already has its labels; a batch takes feedback once, and the first labels stand.");
+
+    /// <summary>Gives the batch's feedback back when its labels could not be published (best effort; the client may retry).</summary>
+    public async Task ReleaseFeedbackAsync(Guid batchId)
+    {
+        try
+        {
+            await batches.UnmarkLabeledAsync(batchId, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Could not clear the feedback mark of batch {BatchId}", batchId);
+        }
+    }
+
+    /// <summary>
     /// Null when <paramref name="client"/> may send <paramref name="labels"/> labels for the batch: it was recorded
     /// here for this model, by this client, with that many rows. Otherwise 404, 403 or 400 with the reason.
     /// </summary>
