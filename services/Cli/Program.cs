@@ -1,5 +1,13 @@
 using System.CommandLine;
 using Pipeline.Cli.Commands;
+using Spectre.Console;
+
+// Piped or redirected, Spectre assumes 80 columns and wraps tables (a run id over 4 lines); a file or a pipe has no
+// width, so tables keep their natural width there (COLUMNS still wins when set).
+if (Console.IsOutputRedirected && !int.TryParse(Environment.GetEnvironmentVariable("COLUMNS"), out _))
+{
+    AnsiConsole.Profile.Width = 400;
+}
 
 var root = new RootCommand("pipelinectl: operate the drift-adaptive model pipeline");
 

@@ -97,7 +97,10 @@ public sealed record RunApprovalEntry
     public string? Reason { get; init; }
 }
 
-/// <summary>The gate's measurements of the candidate against the production version it would replace.</summary>
+/// <summary>
+/// The gate's measurements of the run's candidate (the one awaiting approval or decided, not the last one evaluated)
+/// against the production version it would replace.
+/// </summary>
 public sealed record RunEvaluationSummary
 {
     public required string Decision { get; init; }
@@ -112,7 +115,12 @@ public sealed record RunEvaluationSummary
     public double? GainUpper { get; init; }
     public double? ForgettingLower { get; init; }
     public double? ForgettingUpper { get; init; }
-    public double LatencyMs { get; init; }
+    /// <summary>The candidate's latency per batch; null when only its change is known (<see cref="LatencyIncrease"/>).</summary>
+    public double? LatencyMs { get; init; }
+    /// <summary>The candidate's latency change against production (0.1 = 10 % slower), when the run had a tournament.</summary>
+    public double? LatencyIncrease { get; init; }
+    /// <summary>The strategy that made the candidate, when the run had a tournament.</summary>
+    public string? Strategy { get; init; }
 }
 
 /// <summary>The run's tournament: how the policy read the shift, which strategies entered and why, and the verdict.</summary>

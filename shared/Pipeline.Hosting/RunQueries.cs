@@ -61,14 +61,7 @@ public sealed class RunQueries(
             {
                 Decision = a.Decision.ToString(), DecidedBy = a.DecidedBy, Mode = a.Mode.ToString(), DecidedAt = a.DecidedAt, Reason = a.Reason,
             }).ToList(),
-            Evaluation = evaluation is null ? null : new RunEvaluationSummary
-            {
-                Decision = evaluation.Decision, ProductionVersion = evaluation.ProductionVersion, CandidateVersion = evaluation.CandidateVersion,
-                ShiftedBefore = evaluation.AccShiftedBefore, ShiftedAfter = evaluation.AccShiftedAfter,
-                OriginalBefore = evaluation.AccOriginalBefore, OriginalAfter = evaluation.AccOriginalAfter, Forgetting = evaluation.Forgetting,
-                GainLower = evaluation.GainLower, GainUpper = evaluation.GainUpper,
-                ForgettingLower = evaluation.ForgettingLower, ForgettingUpper = evaluation.ForgettingUpper, LatencyMs = evaluation.LatencyMs,
-            },
+            Evaluation = EvaluationOf(run, evaluation, candidates),
             MaskSelectedFraction = mask?.SelectedFraction,
             Tournament = tournament is null ? null : new RunTournamentSummary
             {
@@ -83,6 +76,46 @@ public sealed class RunQueries(
                 Forgetting = c.Forgetting, ForgettingLower = c.ForgettingLower, ForgettingUpper = c.ForgettingUpper,
                 LatencyIncrease = c.LatencyIncrease, Score = c.Score, Outcome = c.Outcome, Reason = c.Reason,
             }).ToList(),
+        };
+    }
+
+    /// <summary>
+    /// The gate's measurements of the run's candidate (the one awaiting approval, deployed or rejected), not of the
+    /// last one evaluated. The gate keeps one evaluation row per run, which in a tournament is the last candidate it
+    /// measured; when that is another entrant, the candidate's numbers come from its tournament entry (gain and
+    /// forgetting with their intervals, measured on the same holdouts against the same production accuracies, so
+    /// after = before + gain and original after = before − forgetting exactly) and its latency as a change.
+    /// </summary>
+    public static RunEvaluationSummary? EvaluationOf(AdaptationRun run, EvaluationRecord? evaluation, IReadOnlyList<CandidateEntry> candidates)
+    {
+        if (evaluation is null)
+        {
+            return null;
+        }
+
+        var last = candidates.FirstOrDefault(c => c.CandidateVersion == evaluation.CandidateVersion);
+        var stored = new RunEvaluationSummary
+        {
+            Decision = evaluation.Decision, ProductionVersion = evaluation.ProductionVersion, CandidateVersion = evaluation.CandidateVersion,
+            Strategy = last?.Strategy,
+            ShiftedBefore = evaluation.AccShiftedBefore, ShiftedAfter = evaluation.AccShiftedAfter,
+            OriginalBefore = evaluation.AccOriginalBefore, OriginalAfter = evaluation.AccOriginalAfter, Forgetting = evaluation.Forgetting,
+            GainLower = evaluation.GainLower, GainUpper = evaluation.GainUpper,
+            ForgettingLower = evaluation.ForgettingLower, ForgettingUpper = evaluation.ForgettingUpper, LatencyMs = evaluation.LatencyMs,
+            LatencyIncrease = last?.LatencyIncrease,
+        };
+        if (run.CandidateVersion is not { } chosen || chosen == evaluation.CandidateVersion
+            || candidates.FirstOrDefault(c => c.CandidateVersion == chosen) is not { Gain: { } gain, Forgetting: { } forgetting } entry)
+        {
+            return stored;
+        }
+
+        return stored with
+        {
+            Decision = entry.Decision ?? evaluation.Decision, CandidateVersion = chosen, Strategy = entry.Strategy,
+            ShiftedAfter = evaluation.AccShiftedBefore + gain, OriginalAfter = evaluation.AccOriginalBefore - forgetting, Forgetting = forgetting,
+            GainLower = entry.GainLower, GainUpper = entry.GainUpper, ForgettingLower = entry.ForgettingLower, ForgettingUpper = entry.ForgettingUpper,
+            LatencyMs = null, LatencyIncrease = entry.LatencyIncrease,
         };
     }
 

@@ -45,9 +45,13 @@ public sealed class ByomWorld() : PipelineWorld("byom")
         return http;
     }
 
+    /// <summary>The services' SQLite database (for pipelinectl's offline --db).</summary>
+    public string DatabasePath { get; private set; } = "";
+
     private protected override async Task StartMoreAsync(ServiceHosts hosts, IDictionary<string, string?> settings)
     {
         ArtifactRoot = hosts.ArtifactRoot;
+        DatabasePath = hosts.DatabasePath;
         (_, InferenceUrl) = await hosts.StartWebAsync([new InferenceModule()], settings, app =>
         {
             app.MapPipelineEndpoints();
@@ -128,7 +132,8 @@ public sealed class ByomFlowTests(ByomWorld world) : IClassFixture<ByomWorld>
         var dir = PyTorchModels.Directory;
         var work = Directory.CreateTempSubdirectory("byom-bad-").FullName;
         var manifest = Path.Combine(work, "bad.json");
-        await File.WriteAllTextAsync(manifest, (await File.ReadAllTextAsync(Path.Combine(dir, "tabular.json"))).Replace("\"head\"", "\"fc\"", StringComparison.Ordinal));
+        await File.WriteAllTextAsync(manifest, (await File.ReadAllTextAsync(Path.Combine(dir, "tabular.json"))).Replace("\"head\"", "\"fc\"", StringComparison.Ordinal)
+            .Replace("\"byom-tabular\"", $"\"{model}\"", StringComparison.Ordinal));
         var error = new StringWriter();
         var exit = await RegisterAsync(model, error, "--file", Path.Combine(dir, "tabular.pt"), "--manifest", manifest,
             "--reference-csv", Path.Combine(dir, "tabular-reference.csv"), "--label-column", "label");
@@ -187,7 +192,8 @@ public sealed class ByomFlowTests(ByomWorld world) : IClassFixture<ByomWorld>
     private static async Task AssertServiceMatchesPyTorchAsync(HttpClient http, string model, string torchScript, IReadOnlyList<float[]> rows, int[] shape)
     {
         var served = await PredictAsync(http, model, rows);
-        var logits = PyTorchModels.Predict(torchScript, rows.SelectMany(r => r).ToArray(), shape).Logits;
+        // load_adapted.load: the TorchScript module, with the readout beside it when the version has one.
+        var logits = PyTorchModels.Predict(torchScript, rows.SelectMany(r => r).ToArray(), shape, adapted: true).Logits;
         var classes = served.Predictions[0].Probabilities.Length;
         for (var i = 0; i < rows.Count; i++)
         {
@@ -225,10 +231,24 @@ public sealed class ByomFlowTests(ByomWorld world) : IClassFixture<ByomWorld>
         {
             Assert.Equal("torchscript", record.Architecture);
             Assert.True(bundle.Info.Adaptations >= 1);
-            var exported = Path.Combine(Directory.CreateTempSubdirectory("byom-v2-").FullName, "v2.pt");
-            bundle.ExportTorchScript(exported);
-            await AssertServiceMatchesPyTorchAsync(http, model, exported, rows, shape);
         }
+
+        // pipelinectl models export: over the bus (the production version by default) and offline from the database.
+        var overBus = Directory.CreateTempSubdirectory("byom-v2-").FullName;
+        var exported = await Pipelinectl.RunAsync("models", "export", model, "--out", overBus, "--artifacts", world.ArtifactRoot, "--user", "alice", "--password", "alice");
+        Assert.True(exported.Code == 0, exported.Err);
+        Assert.Contains($"exported {model} v2 (production)", exported.Out, StringComparison.Ordinal);
+        var manifest = ModelManifest.Load(Path.Combine(overBus, $"{model}-v2.json"));
+        Assert.Equal(model, manifest.Name);
+        await AssertServiceMatchesPyTorchAsync(http, model, Path.Combine(overBus, $"{model}-v2.pt"), rows, shape);
+        var offline = Directory.CreateTempSubdirectory("byom-v2-offline-").FullName;
+        exported = await Pipelinectl.RunAsync("models", "export", model, "--version", "2", "--db", world.DatabasePath, "--artifacts", world.ArtifactRoot, "--out", offline);
+        Assert.True(exported.Code == 0, exported.Err);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(overBus, $"{model}-v2.json")), File.ReadAllBytes(Path.Combine(offline, $"{model}-v2.json")));
+        await AssertServiceMatchesPyTorchAsync(http, model, Path.Combine(offline, $"{model}-v2.pt"), rows, shape);
+        var missing = await Pipelinectl.RunAsync("models", "export", model, "--version", "9", "--db", world.DatabasePath, "--artifacts", world.ArtifactRoot, "--out", offline);
+        Assert.Equal(2, missing.Code);
+        Assert.Equal($"error: {model} v9 is not registered (versions: v1, v2)", missing.Err.Trim());
     }
 
     private static (List<float[]> Rows, int[] Labels) ReadCsv(string path, int n)

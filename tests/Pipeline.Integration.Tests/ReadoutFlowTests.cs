@@ -15,6 +15,15 @@ public sealed class ReadoutWorld() : PipelineWorld("readout")
         ["Gate:Mode"] = "Auto", ["Gate:MinGain"] = "-1", ["Gate:MaxForgetting"] = "1", ["Gate:MaxLatencyIncrease"] = "100",
         ["Tuning:Strategy"] = "mist-ridge",
     };
+
+    /// <summary>The services' artifact store (for pipelinectl models export).</summary>
+    public string ArtifactRoot { get; private set; } = "";
+
+    private protected override Task StartMoreAsync(ServiceHosts hosts, IDictionary<string, string?> settings)
+    {
+        ArtifactRoot = hosts.ArtifactRoot;
+        return Task.CompletedTask;
+    }
 }
 
 public class ReadoutFlowTests(ReadoutWorld world) : IClassFixture<ReadoutWorld>
@@ -54,6 +63,23 @@ public class ReadoutFlowTests(ReadoutWorld world) : IClassFixture<ReadoutWorld>
             using (var logits = candidate.Model.Forward(shifted.Images))
                 classifierOnly = Accuracy(logits.argmax(1), truth);
             Assert.True(served > classifierOnly, $"readout {served:F3} vs the untrained classifier {classifierOnly:F3}");
+
+            // Back to PyTorch: pipelinectl models export (over the bus, production by default) writes the built-in's
+            // TorchScript template filled with the version's weights, its manifest and the ridge readout's arrays;
+            // tools/byom/load_adapted.py then predicts the served probabilities.
+            var dir = Directory.CreateTempSubdirectory("readout-export-").FullName;
+            var exported = await Pipelinectl.RunAsync("models", "export", model, "--out", dir, "--artifacts", world.ArtifactRoot);
+            Assert.True(exported.Code == 0, exported.Err);
+            var name = $"{model}-v{trained.CandidateVersion}";
+            Assert.Contains("predicts through its ridge readout", exported.Out, StringComparison.Ordinal);
+            Assert.True(File.Exists(Path.Combine(dir, name + ".json")));
+            Assert.True(File.Exists(Path.Combine(dir, name + ".readout.npz")));
+            using var rows = shifted.Images.narrow(0, 0, Math.Min(64, shifted.Images.shape[0]));
+            var pyLogits = Pipeline.ML.Tests.PyTorchModels.Predict(Path.Combine(dir, name + ".pt"), rows.contiguous().data<float>().ToArray(), candidate.Info.InputShape, adapted: true).Logits;
+            using var expected = candidate.PredictProbabilities(rows);
+            using var pytorch = nn.functional.softmax(tensor(pyLogits).reshape(-1, candidate.Info.Classes.Length), 1);
+            var worst = (expected - pytorch).abs().max().item<float>();
+            Assert.True(worst <= 1e-4, $"PyTorch's probabilities differ from the service's by {worst}");
         }
     }
 

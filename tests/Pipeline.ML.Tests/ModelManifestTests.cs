@@ -33,12 +33,23 @@ public sealed class ModelManifestTests
     [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [4], "classes": ["a","b"], "classifier_prefix": "fc", "embedding_method": "1x" }""", "embedding_method '1x' is not a method name")]
     [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [3], "classes": ["a","b"], "classifier_prefix": "fc", "features": [{"name":"a","kind":"numeric"},{"name":"b","kind":"categorical"}] }""", "input_shape must be [2], not [3]")]
     [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [2], "classes": ["a","b"], "classifier_prefix": "fc", "features": [{"name":"a","kind":"numeric"},{"name":"a","kind":"ordinal"}] }""", "kind 'ordinal' must be")]
-    [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [4], "classes": ["a","b"], "classifier_prefix": "fc", "input_shap": [4] }""", "not valid JSON for a manifest")]
+    [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [4], "classes": ["a","b"], "classifier_prefix": "fc", "input_shap": [4] }""", "manifest: unknown field 'input_shap' (did you mean 'input_shape'?); valid fields: name, format, input_shape, input_scale, classes, embedding_method, classifier_prefix, features")]
+    [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [1], "classes": ["a","b"], "clasifier_prefix": "fc" }""", "unknown field 'clasifier_prefix' (did you mean 'classifier_prefix'?)")]
+    [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [1], "classes": ["a","b"], "classifier_prefix": "fc", "features": [{"name":"a","type":"numeric"}] }""", "features[0]: unknown field 'type'; valid fields: name, kind")]
     [InlineData("[1, 2]", "not valid JSON for a manifest")]
     public void Each_problem_is_named(string json, string expected)
     {
         var ex = Assert.Throws<ModelValidationException>(() => ModelManifest.Parse(json));
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_typo_names_the_field_and_the_valid_ones_never_a_dotnet_type()
+    {
+        var ex = Assert.Throws<ModelValidationException>(() => ModelManifest.Parse("""{ "nmae": "x", "format": "torchscript" }"""));
+        Assert.DoesNotContain("Pipeline.ML", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(".NET", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith("manifest: unknown field 'nmae' (did you mean 'name'?)", Assert.Single(ex.Errors), StringComparison.Ordinal);
     }
 
     [Fact]

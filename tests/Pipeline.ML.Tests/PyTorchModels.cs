@@ -43,8 +43,11 @@ public static class PyTorchModels
         return dir;
     }
 
-    /// <summary>PyTorch's logits [N, C] (and optionally the embedding) for float32 rows of <paramref name="shape"/>.</summary>
-    public static (float[] Logits, float[]? Embedding) Predict(string modelPath, float[] inputs, IReadOnlyList<int> shape, string? embedMethod = null)
+    /// <summary>
+    /// PyTorch's logits [N, C] (and optionally the embedding) for float32 rows of <paramref name="shape"/>; with
+    /// <paramref name="adapted"/> the file is loaded by tools/byom/load_adapted.py (its readout beside it applied).
+    /// </summary>
+    public static (float[] Logits, float[]? Embedding) Predict(string modelPath, float[] inputs, IReadOnlyList<int> shape, string? embedMethod = null, bool adapted = false)
     {
         var dir = Path.Combine(Path.GetTempPath(), "byom-predict-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(dir);
@@ -56,6 +59,7 @@ public static class PyTorchModels
             File.WriteAllBytes(input, MemoryMarshal.AsBytes(inputs.AsSpan()).ToArray());
             var args = new List<string> { Path.Combine(ToolsDirectory, "predict.py"), modelPath, input, string.Join(",", shape), output };
             if (embedMethod is not null) args.AddRange(["--embed", embedMethod, emb]);
+            if (adapted) args.Add("--adapted");
             Run([.. args]);
             var logits = MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(output)).ToArray();
             var embedding = embedMethod is null ? null : MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(emb)).ToArray();
@@ -67,7 +71,8 @@ public static class PyTorchModels
         }
     }
 
-    private static string Run(params string[] args)
+    /// <summary>Runs a Python script of tools/byom (or <c>-c CODE</c>) with Debian's python3 and returns its stdout.</summary>
+    public static string Run(params string[] args)
     {
         var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in args) psi.ArgumentList.Add(a);

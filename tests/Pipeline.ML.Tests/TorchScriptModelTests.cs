@@ -160,7 +160,9 @@ public sealed class TorchScriptModelTests
             Assert.Throws<ModelValidationException>(() => ModelBundle.FromTorchScript(file ?? Cnn, m, torch.CPU)).Message;
 
         Assert.Contains("must return [2, 3] logits", Refusal(manifest with { Classes = ["a", "b", "c"] }), StringComparison.Ordinal);
-        Assert.Contains("classifier_prefix 'fc' names no parameter", Refusal(manifest with { ClassifierPrefix = "fc" }), StringComparison.Ordinal);
+        // Every layer that owns parameters is listed (not a sample that cuts off the classifier), the last one named.
+        Assert.Contains("classifier_prefix 'fc' names no parameter; the module's parameter prefixes are features.0, features.1, features.4, features.5, features.9, classifier (the last, 'classifier', is usually the final layer)",
+            Refusal(manifest with { ClassifierPrefix = "fc" }), StringComparison.Ordinal);
         Assert.Contains("rejects input_shape [3, 32, 32]", Refusal(manifest with { InputShape = [3, 32, 32] }), StringComparison.Ordinal);
         Assert.Contains("embedding_method 'features_of'", Refusal(manifest with { EmbeddingMethod = "features_of" }), StringComparison.Ordinal);
         var junk = Path.Combine(Synthetic.TempDir(), "junk.pt");

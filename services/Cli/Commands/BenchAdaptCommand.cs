@@ -39,7 +39,7 @@ public static class BenchAdaptCommand
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Base-model cache (default $PIPELINE_CACHE_DIR or ~/.cache/pipeline)" };
         var model = new Option<string?>("--model") { Description = "Your TorchScript model (.pt saved by torch.jit.save) instead of a built-in architecture" };
         var manifest = new Option<string?>("--manifest") { Description = "The manifest of --model (docs/models.md)" };
-        var saveAdapted = new Option<string?>("--save-adapted") { Description = "Write each adapted model to DIR/<method>.pt (TorchScript) + DIR/<method>.json" };
+        var saveAdapted = new Option<string?>("--save-adapted") { Description = "Write each adapted model to DIR/<method>.pt (TorchScript) + DIR/<method>.json, and DIR/<method>.readout.npz when it predicts through a readout (tools/byom/load_adapted.py loads them)" };
         var originalCsv = new Option<string?>("--original-csv") { Description = "Labelled original rows (CSV) for a model that does not take Fashion-MNIST images" };
         var shiftedCsv = new Option<string?>("--shifted-csv") { Description = "Labelled shifted rows (CSV): adaptation set and shifted test set" };
         var labelColumn = new Option<string?>("--label-column") { Description = "Label column of the CSV files (class name or index)" };

@@ -9,7 +9,7 @@ using Pipeline.Storage.Artifacts;
 namespace Pipeline.Cli.Commands;
 
 /// <summary>
-/// <c>models register|list|show|versions</c>: requests to the service that owns the registry (Deployment), over
+/// <c>models register|list|show|versions|export</c>: requests to the service that owns the registry (Deployment), over
 /// RabbitMQ. Register uploads the files to the artifact store the services share, then sends RegisterModel.
 /// </summary>
 public static class ModelsCommands
@@ -21,7 +21,8 @@ public static class ModelsCommands
         models.Subcommands.Add(Register());
         models.Subcommands.Add(List());
         models.Subcommands.Add(Show("show", "A model's production and latest version, with its input, classes and reference data"));
-        models.Subcommands.Add(Show("versions", "Every version of a model"));
+        models.Subcommands.Add(Show("versions", "Every version of a model: status (production, rolled back, rejected, lost tournament…), run and strategy"));
+        models.Subcommands.Add(ModelsExportCommand.Create());
         return models;
     }
 
@@ -55,6 +56,11 @@ public static class ModelsCommands
                 if (!Pipeline.Contracts.Validation.Rules.IsValidModelId(id)) return Fail($"model id '{id}' must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit");
                 if (!File.Exists(path)) return Fail($"--file {path} does not exist");
                 var parsed = manifestPath is null ? null : ModelManifest.Load(manifestPath);
+                if (parsed is not null && parsed.Name != id)
+                {
+                    return Fail($"the manifest's name is '{parsed.Name}' but the model id is '{id}': register it as '{parsed.Name}', or set \"name\": \"{id}\" in {manifestPath}");
+                }
+
                 var info = parsed is not null ? ModelInfo.FromManifest(parsed) : ReadPipelineModel(path);
                 var (imagesPath, labelsPath, csvPath, column) = (r.GetValue(images), r.GetValue(labels), r.GetValue(csv), r.GetValue(labelColumn));
                 LabelledRows rows;
@@ -148,23 +154,39 @@ public static class ModelsCommands
             var catalog = await QueryAsync(r, r.GetValue(model), ct);
             var m = catalog.Models.Single();
             Console.WriteLine($"{m.ModelId}: production {(m.ProductionVersion is { } p ? "v" + p : "none")}, latest {(m.LatestVersion is { } l ? "v" + l : "none")}");
-            var versions = name == "versions" ? m.Versions.OrderBy(v => v.Version).ToList()
-                : m.Versions.Where(v => v.Version == m.ProductionVersion || v.Version == m.LatestVersion).ToList();
+            if (name == "versions")
+            {
+                ModelVersionsView.Print(m, await RunsOfAsync(r, m.ModelId, ct));
+                return 0;
+            }
+
+            var versions = m.Versions.Where(v => v.Version == m.ProductionVersion || v.Version == m.LatestVersion).ToList();
             foreach (var v in versions)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  v{v.Version}  {v.Architecture}  input [{string.Join(", ", v.InputShape)}]  {v.Classes.Count} classes  {v.ParamsTotal:N0} parameters  by {v.CreatedBy} at {v.CreatedAt:u}  sha256 {v.Sha256[..12]}"));
-                if (name == "show")
-                {
-                    Console.WriteLine($"      classes: {string.Join(", ", v.Classes)}");
-                    Console.WriteLine($"      artifact: {v.ArtifactUri}");
-                    Console.WriteLine($"      metadata: {v.Metadata}");
-                }
+                Console.WriteLine($"      classes: {string.Join(", ", v.Classes)}");
+                Console.WriteLine($"      artifact: {v.ArtifactUri}");
+                Console.WriteLine($"      metadata: {v.Metadata}");
             }
 
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>The model's runs by id from the run owner; null when it does not answer (the versions still print).</summary>
+    private static async Task<Dictionary<Guid, RunSummary>?> RunsOfAsync(ParseResult r, string modelId, CancellationToken ct)
+    {
+        try
+        {
+            var runs = await OperatorClient.QueryAsync<ListRuns, RunList>(Ctl.Broker(r), new ListRuns { ModelId = modelId, Limit = 1000 }, Ctl.AdaptationRuns, Ctl.Timeout(r), ct);
+            return runs.Runs.ToDictionary(x => x.RunId);
+        }
+        catch (OperatorException)
+        {
+            return null;
+        }
     }
 
     private static Task<ModelCatalog> QueryAsync(ParseResult r, string? modelId, CancellationToken ct) =>
@@ -182,7 +204,7 @@ public static class ModelsCommands
         }
     }
 
-    private static string DefaultArtifactRoot() =>
+    internal static string DefaultArtifactRoot() =>
         Environment.GetEnvironmentVariable("Storage__ArtifactRoot") is { Length: > 0 } a ? a
         : Environment.GetEnvironmentVariable("PIPELINE_Storage__ArtifactRoot") is { Length: > 0 } b ? b
         : Path.Combine(".pipeline", "artifacts");

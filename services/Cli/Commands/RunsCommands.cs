@@ -148,15 +148,20 @@ public static class RunsCommands
 
         if (d.Evaluation is { } e)
         {
-            var t = new Table().Title($"evaluation: {e.Decision}").AddColumns("", $"production v{e.ProductionVersion}", $"candidate v{e.CandidateVersion}");
+            var awaited = run.State == "AwaitingApproval" ? " (awaiting approval)" : "";
+            var by = e.Strategy is { } s ? $" {Markup.Escape(s)}" : "";
+            var t = new Table().Title($"evaluation of candidate v{e.CandidateVersion}{by}{awaited}: {e.Decision}")
+                .AddColumns("", $"production v{e.ProductionVersion}", $"candidate v{e.CandidateVersion}");
             t.AddRow("shifted holdout", P(e.ShiftedBefore), P(e.ShiftedAfter));
             t.AddRow("original holdout", P(e.OriginalBefore), P(e.OriginalAfter));
             AnsiConsole.Write(t);
+            var latency = e.LatencyMs is { } ms ? $"candidate latency {ms:F2} ms per batch"
+                : e.LatencyIncrease is { } inc ? $"candidate latency {inc.ToString("+0%;-0%;0%", CultureInfo.InvariantCulture)} against production" : "latency not measured";
             AnsiConsole.MarkupLine($"gain {e.ShiftedAfter - e.ShiftedBefore:P2}{Ci(e.GainLower, e.GainUpper)}; " +
-                $"forgetting {e.Forgetting:P2}{Ci(e.ForgettingLower, e.ForgettingUpper)}; candidate latency {e.LatencyMs:F2} ms per batch");
+                $"forgetting {e.Forgetting:P2}{Ci(e.ForgettingLower, e.ForgettingUpper)}; {latency}");
         }
 
-        TournamentView.Print(d.Tournament, d.Candidates);
+        TournamentView.Print(d.Tournament, d.Candidates, run.CandidateVersion, run.State);
         foreach (var a in d.Approvals)
         {
             AnsiConsole.MarkupLine($"{a.Decision} by [bold]{Markup.Escape(a.DecidedBy)}[/] ({a.Mode}) at {a.DecidedAt:u}: {Markup.Escape(a.Reason ?? "")}");

@@ -196,10 +196,6 @@ public static partial class AdaptBenchmark
         {
             if (!KnownMethods.Contains(m)) throw new ArgumentException($"unknown method '{m}'", nameof(options));
         }
-        if (options.SaveAdaptedDirectory is not null && options.ModelPath is null)
-            throw new ArgumentException("--save-adapted writes TorchScript and needs a user's model (--model, --manifest)", nameof(options));
-        if (options.SaveAdaptedDirectory is not null && methods.Contains("mist-ridge"))
-            throw new ArgumentException("--save-adapted writes TorchScript, which cannot carry mist-ridge's ridge readout; leave mist-ridge out or drop --save-adapted", nameof(options));
         var total = Stopwatch.StartNew();
 
         // A user's model is loaded (and checked against its manifest) before any data, so a bad file fails fast.
@@ -320,17 +316,18 @@ public static partial class AdaptBenchmark
     }
 
     /// <summary>
-    /// Writes an adapted model as <c>DIR/METHOD.pt</c>, TorchScript that PyTorch's <c>torch.jit.load</c> reads, and
-    /// <c>DIR/METHOD.json</c>, its manifest (the input manifest, unchanged: adaptation keeps names and shapes).
+    /// Writes an adapted model as <c>DIR/METHOD.pt</c>, TorchScript that PyTorch's <c>torch.jit.load</c> reads (a
+    /// built-in through its template), <c>DIR/METHOD.json</c>, its manifest (a user's model keeps its manifest:
+    /// adaptation keeps names and shapes), and,
+    /// when the method leaves a readout (mist-ridge, mist-proto, ridge, prototype), <c>DIR/METHOD.readout.npz</c>:
+    /// tools/byom/load_adapted.py loads the pair and predicts as the service does.
     /// </summary>
     public static void SaveAdapted(ModelBundle model, string directory, string method)
     {
         ArgumentNullException.ThrowIfNull(model);
-        if (model.ServesReadout)
-            throw new ArgumentException($"--save-adapted: {method} predicts through a {model.Readout!.Kind} readout, which a TorchScript file cannot carry", nameof(model));
         Directory.CreateDirectory(directory);
         model.ExportTorchScript(Path.Combine(directory, method + ".pt"));
-        File.WriteAllText(Path.Combine(directory, method + ".json"), model.Info.ToManifest().ToJson());
+        File.WriteAllText(Path.Combine(directory, method + ".json"), model.ExportManifest().ToJson());
     }
 }
 

@@ -54,16 +54,49 @@ public sealed partial class ModelBundle
         }
     }
 
-    /// <summary>Writes the network as a TorchScript file PyTorch loads (user models only, and only without a serving readout).</summary>
-    public void ExportTorchScript(string path)
+    /// <summary>
+    /// Writes the network as a TorchScript file PyTorch loads (a built-in through its TorchScript template,
+    /// <see cref="BuiltInTorchScript"/>) and, when the version has a readout, the readout's arrays beside it
+    /// (<c>NAME.readout.npz</c>, <see cref="ReadoutExport"/>): a version whose readout serves predicts as the service
+    /// does only with both (tools/byom/load_adapted.py). A stale readout file of an earlier export at that place is
+    /// removed. Returns the files written.
+    /// </summary>
+    public IReadOnlyList<string> ExportTorchScript(string path)
     {
-        if (Model is not TorchScriptNetwork script)
-            throw new InvalidOperationException($"{Info.Architecture} is a built-in architecture, not a TorchScript module");
-        if (ServesReadout)
-            throw new InvalidOperationException(
-                $"this version predicts through a {Readout!.Kind} readout on the module's embedding, which a TorchScript file cannot carry; serve it from the pipeline's model file");
-        script.Save(path);
+        ArgumentNullException.ThrowIfNull(path);
+        var converted = Model switch
+        {
+            TorchScriptNetwork => null,
+            BuiltInNetwork b => BuiltInTorchScript.Convert(b),
+            _ => throw new InvalidOperationException($"{Info.Architecture} cannot be exported as TorchScript"),
+        };
+        try
+        {
+            var script = converted ?? (TorchScriptNetwork)Model;
+            var beside = ReadoutExport.PathBeside(path);
+            script.Save(path);
+            if (Readout is not { } readout)
+            {
+                if (File.Exists(beside)) File.Delete(beside);
+                return [path];
+            }
+
+            ReadoutExport.ToNpz(readout, ServesReadout, script.EmbeddingMethod, Info.Classes).Save(beside);
+            return [path, beside];
+        }
+        finally
+        {
+            converted?.Dispose();
+        }
     }
+
+    /// <summary>
+    /// The manifest of the exported TorchScript file (<see cref="ExportTorchScript"/>): this version's metadata; a
+    /// built-in's names its template's <c>embed</c> method, so the file registers again as a user's model.
+    /// </summary>
+    public ModelManifest ExportManifest() => Model is BuiltInNetwork
+        ? Info.ToManifest() with { EmbeddingMethod = BuiltInTorchScript.EmbeddingMethod }
+        : Info.ToManifest();
 
     /// <summary>Loads a model saved with <see cref="Save"/> onto the device (default: auto).</summary>
     public static ModelBundle Load(string path, Device? device = null)

@@ -114,7 +114,8 @@ public sealed record ModelManifest
         }
         catch (JsonException ex)
         {
-            throw new ModelValidationException([$"manifest is not valid JSON for a manifest: {ex.Message}"]);
+            var unknown = ManifestFields.Unknown(json);
+            throw new ModelValidationException(unknown.Count > 0 ? unknown : [$"manifest is not valid JSON for a manifest: {ex.Message}"]);
         }
         if (manifest is null) throw new ModelValidationException(["manifest is empty (null)"]);
         var errors = manifest.Validate();

@@ -15,7 +15,7 @@ internal static class ModelProbe
         if (!names.Any(n => ClassifierNetwork.IsUnder(n, info.ClassifierPrefix)))
         {
             throw new ModelValidationException([
-                $"classifier_prefix '{info.ClassifierPrefix}' names no parameter; the module's parameters are {Sample(names)}"]);
+                $"classifier_prefix '{info.ClassifierPrefix}' names no parameter; {Prefixes(names)}"]);
         }
         if (names.All(n => ClassifierNetwork.IsUnder(n, info.ClassifierPrefix)))
             throw new ModelValidationException([$"classifier_prefix '{info.ClassifierPrefix}' covers every parameter; it must name only the final layer"]);
@@ -58,8 +58,15 @@ internal static class ModelProbe
         }
     }
 
-    private static string Sample(List<string> names) =>
-        string.Join(", ", names.Take(8)) + (names.Count > 8 ? $", … ({names.Count} in all)" : "");
+    /// <summary>
+    /// Every layer that owns parameters (each parameter name without its last part), in the module's order: all of
+    /// them are candidates for classifier_prefix, and the last one is usually the classifier.
+    /// </summary>
+    internal static string Prefixes(IReadOnlyList<string> names)
+    {
+        var prefixes = names.Select(n => n.LastIndexOf('.') is var i and > 0 ? n[..i] : n).Distinct(StringComparer.Ordinal).ToList();
+        return $"the module's parameter prefixes are {string.Join(", ", prefixes)} (the last, '{prefixes[^1]}', is usually the final layer)";
+    }
 
     private static string FirstLine(string message)
     {
