@@ -83,6 +83,8 @@ public sealed record DriftDetected : IRunMessage
     public required DriftSeverity Severity { get; init; }
     public required double DatasetDriftScore { get; init; }
     public IReadOnlyList<FeatureDriftScore> TopFeatures { get; init; } = [];
+    /// <summary>Every feature the window flagged as drifted (the tournament's policy reads the kind of shift from all of them).</summary>
+    public IReadOnlyList<FeatureDriftScore> DriftedFeatures { get; init; } = [];
     /// <summary>When the last clean window closed: rows received after it are the shifted data. Null: unknown.</summary>
     public DateTimeOffset? DriftStartedAt { get; init; }
     /// <summary>Set when an operator started the run with StartAdaptation.</summary>

@@ -35,7 +35,7 @@ public sealed partial class RunOwner
             .Where(t => t.RunId != run.RunId)
             .Select(t => new TournamentHistory(Enum.TryParse<ShiftKind>(t.ShiftKind, out var hk) ? hk : ShiftKind.Unknown, Split(t.Strategies), t.Winner))
             .ToList();
-        var choice = StrategyPolicy.Choose(shift, history, tournament.Value.Candidates, o);
+        var choice = StrategyPolicy.Choose(shift, history, tournament.Value.Candidates, o, evidence.Rows);
         var template = new TrainCandidate
         {
             RunId = m.RunId, ModelId = m.ModelId, BaseVersion = run.BaseVersion, MaskUri = m.MaskUri, Sha256 = m.Sha256,

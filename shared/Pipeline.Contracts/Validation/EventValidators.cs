@@ -83,6 +83,7 @@ public sealed class DriftDetectedValidator : AbstractValidator<DriftDetected>
         RuleFor(x => x.Severity).IsInEnum();
         RuleFor(x => x.DatasetDriftScore).Fraction();
         RuleForEach(x => x.TopFeatures).SetValidator(new FeatureDriftScoreValidator());
+        RuleForEach(x => x.DriftedFeatures).SetValidator(new FeatureDriftScoreValidator());
         RuleFor(x => x.Timestamp).ValidTimestamp();
     }
 }
@@ -127,7 +128,7 @@ public sealed class TuningProgressValidator : AbstractValidator<TuningProgress>
 
 public sealed class CandidateTrainedValidator : AbstractValidator<CandidateTrained>
 {
-    public static readonly IReadOnlyList<string> Strategies = CandidateStrategies.Servable;
+    public static readonly IReadOnlyList<string> Strategies = StrategyRegistry.Servable;
 
     public CandidateTrainedValidator()
     {
