@@ -156,6 +156,10 @@ public sealed record CandidateEvaluated : IRunMessage
     public required double Forgetting { get; init; }
     public required double LatencyMsBefore { get; init; }
     public required double LatencyMsAfter { get; init; }
+    /// <summary>False: the candidate's compute is production's (same architecture and shapes), latency was not judged and both figures are production's.</summary>
+    public bool LatencyJudged { get; init; } = true;
+    /// <summary>Interval of the relative latency increase from paired measurements, when judged.</summary>
+    public ConfidenceInterval? LatencyIncreaseInterval { get; init; }
 
     /// <summary>Confidence intervals of gain and forgetting (paired, same rows); optional for older senders.</summary>
     public ConfidenceInterval? GainInterval { get; init; }

@@ -79,7 +79,8 @@ public sealed partial class RunOwner
             return;
         }
 
-        var latency = m.LatencyMsBefore <= 0 ? 0 : (m.LatencyMsAfter - m.LatencyMsBefore) / m.LatencyMsBefore;
+        // Not judged (same compute as production): no latency cost in the score.
+        var latency = !m.LatencyJudged || m.LatencyMsBefore <= 0 ? 0 : (m.LatencyMsAfter - m.LatencyMsBefore) / m.LatencyMsBefore;
         var all = await tournaments.RecordCandidateAsync(RunState.Evaluating, entrant with
         {
             State = CandidateState.Evaluated, Decision = m.Decision.ToString(), Gain = m.ShiftedAccuracyAfter - m.ShiftedAccuracyBefore,
