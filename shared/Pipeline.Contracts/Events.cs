@@ -85,6 +85,8 @@ public sealed record DriftDetected : IRunMessage
     public required DriftSeverity Severity { get; init; }
     public required double DatasetDriftScore { get; init; }
     public IReadOnlyList<FeatureDriftScore> TopFeatures { get; init; } = [];
+    /// <summary>Every feature the window flagged as drifted (the tournament's policy reads the kind of shift from all of them).</summary>
+    public IReadOnlyList<FeatureDriftScore> DriftedFeatures { get; init; } = [];
     /// <summary>When the last clean window closed: rows received after it are the shifted data. Null: unknown.</summary>
     public DateTimeOffset? DriftStartedAt { get; init; }
     /// <summary>Set when an operator started the run with StartAdaptation.</summary>
@@ -156,6 +158,10 @@ public sealed record CandidateEvaluated : IRunMessage
     public required double Forgetting { get; init; }
     public required double LatencyMsBefore { get; init; }
     public required double LatencyMsAfter { get; init; }
+    /// <summary>False: the candidate's compute is production's (same architecture and shapes), latency was not judged and both figures are production's.</summary>
+    public bool LatencyJudged { get; init; } = true;
+    /// <summary>Interval of the relative latency increase from paired measurements, when judged.</summary>
+    public ConfidenceInterval? LatencyIncreaseInterval { get; init; }
 
     /// <summary>Confidence intervals of gain and forgetting (paired, same rows); optional for older senders.</summary>
     public ConfidenceInterval? GainInterval { get; init; }

@@ -30,25 +30,12 @@ public sealed record TrainCandidate : IRunMessage
     public required PayloadRef AdaptationSet { get; init; }
     public required PayloadRef ShiftedHoldout { get; init; }
     /// <summary>
-    /// The engine v2 strategy to train with (<see cref="CandidateStrategies.Servable"/>); null: the
+    /// The engine v2 strategy to train with (<see cref="StrategyRegistry.Servable"/>); null: the
     /// tuner's own Tuning:Strategy (a one-candidate run).
     /// </summary>
     public string? Strategy { get; init; }
     public int Attempt { get; init; } = 1;
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
-}
-
-/// <summary>Strategies a tuner may train a candidate with, and how a tournament names its candidates.</summary>
-public static class CandidateStrategies
-{
-    /// <summary>
-    /// Engine v2 strategies whose trained model predicts on its own (what is served is what was
-    /// measured; mist and mist-ridge's readouts are saved in the model file and applied by its
-    /// forward). Not here: retrain (needs the original training set, which the pipeline does not hold).
-    /// </summary>
-    public static readonly IReadOnlyList<string> Servable = ["full", "head", "random", "mist", "mist-ridge", "ewc", "lora", "ties", "wise"];
-
-    public static bool IsServable(string? name) => name is not null && Servable.Contains(name);
 }
 
 public sealed record EvaluateCandidate : IRunMessage

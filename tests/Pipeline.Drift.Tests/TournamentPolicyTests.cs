@@ -5,8 +5,6 @@ namespace Pipeline.Drift.Tests;
 
 public class TournamentPolicyTests
 {
-    private static readonly TournamentPolicyOptions Defaults = new();
-
     private static ShiftSignature Shift(string severity, int? rows, params (string Name, string Test)[] moved) =>
         ShiftSignature.From(severity, 0.5, moved.Select(m => new MovedFeature(m.Name, m.Test)).ToList(), rows);
 
@@ -14,72 +12,28 @@ public class TournamentPolicyTests
     public void The_report_s_features_tell_the_kind_of_shift()
     {
         Assert.Equal(ShiftKind.Intensity, Shift("High", null, ("pixel_mean", "ks"), ("ink_fraction", "ks")).Kind);
+        Assert.Equal(ShiftKind.Intensity, Shift("High", null, ("pixel_std", "ks")).Kind);
         Assert.Equal(ShiftKind.Spatial, Shift("High", null, ("pool_r1_c2", "ks"), ("pool_r0_c0", "ks")).Kind);
-        Assert.Equal(ShiftKind.Mixed, Shift("High", null, ("pool_r1_c2", "ks"), ("pixel_std", "ks")).Kind);
+        // One intensity statistic beside moved cells is a spatial shift (a rotation changes the ink fraction a little).
+        Assert.Equal(ShiftKind.Spatial, Shift("High", null, ("pool_r1_c2", "ks"), ("ink_fraction", "ks")).Kind);
         Assert.Equal(ShiftKind.Embedding, Shift("Medium", null, ("embedding", "mmd")).Kind);
         Assert.Equal(ShiftKind.Unknown, Shift("Medium", null).Kind);
     }
 
     [Fact]
-    public void Without_history_the_kind_s_priors_and_the_severity_s_pick_enter()
+    public void Every_drifted_feature_counts_and_cells_that_move_with_intensity_do_not_make_it_mixed()
     {
-        var spatialHigh = StrategyPolicy.Choose(Shift("High", 2000, ("pool_r1_c1", "ks")), [], 3, Defaults);
-        Assert.Equal(["full", "wise", "ties"], spatialHigh.Strategies);
-        Assert.Contains("severity High", spatialHigh.Reason);
+        // A contrast change: the three intensity statistics and every cell moved; the cells moved less.
+        var contrast = Enumerable.Range(0, 49).Select(i => new MovedFeature($"pool_r{i / 7}_c{i % 7}", "ks", 0.3))
+            .Concat([new MovedFeature("pixel_std", "ks", 0.9), new MovedFeature("pixel_mean", "ks", 0.6), new MovedFeature("ink_fraction", "ks", 0.5)])
+            .ToList();
+        var read = ShiftSignature.From("High", 0.8, contrast);
+        Assert.Equal(ShiftKind.Intensity, read.Kind);
+        Assert.Equal(52, read.Moved.Count);
 
-        var intensityMedium = StrategyPolicy.Choose(Shift("Medium", 2000, ("pixel_mean", "ks")), [], 3, Defaults);
-        Assert.Equal(["wise", "ewc", "full"], intensityMedium.Strategies);
-    }
-
-    [Fact]
-    public void A_small_label_budget_keeps_high_capacity_strategies_out()
-    {
-        var choice = StrategyPolicy.Choose(Shift("High", 120, ("pool_r1_c1", "ks")), [], 3, Defaults);
-
-        Assert.DoesNotContain("full", choice.Strategies);
-        Assert.DoesNotContain("lora", choice.Strategies);
-        Assert.Equal(3, choice.Strategies.Count);
-        Assert.Contains("120 labelled rows < 300", choice.Reason);
-    }
-
-    [Fact]
-    public void Earlier_winners_on_the_same_kind_of_shift_enter_first_and_other_kinds_do_not_count()
-    {
-        TournamentHistory[] history =
-        [
-            new(ShiftKind.Intensity, ["wise", "ewc", "full"], "ewc"),
-            new(ShiftKind.Intensity, ["wise", "ewc", "full"], "ewc"),
-            new(ShiftKind.Spatial, ["wise", "full", "ties"], "ties"),
-        ];
-
-        var choice = StrategyPolicy.Choose(Shift("Medium", 2000, ("pixel_std", "ks")), history, 2, Defaults);
-
-        Assert.Equal(["ewc", "wise"], choice.Strategies);
-        Assert.Contains("ewc ×2", choice.Reason);
-    }
-
-    [Fact]
-    public void A_strategy_that_keeps_losing_on_this_kind_goes_last()
-    {
-        var history = Enumerable.Range(0, 3).Select(_ => new TournamentHistory(ShiftKind.Spatial, ["wise", "full", "ties"], "full")).ToList();
-
-        var choice = StrategyPolicy.Choose(Shift("Medium", 2000, ("pool_r0_c1", "ks")), history, 3, Defaults);
-
-        Assert.Equal("full", choice.Strategies[0]);
-        Assert.DoesNotContain("wise", choice.Strategies);
-        Assert.DoesNotContain("ties", choice.Strategies);
-        Assert.Contains("never won", choice.Reason);
-    }
-
-    [Fact]
-    public void The_pool_and_priors_are_configuration()
-    {
-        var o = new TournamentPolicyOptions { Pool = "head, mist", Priors = new() { ["Spatial"] = "mist,head" } };
-
-        var choice = StrategyPolicy.Choose(Shift("Medium", 2000, ("pool_r0_c1", "ks")), [], 5, o);
-
-        Assert.Equal(["mist", "head"], choice.Strategies);
-        Assert.Equal(["head", "mist", "full", "lora"], o.Named().ToArray()); // pool, priors, severity picks, high capacity
+        // The same, but a cell moved more than any intensity statistic: both kinds of change.
+        var mixed = contrast.Append(new MovedFeature("pool_r3_c3", "ks", 0.95)).ToList();
+        Assert.Equal(ShiftKind.Mixed, ShiftSignature.From("High", 0.8, mixed).Kind);
     }
 
     [Fact]

@@ -103,7 +103,7 @@ public class ContractsTests
         };
         var v = new TrainCandidateValidator();
         Assert.True(v.Validate(ok).IsValid);
-        Assert.All(CandidateStrategies.Servable, s => Assert.True(v.Validate(ok with { Strategy = s }).IsValid));
+        Assert.All(StrategyRegistry.Servable, s => Assert.True(v.Validate(ok with { Strategy = s }).IsValid));
         // mist-ridge's readout is saved in the model file and served by it; retrain needs the original training set.
         Assert.True(v.Validate(ok with { Strategy = "mist-ridge" }).IsValid);
         Assert.False(v.Validate(ok with { Strategy = "retrain" }).IsValid);

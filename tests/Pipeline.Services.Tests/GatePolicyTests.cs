@@ -16,7 +16,7 @@ public class GatePolicyTests
     {
         var shifted = Table(rows, baseline: 0.5, difference: gain);
         var original = Table(rows, baseline: 0.9, difference: -forgetting);
-        return new GateMeasurements(shifted, original, classes ?? [], 10, latencyAfter);
+        return new GateMeasurements(shifted, original, classes ?? [], LatencyJudgement.Point(10, latencyAfter));
     }
 
     /// <summary>Candidate wins on extra rows only (no row where it loses), a clean paired table.</summary>
@@ -100,7 +100,7 @@ public class GatePolicyTests
     public void A_relative_latency_jump_within_the_absolute_tolerance_does_not_fail()
     {
         // 0.4 → 0.9 ms is +125 %, but half a millisecond is timer noise.
-        var m = M(0.10, 0.0) with { LatencyMsBefore = 0.4, LatencyMsAfter = 0.9 };
+        var m = M(0.10, 0.0) with { Latency = LatencyJudgement.Point(0.4, 0.9) };
         Assert.Equal(GateDecision.Approve, GatePolicy.Decide(m, Auto).Decision);
         Assert.Equal(GateDecision.Reject, GatePolicy.Decide(m, new GateOptions { LatencyToleranceMs = 0.1 }).Decision);
     }

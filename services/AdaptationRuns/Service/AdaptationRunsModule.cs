@@ -14,11 +14,13 @@ public sealed class AdaptationRunsModule : IServiceModule, IAnnouncesRunEvents
     {
         services.AddValidatedOptions<RunOwnerOptions>(configuration, RunOwnerOptions.Section);
         services.AddValidatedOptions<TournamentOptions>(configuration, TournamentOptions.Section);
-        services.AddOptions<Drift.Tournament.TournamentPolicyOptions>()
-            .Bind(configuration.GetSection(Drift.Tournament.TournamentPolicyOptions.Section))
-            .Validate(o => o.Named().All(Contracts.CandidateStrategies.IsServable),
-                $"Tournament: every strategy named must be one of {string.Join(", ", Contracts.CandidateStrategies.Servable)}")
+        services.AddOptions<TournamentPolicyOptions>()
+            .Bind(configuration.GetSection(TournamentPolicyOptions.Section))
+            .Validate(o => o.PoolList().Count > 0 && o.PoolList().All(Contracts.StrategyRegistry.IsServable),
+                $"Tournament:Pool: every strategy named must be one of {string.Join(", ", Contracts.StrategyRegistry.Servable)}")
+            .Validate(o => StrategyEvidence.Loads(o.EvidenceFile), "Tournament:EvidenceFile: the evidence table does not load (a bench continual --evidence JSON)")
             .ValidateOnStart();
+        services.AddSingleton<StrategyEvidence>();
         services.AddSingleton<OutboxSignal>();
         services.AddSingleton<RunOwner>();
         services.AddSingleton<RunQueries>();

@@ -18,7 +18,8 @@ public sealed class DriftDetectedConsumer(RunOwner owner) : IConsumer<DriftDetec
         {
             await owner.StartAsync(m.RunId, m.ModelId, m.ModelVersion, "drift", $"drift in {m.WindowId} ({m.Severity})",
                 m.DriftStartedAt, context.CancellationToken, Drift.Tournament.ShiftSignature.From(
-                    m.Severity.ToString(), m.DatasetDriftScore, m.TopFeatures.Select(f => new Drift.Tournament.MovedFeature(f.Name, f.Test)).ToList()));
+                    m.Severity.ToString(), m.DatasetDriftScore, (m.DriftedFeatures.Count > 0 ? m.DriftedFeatures : m.TopFeatures)
+                    .Select(f => new Drift.Tournament.MovedFeature(f.Name, f.Test, f.Statistic)).ToList()));
         }
         catch (StaleDriftException ex)
         {

@@ -35,7 +35,7 @@ public sealed partial class RunOwner
             .Where(t => t.RunId != run.RunId)
             .Select(t => new TournamentHistory(Enum.TryParse<ShiftKind>(t.ShiftKind, out var hk) ? hk : ShiftKind.Unknown, Split(t.Strategies), t.Winner))
             .ToList();
-        var choice = StrategyPolicy.Choose(shift, history, tournament.Value.Candidates, o);
+        var choice = StrategyPolicy.Choose(shift, history, tournament.Value.Candidates, o, evidence.Rows);
         var template = new TrainCandidate
         {
             RunId = m.RunId, ModelId = m.ModelId, BaseVersion = run.BaseVersion, MaskUri = m.MaskUri, Sha256 = m.Sha256,
@@ -79,7 +79,8 @@ public sealed partial class RunOwner
             return;
         }
 
-        var latency = m.LatencyMsBefore <= 0 ? 0 : (m.LatencyMsAfter - m.LatencyMsBefore) / m.LatencyMsBefore;
+        // Not judged (same compute as production): no latency cost in the score.
+        var latency = !m.LatencyJudged || m.LatencyMsBefore <= 0 ? 0 : (m.LatencyMsAfter - m.LatencyMsBefore) / m.LatencyMsBefore;
         var all = await tournaments.RecordCandidateAsync(RunState.Evaluating, entrant with
         {
             State = CandidateState.Evaluated, Decision = m.Decision.ToString(), Gain = m.ShiftedAccuracyAfter - m.ShiftedAccuracyBefore,

@@ -42,7 +42,8 @@ namespace Pipeline.AdaptationRuns;
 public sealed partial class RunOwner(
     IAdaptationRunRepository runs, IRunStepStore steps, IModelRegistry registry, OutboxSignal relay,
     IOptions<RunOwnerOptions> options, TimeProvider time, ILogger<RunOwner> logger,
-    ITournamentStore tournaments, IOptions<TournamentOptions> tournament, IOptions<TournamentPolicyOptions> policy)
+    ITournamentStore tournaments, IOptions<TournamentOptions> tournament, IOptions<TournamentPolicyOptions> policy,
+    StrategyEvidence evidence)
 {
     public const string GateUser = "evaluation-gate";
 

@@ -139,7 +139,7 @@ public static class PipelineBench
             ["Tuning:Strategy"] = "head", ["Tuning:Candidates"] = "1", ["Tuning:Steps"] = "1", ["Tuning:BatchSize"] = "4096",
             ["Tuning:ProgressEverySteps"] = "1000",
             ["Gate:Mode"] = "Auto", ["Gate:MinGain"] = "-1", ["Gate:MaxForgetting"] = "1", ["Gate:MaxClassDrop"] = "1",
-            ["Gate:MaxLatencyIncrease"] = "100", ["Gate:LatencyRounds"] = "1", ["Gate:LatencyBatchSize"] = "16", ["Gate:Precision"] = "0.5",
+            ["Gate:MaxLatencyIncrease"] = "100", ["Gate:LatencyPairs"] = "2", ["Gate:LatencyBatchSize"] = "16", ["Gate:Precision"] = "0.5",
         };
     }
 

@@ -26,7 +26,7 @@ public static class BenchAdaptCommand
         var methods = new Option<string>("--methods")
         {
             Description = "Comma-separated methods: " + string.Join(", ", AdaptBenchmark.KnownMethods),
-            DefaultValueFactory = _ => "full,head,random,mist",
+            DefaultValueFactory = _ => "full,head,random,mist,ridge,prototype",
         };
         var seed = new Option<int>("--seed") { Description = "Seed of data splits, base model and tuning", DefaultValueFactory = _ => 1 };
         var budget = new Option<string>("--budget") { Description = "quick (< 5 min on 2 cores) or full", DefaultValueFactory = _ => "quick" };

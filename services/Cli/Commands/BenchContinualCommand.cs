@@ -28,7 +28,7 @@ public static class BenchContinualCommand
         var methods = new Option<string>("--methods")
         {
             Description = "Comma-separated methods: " + string.Join(", ", ContinualStrategies.All),
-            DefaultValueFactory = _ => "full,head,random,mist,ewc,lora,ties,wise,retrain",
+            DefaultValueFactory = _ => string.Join(",", ContinualStrategies.All),
         };
         var replay = new Option<int>("--replay") { Description = "Replay buffer size shared by every method (0 = none)", DefaultValueFactory = _ => 0 };
         var labels = new Option<int>("--labels") { Description = "Labelled rows per regime", DefaultValueFactory = _ => 1000 };
@@ -42,21 +42,37 @@ public static class BenchContinualCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Fashion-MNIST directory" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Base-model cache" };
         var summarize = new Option<string[]>("--summarize") { Description = "Summarise earlier JSON results (mean, 95% bootstrap interval) instead of running", AllowMultipleArgumentsPerToken = true };
+        var evidence = new Option<string?>("--evidence")
+        {
+            Description = "With --summarize: also write the tournament policy's evidence table (per shift kind and severity: each strategy's gain, forgetting, cost) to this file",
+        };
 
         var command = new Command("continual", "Continual benchmark: each method adapts to a sequence of regimes and is evaluated on all of them")
         {
-            sequence, regime, methods, replay, labels, seed, budget, output, architecture, device, dataDir, cacheDir, summarize,
+            sequence, regime, methods, replay, labels, seed, budget, output, architecture, device, dataDir, cacheDir, summarize, evidence,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
             var err = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+            if (r.GetValue(evidence) is { Length: > 0 } && r.GetValue(summarize) is not { Length: > 0 })
+            {
+                err.MarkupLine("[red]--evidence needs --summarize FILE... (the benchmark results it is built from)[/]");
+                return 2;
+            }
             if (r.GetValue(summarize) is { Length: > 0 } files)
             {
                 try
                 {
                     var runs = files.Select(f => ContinualBenchmarkResult.FromJson(File.ReadAllText(f))).ToList();
                     Console.Out.Write(ContinualReport.Summary(runs));
+                    if (r.GetValue(evidence) is { Length: > 0 } evidencePath)
+                    {
+                        var command = "./pipeline bench continual --summarize " + string.Join(" ", files) + " --evidence " + evidencePath;
+                        var table = StrategyEvidenceBuilder.Build(runs, files, command);
+                        await File.WriteAllTextAsync(evidencePath, table.ToJson() + Environment.NewLine, ct);
+                        err.MarkupLineInterpolated($"evidence table: {table.Rows.Count} rows written to {evidencePath}");
+                    }
                     return 0;
                 }
                 catch (Exception e) when (e is IOException or System.Text.Json.JsonException or InvalidDataException or UnauthorizedAccessException)

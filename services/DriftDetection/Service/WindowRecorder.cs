@@ -97,14 +97,17 @@ public sealed class WindowRecorder(IDriftRepository drift, IDriftWindowRepositor
                 .Where(f => f.PValue is not null)
                 .OrderBy(f => f.PValue)
                 .Take(5)
-                .Select(f => new FeatureDriftScore
-                {
-                    Name = f.Name, Test = f.Kind == "categorical" ? "chi2" : "ks",
-                    Statistic = f.KsStatistic ?? f.ChiSquared ?? 0, PValue = Math.Clamp(f.PValue!.Value, 0, 1), Psi = f.Psi, Drifted = f.Drifted,
-                })
+                .Select(Score)
                 .ToList(),
+            DriftedFeatures = window.Features.Where(f => f.Drifted && f.PValue is not null).Select(Score).ToList(),
         }, ct);
     }
+
+    private static FeatureDriftScore Score(FeatureScore f) => new()
+    {
+        Name = f.Name, Test = f.Kind == "categorical" ? "chi2" : "ks",
+        Statistic = f.KsStatistic ?? f.ChiSquared ?? 0, PValue = Math.Clamp(f.PValue!.Value, 0, 1), Psi = f.Psi, Drifted = f.Drifted,
+    };
 
     /// <summary>Every evaluated window is announced, with the batch segments whose rows were new in it.</summary>
     private static DriftWindowEvaluated Evaluated(string windowId, WindowReport window) => new()

@@ -74,6 +74,9 @@ public sealed class EvaluateCandidateConsumer(
             ShiftedAccuracyBefore = measured.ShiftedBefore, ShiftedAccuracyAfter = measured.ShiftedAfter,
             OriginalAccuracyBefore = measured.OriginalBefore, OriginalAccuracyAfter = measured.OriginalAfter,
             Forgetting = measured.Forgetting, LatencyMsBefore = measured.LatencyMsBefore, LatencyMsAfter = measured.LatencyMsAfter,
+            LatencyJudged = measured.Latency.Judged,
+            LatencyIncreaseInterval = measured.Latency.Comparison is { Pairs: > 1 } lat
+                ? new ConfidenceInterval { Lower = lat.Lower, Upper = lat.Upper, Level = lat.Confidence } : null,
             GainInterval = new ConfidenceInterval { Lower = measured.GainInterval.Lower, Upper = measured.GainInterval.Upper, Level = o.Confidence },
             ForgettingInterval = new ConfidenceInterval { Lower = measured.ForgettingInterval.Lower, Upper = measured.ForgettingInterval.Upper, Level = o.Confidence },
             ShiftedRows = measured.Shifted.Count, OriginalRows = measured.Original.Count,
@@ -108,9 +111,9 @@ public sealed class EvaluateCandidateConsumer(
             Correct(productionModel, shifted, truthShifted), Correct(candidateModel, shifted, truthShifted), o.Confidence);
         var originalDifference = PairedComparison.Compare(productionOriginal, candidateOriginal, o.Confidence);
         var byClass = PairedComparison.CompareByClass(
-            productionOriginal, candidateOriginal, truthOriginal, productionModel.Info.Classes.Length, o.Confidence);
-        var (latencyBefore, latencyAfter) = MeasureLatency(productionModel, candidateModel, o);
-        return new GateMeasurements(shiftedDifference, originalDifference, byClass, latencyBefore, latencyAfter);
+            productionOriginal, candidateOriginal, truthOriginal, productionModel.Info.Classes.Length,
+            GatePolicy.ClassConfidence(o, productionModel.Info.Classes.Length));
+        return new GateMeasurements(shiftedDifference, originalDifference, byClass, MeasureLatency(productionModel, candidateModel, o));
     }
 
     /// <summary>Per row: is the model's top class the label? Both models are judged on the same rows (paired).</summary>
@@ -123,20 +126,19 @@ public sealed class EvaluateCandidateConsumer(
     }
 
     /// <summary>
-    /// Interleaved rounds (each the median of a few batches), and the fastest round of each model is
-    /// compared: other load on the machine only ever adds time, so the minimum is the model's own
-    /// cost, which is what a latency regression check is about.
+    /// Latency only when the compute changed (ComputeSignature); then a paired comparison with an interval, taken under
+    /// the process's exclusive lease (no candidate trains in this process meanwhile, issue 19).
     /// </summary>
-    private static (double Before, double After) MeasureLatency(ML.Models.ModelBundle production, ML.Models.ModelBundle candidate, GateOptions o)
+    private static LatencyJudgement MeasureLatency(ML.Models.ModelBundle production, ML.Models.ModelBundle candidate, GateOptions o)
     {
-        var before = new double[o.LatencyRounds];
-        var after = new double[o.LatencyRounds];
-        for (var r = 0; r < o.LatencyRounds; r++)
+        var changes = ComputeSignature.Differences(production, candidate);
+        if (changes.Count == 0 && !o.AlwaysJudgeLatency)
         {
-            before[r] = Evaluator.MeasureLatency(production, o.LatencyBatchSize, iterations: 5, warmup: 1).MsPerBatch;
-            after[r] = Evaluator.MeasureLatency(candidate, o.LatencyBatchSize, iterations: 5, warmup: 1).MsPerBatch;
+            return LatencyJudgement.Unchanged(Evaluator.MeasureLatency(production, o.LatencyBatchSize, iterations: 5, warmup: 1).MsPerBatch);
         }
 
-        return (before.Min(), after.Min());
+        using var quiet = ProcessCompute.Quiet(TimeSpan.FromSeconds(o.LatencyQuietWaitSeconds));
+        var comparison = LatencyComparison.Measure(production, candidate, o.LatencyBatchSize, o.LatencyPairs, warmup: 3, o.Confidence);
+        return new LatencyJudgement(changes.Count > 0 ? changes : ["none (Gate:AlwaysJudgeLatency)"], comparison, comparison.MsBefore, quiet is not null);
     }
 }

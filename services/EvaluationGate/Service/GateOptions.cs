@@ -35,9 +35,16 @@ public sealed class GateOptions
     [Range(0.0, 10_000.0)]
     public double LatencyToleranceMs { get; set; } = 1.0;
 
-    /// <summary>Interleaved measurement rounds; each model's fastest round is compared.</summary>
-    [Range(1, 100)]
-    public int LatencyRounds { get; set; } = 7;
+    /// <summary>Paired latency measurements (one batch through each model, back to back) when the compute changed.</summary>
+    [Range(2, 1000)]
+    public int LatencyPairs { get; set; } = 30;
+
+    /// <summary>Judge latency even when the compute did not change (an operator who distrusts the compute signature).</summary>
+    public bool AlwaysJudgeLatency { get; set; }
+
+    /// <summary>How long a latency measurement waits for trainings in the same process to end before it measures anyway.</summary>
+    [Range(0, 3600)]
+    public int LatencyQuietWaitSeconds { get; set; } = 300;
 
     /// <summary>Two-sided confidence level of the gain and forgetting intervals.</summary>
     [Range(0.5, 0.9999)]

@@ -115,6 +115,8 @@ public sealed class TrainCandidateConsumer(
         ImageDataset reference, TuningServiceOptions o, IProgress<TuningStep> progress, CancellationToken ct)
     {
         using var s = ContinualStrategies.Create(strategy, baseModel.Info.Classes.Length);
+        // The gate in the same process times latency only while no candidate trains (ProcessCompute).
+        using var lease = ML.Evaluation.ProcessCompute.Training();
         var context = new AdaptationContext
         {
             Seed = o.Seed,

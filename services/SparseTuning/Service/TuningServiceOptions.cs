@@ -9,7 +9,7 @@ public sealed class TuningServiceOptions
 
     /// <summary>
     /// Strategy for work that names none (a one-candidate run): an engine v2 strategy whose model predicts on its own
-    /// (Pipeline.Contracts.CandidateStrategies.Servable). Default ties, chosen by measurement: it passed the gate most often in the demo tournaments (docs/ml.md, "Tournament").
+    /// (Pipeline.Contracts.StrategyRegistry.Servable). Default ties, chosen by measurement: it passed the gate most often in the demo tournaments (docs/ml.md, "Tournament").
     /// </summary>
     [RegularExpression("^(full|head|random|mist|mist-ridge|ewc|lora|ties|wise)$")]
     public string Strategy { get; set; } = "ties";

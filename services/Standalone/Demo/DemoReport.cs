@@ -12,7 +12,10 @@ public sealed record DemoReport
     [JsonPropertyName("base_version")] public int BaseVersion { get; init; }
     [JsonPropertyName("deployed_version")] public int? DeployedVersion { get; init; }
     [JsonPropertyName("accuracy")] public required DemoAccuracy Accuracy { get; init; }
+    /// <summary>Of the deployed version (0 when nothing was deployed).</summary>
     [JsonPropertyName("selected_fraction")] public double SelectedFraction { get; init; }
+    /// <summary>What the scoring stage's MI mask selected (the mask the sparse strategies may use).</summary>
+    [JsonPropertyName("mask_selected_fraction")] public double MaskSelectedFraction { get; init; }
     [JsonPropertyName("updated_fraction_per_step")] public double UpdatedFractionPerStep { get; init; }
     [JsonPropertyName("stage_seconds")] public required DemoStageSeconds StageSeconds { get; init; }
     [JsonPropertyName("reasons")] public IReadOnlyList<string> Reasons { get; init; } = [];

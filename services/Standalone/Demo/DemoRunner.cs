@@ -57,6 +57,8 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         public bool Scored;
         public TuningProgress? Tuning;
         public readonly Dictionary<int, CandidateTrained> Trained = [];
+        public readonly Dictionary<int, CandidateEvaluated> Evaluated = [];
+        public double MaskSelectedFraction;
         public double? DriftDetectedAt;
         public double? DeployedAt;
     }
@@ -385,7 +387,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
                     break;
                 case SensitivityScored s when s.RunId == watch.RunId:
                     watch.Scored = true;
-                    watch.SelectedFraction = s.SelectedFraction;
+                    watch.MaskSelectedFraction = s.SelectedFraction;
                     Say($"sensitivity scored: mask selects {s.SelectedFraction:P2} of parameters");
                     break;
                 case TuningProgress t when t.RunId == watch.RunId:
@@ -393,7 +395,6 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
                     break;
                 case CandidateTrained c when c.RunId == watch.RunId:
                     watch.Trained[c.CandidateVersion] = c;
-                    watch.UpdatedFractionPerStep = c.UpdatedFractionPerStep;
                     Say($"candidate v{c.CandidateVersion} trained ({c.Strategy}, {c.Steps} steps, {c.TrainSeconds:F1} s on {c.Device}); " +
                         $"{c.UpdatedFractionPerStep:P3} of parameters changed per step");
                     break;
@@ -401,6 +402,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
                     Say($"evaluated v{v.CandidateVersion}: shifted {v.ShiftedAccuracyBefore:P1} → {v.ShiftedAccuracyAfter:P1}, " +
                         $"original {v.OriginalAccuracyBefore:P1} → {v.OriginalAccuracyAfter:P1}: [bold]{v.Decision}[/]");
                     watch.Reasons = v.Reasons;
+                    watch.Evaluated[v.CandidateVersion] = v;
                     break;
                 case ApprovalRequested a when a.RunId == watch.RunId:
                     watch.Outcome = "awaiting_approval";
@@ -422,6 +424,12 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
                     break;
                 case ModelDeployed m when m.RunId is not null && m.RunId == watch.RunId:
                     watch.DeployedVersion = m.Version;
+                    if (watch.Trained.TryGetValue(m.Version, out var deployed))
+                    {
+                        // The deployed version's own figures (a rejected candidate's or the mask's never count).
+                        (watch.SelectedFraction, watch.UpdatedFractionPerStep) = (deployed.SelectedFraction, deployed.UpdatedFractionPerStep);
+                    }
+
                     watch.DeployedAt = clock.Elapsed.TotalSeconds;
                     watch.Outcome = "deployed";
                     Say($"[green]deployed v{m.Version}[/] (was v{m.PreviousVersion}); inference hot-swaps");
@@ -481,9 +489,11 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
             Scenario = scenario.Name, Mode = mode, Outcome = watch.Outcome ?? "unknown", RunId = watch.RunId?.ToString(),
             BaseVersion = baseVersion, DeployedVersion = watch.DeployedVersion,
             Accuracy = accuracy,
-            Tournament = await DemoTournamentView.LoadAsync(services, watch.RunId, ct),
+            Tournament = await DemoTournamentView.LoadAsync(services, watch.RunId, ct)
+                ?? DemoTournamentView.Single(watch.Trained.Values.ToList(), watch.Evaluated, watch.DeployedVersion),
             Promise = DemoTournamentView.Promise(services, original.Count, watch.DeployedVersion is not null, accuracy),
-            SelectedFraction = watch.SelectedFraction, UpdatedFractionPerStep = watch.UpdatedFractionPerStep,
+            SelectedFraction = watch.DeployedVersion is null ? 0 : watch.SelectedFraction,
+            UpdatedFractionPerStep = watch.DeployedVersion is null ? 0 : watch.UpdatedFractionPerStep, MaskSelectedFraction = watch.MaskSelectedFraction,
             StageSeconds = stages, Reasons = watch.Reasons,
             LiveAccuracy = new DemoLiveAccuracy { BeforeDrift = stream.BeforeDrift, DuringDrift = stream.DuringDrift, AfterDeploy = stream.AfterDeploy },
             RowsStreamed = stream.Rows, TotalSeconds = clock.Elapsed.TotalSeconds,

@@ -58,6 +58,41 @@ internal static class DemoTournamentView
         };
     }
 
+    /// <summary>
+    /// A one-candidate run has no tournament record; the demo names its candidate anyway: the winner when it was
+    /// deployed, none otherwise (issue 19).
+    /// </summary>
+    public static DemoTournament? Single(IReadOnlyList<Contracts.CandidateTrained> trained, IReadOnlyDictionary<int, Contracts.CandidateEvaluated> evaluated,
+        int? deployedVersion)
+    {
+        if (trained.Count == 0)
+        {
+            return null;
+        }
+
+        var winner = trained.FirstOrDefault(c => c.CandidateVersion == deployedVersion);
+        return new DemoTournament
+        {
+            Strategies = trained.Select(c => c.Strategy).ToList(),
+            PolicyReason = "one candidate (Tuning:Candidates = 1): the tuner's own Tuning:Strategy",
+            Winner = winner?.Strategy,
+            WinnerReason = winner is null ? null : "won: the only candidate, passed the gate and was deployed",
+            Candidates = trained.Select(c =>
+            {
+                evaluated.TryGetValue(c.CandidateVersion, out var e);
+                return new DemoCandidate
+                {
+                    Strategy = c.Strategy, Version = c.CandidateVersion, State = e is null ? "Trained" : "Evaluated", Decision = e?.Decision.ToString(),
+                    Gain = e is null ? null : e.ShiftedAccuracyAfter - e.ShiftedAccuracyBefore,
+                    GainInterval = [e?.GainInterval?.Lower, e?.GainInterval?.Upper], Forgetting = e?.Forgetting,
+                    ForgettingInterval = [e?.ForgettingInterval?.Lower, e?.ForgettingInterval?.Upper],
+                    LatencyIncrease = e is null || !e.LatencyJudged || e.LatencyMsBefore <= 0 ? null : (e.LatencyMsAfter - e.LatencyMsBefore) / e.LatencyMsBefore,
+                    TrainSeconds = c.TrainSeconds, Outcome = c.CandidateVersion == deployedVersion ? "won" : "lost",
+                };
+            }).ToList(),
+        };
+    }
+
     public static void Print(IAnsiConsole console, DemoTournament? t, DemoPromise? p)
     {
         if (t is not null && t.Candidates.Count > 0)

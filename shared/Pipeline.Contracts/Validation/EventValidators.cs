@@ -83,6 +83,7 @@ public sealed class DriftDetectedValidator : AbstractValidator<DriftDetected>
         RuleFor(x => x.Severity).IsInEnum();
         RuleFor(x => x.DatasetDriftScore).Fraction();
         RuleForEach(x => x.TopFeatures).SetValidator(new FeatureDriftScoreValidator());
+        RuleForEach(x => x.DriftedFeatures).SetValidator(new FeatureDriftScoreValidator());
         RuleFor(x => x.Timestamp).ValidTimestamp();
     }
 }
@@ -127,7 +128,7 @@ public sealed class TuningProgressValidator : AbstractValidator<TuningProgress>
 
 public sealed class CandidateTrainedValidator : AbstractValidator<CandidateTrained>
 {
-    public static readonly IReadOnlyList<string> Strategies = CandidateStrategies.Servable;
+    public static readonly IReadOnlyList<string> Strategies = StrategyRegistry.Servable;
 
     public CandidateTrainedValidator()
     {
@@ -165,6 +166,10 @@ public sealed class CandidateEvaluatedValidator : AbstractValidator<CandidateEva
         RuleFor(x => x.LatencyMsAfter).Finite().GreaterThanOrEqualTo(0);
         RuleFor(x => x.GainInterval!).SetValidator(new ConfidenceIntervalValidator()).When(x => x.GainInterval is not null);
         RuleFor(x => x.ForgettingInterval!).SetValidator(new ConfidenceIntervalValidator()).When(x => x.ForgettingInterval is not null);
+        // A relative increase: at least −100 %, unbounded above.
+        RuleFor(x => x.LatencyIncreaseInterval!.Lower).Finite().GreaterThanOrEqualTo(-1).When(x => x.LatencyIncreaseInterval is not null);
+        RuleFor(x => x.LatencyIncreaseInterval!.Upper).Finite().GreaterThanOrEqualTo(x => x.LatencyIncreaseInterval!.Lower).When(x => x.LatencyIncreaseInterval is not null);
+        RuleFor(x => x.LatencyIncreaseInterval!.Level).ExclusiveBetween(0, 1).When(x => x.LatencyIncreaseInterval is not null);
         RuleFor(x => x.ShiftedRows).GreaterThan(0).When(x => x.ShiftedRows is not null);
         RuleFor(x => x.OriginalRows).GreaterThan(0).When(x => x.OriginalRows is not null);
         RuleFor(x => x.Decision).IsInEnum();

@@ -27,8 +27,8 @@ public sealed class TrainCandidateValidator : AbstractValidator<TrainCandidate>
         RuleFor(x => x.AdaptationSetId).Required();
         RuleFor(x => x.AdaptationSet).NotNull().SetValidator(new PayloadRefValidator());
         RuleFor(x => x.ShiftedHoldout).NotNull().SetValidator(new PayloadRefValidator());
-        RuleFor(x => x.Strategy).Must(CandidateStrategies.IsServable).When(x => x.Strategy is not null)
-            .WithMessage(x => $"unknown strategy '{x.Strategy}' (servable: {string.Join(", ", CandidateStrategies.Servable)})");
+        RuleFor(x => x.Strategy).Must(StrategyRegistry.IsServable).When(x => x.Strategy is not null)
+            .WithMessage(x => $"unknown strategy '{x.Strategy}' (servable: {string.Join(", ", StrategyRegistry.Servable)})");
         RuleFor(x => x.Attempt).GreaterThan(0);
         RuleFor(x => x.Timestamp).ValidTimestamp();
     }

@@ -21,26 +21,37 @@ public enum ShiftKind
     Mixed,
 }
 
-/// <summary>A moved feature of the drift report: its name and the test that flagged it (ks, chi2, mmd, prediction).</summary>
-public sealed record MovedFeature(string Name, string Test);
+/// <summary>A moved feature of the drift report: its name, the test that flagged it (ks, chi2, mmd, prediction) and its statistic.</summary>
+public sealed record MovedFeature(string Name, string Test, double? Statistic = null);
 
 /// <summary>The drift a tournament answers: severity, what moved, and how many labelled rows there are to learn from.</summary>
 public sealed record ShiftSignature(string Severity, double DriftScore, ShiftKind Kind, IReadOnlyList<string> Moved, int? LabelRows)
 {
     private static readonly HashSet<string> IntensityFeatures = ["pixel_mean", "pixel_std", "ink_fraction"];
 
-    /// <summary>Reads the kind of shift from the report's top features (names of the image summary, docs/drift.md).</summary>
+    /// <summary>
+    /// Reads the kind of shift from every drifted feature of the report (names of the image summary, docs/drift.md).
+    /// A change of intensity (contrast, brightness, noise) moves the pooled cells too, so at least two of the three
+    /// global intensity statistics make it Intensity whatever the cells do, unless a cell moved more than any of them
+    /// (by the test statistic, when known): then Mixed. Cells with at most one intensity statistic are Spatial
+    /// (rotation, translation and blur keep the intensity distribution, ink fraction at most). Only the embedding or
+    /// the predictions: Embedding.
+    /// </summary>
     public static ShiftSignature From(string severity, double driftScore, IReadOnlyList<MovedFeature> features, int? labelRows = null)
     {
         ArgumentNullException.ThrowIfNull(features);
-        var intensity = features.Count(f => IntensityFeatures.Contains(f.Name));
-        var spatial = features.Count(f => f.Name.StartsWith("pool_", StringComparison.Ordinal));
+        var intensityMoved = features.Where(f => IntensityFeatures.Contains(f.Name)).ToList();
+        var spatialMoved = features.Where(f => f.Name.StartsWith("pool_", StringComparison.Ordinal)).ToList();
+        var intensity = intensityMoved.Select(f => f.Name).Distinct().Count();
         var embedding = features.Count(f => f.Test is "mmd" or "prediction" || f.Name.StartsWith("embedding", StringComparison.Ordinal));
-        var kind = (intensity, spatial) switch
+        var cellsLead = spatialMoved.Count > 0 && intensityMoved.Count > 0
+            && spatialMoved.Max(f => f.Statistic ?? double.NegativeInfinity) > intensityMoved.Max(f => f.Statistic ?? double.PositiveInfinity);
+        var kind = (intensity, spatialMoved.Count) switch
         {
-            (> 0, > 0) => ShiftKind.Mixed,
-            (> 0, 0) => ShiftKind.Intensity,
-            (0, > 0) => ShiftKind.Spatial,
+            (>= 2, > 0) when cellsLead => ShiftKind.Mixed,
+            (>= 2, _) => ShiftKind.Intensity,
+            (_, > 0) => ShiftKind.Spatial,
+            (1, 0) => ShiftKind.Intensity,
             _ => embedding > 0 ? ShiftKind.Embedding : ShiftKind.Unknown,
         };
         return new ShiftSignature(severity, driftScore, kind, features.Select(f => f.Name).Distinct().ToList(), labelRows);

@@ -96,12 +96,11 @@ public interface IContinualStrategy : IDisposable
     long[] Predict(ModelBundle model, Tensor images);
 }
 
-/// <summary>Names of the continual strategies.</summary>
+/// <summary>Implementations of the registry's strategies (<see cref="Contracts.StrategyRegistry"/>).</summary>
 public static class ContinualStrategies
 {
-    /// <summary>All names accepted by <see cref="Create"/>.</summary>
-    public static readonly IReadOnlyList<string> All =
-        ["full", "head", "random", "mist", "mist-ridge", "ewc", "lora", "ties", "wise", "retrain"];
+    /// <summary>All names accepted by <see cref="Create"/>: the registry's.</summary>
+    public static IReadOnlyList<string> All => Contracts.StrategyRegistry.Names;
 
     /// <summary>Creates a strategy by name.</summary>
     public static IContinualStrategy Create(string name, int classes = 10) =>
@@ -112,6 +111,8 @@ public static class ContinualStrategies
             "mist" => new MistStrategy(new MistOptions(), "mist", "prototype", classes),
             "mist-ridge" => new MistStrategy(new MistOptions(), "mist-ridge", "ridge", classes),
             "random" => new MistStrategy(new MistOptions { RandomMask = true }, "random", "prototype", classes),
+            "ridge" => new ReadoutStrategy("ridge", "ridge", classes),
+            "prototype" => new ReadoutStrategy("prototype", "prototype", classes),
             "ewc" => new EwcStrategy(new EwcOptions()),
             "lora" => new LoraStrategy(new LoraOptions()),
             "ties" => new TiesStrategy(new TiesOptions()),

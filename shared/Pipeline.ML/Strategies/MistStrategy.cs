@@ -87,19 +87,7 @@ public sealed class MistStrategy : IContinualStrategy
         var model = current.Clone(device);
         try
         {
-            // The clone carries the readout of earlier adaptations; a model without one (or with the other kind) starts
-            // one whose first domain is the deployed model's own training distribution.
-            if (model.Readout is not { } readout || readout.Kind != readoutKind)
-            {
-                using var refEmb = model.EmbedTensor(context.Reference.Images);
-                using var flat = refEmb.flatten(1);
-                readout = readoutKind == "prototype"
-                    ? new PrototypeReadout(classes, (int)flat.shape[1])
-                    : new RidgeReadout(classes, (int)flat.shape[1], options.RidgeProjectionDim, readoutSeed);
-                readout.Update(flat, context.Reference.Labels);
-                passes += context.Reference.Count;
-                model.AttachReadout(readout, serves: false);
-            }
+            var readout = EnsureReadout(model, context.Reference, readoutKind, classes, options.RidgeProjectionDim, readoutSeed, ref passes);
             var frozen = model.FrozenElements;
             var net = model.Model;
             var all = ParameterOps.Named(model);
@@ -145,11 +133,26 @@ public sealed class MistStrategy : IContinualStrategy
 
                 var masks = new Dictionary<string, Tensor>();
                 using var maskGen = new Generator((ulong)context.Seed + 424_242UL);
+                long overlap = 0, drawn = 0;
                 foreach (var (name, p) in scored)
                 {
                     var k = SensitivityScorer.Budget(p.numel(), options.SelectRate);
                     using var s = scores[name].cpu().flatten();
-                    using var rank = options.RandomMask ? torch.rand(new long[] { p.numel() }, generator: maskGen) : s.clone();
+                    // The random draw is made either way, so MI's mask can be compared with the control's (issue 19).
+                    using var draw = torch.rand(new long[] { p.numel() }, generator: maskGen);
+                    using var rank = options.RandomMask ? draw.clone() : s.clone();
+                    if (!options.RandomMask && k > 0)
+                    {
+                        var (miVal, miIdx) = s.topk((int)k);
+                        var (rVal, rIdx) = draw.topk((int)k);
+                        using var inR = torch.zeros(p.numel(), dtype: ScalarType.Bool);
+                        inR.index_fill_(0, rIdx, true);
+                        using var both = inR.index_select(0, miIdx);
+                        using var hits = both.sum();
+                        overlap += hits.ToInt64();
+                        drawn += k;
+                        foreach (var t in new[] { miVal, miIdx, rVal, rIdx }) t.Dispose();
+                    }
                     using var frozenFlat = frozen[name].flatten();
                     using var ranked = rank.masked_fill(frozenFlat, -1);
                     var m = torch.zeros(p.numel(), dtype: ScalarType.Bool);
@@ -219,6 +222,7 @@ public sealed class MistStrategy : IContinualStrategy
                 using (var flat = emb.flatten(1))
                     readout.Update(flat, labelled.Labels);
                 passes += labelled.Count;
+                var effect = BackboneEffect(current, model, readout, labelled.Images);
                 var folded = readout is PrototypeReadout proto && TryFoldInto(model, proto);
                 model.AttachReadout(readout, serves: !folded);
 
@@ -235,7 +239,9 @@ public sealed class MistStrategy : IContinualStrategy
                     UpdatedFractionPerStep = meter.MeanFraction,
                     OptimizerStateBytes = opt.StateBytes + readout.StateBytes,
                     Steps = steps,
-                    Detail = $"frozen {frozen.Values.Sum(f => f.sum().ToInt64())} elements",
+                    Detail = $"frozen {frozen.Values.Sum(f => f.sum().ToInt64())} elements; backbone moved {effect.RelativeChange:E2} (relative L2); "
+                        + $"the backbone update changes {effect.Changed} of {labelled.Count} readout predictions on the labelled rows"
+                        + (options.RandomMask ? "" : $"; MI mask ∩ same-size random mask: {(double)overlap / Math.Max(1, drawn):P1} of the MI mask (chance {options.SelectRate:P0})"),
                 });
             }
             finally
@@ -250,6 +256,63 @@ public sealed class MistStrategy : IContinualStrategy
             model.Dispose();
             throw;
         }
+    }
+
+
+    /// <summary>
+    /// The readout of <paramref name="model"/> (cloned from the model it started from), or a new one whose first domain is
+    /// <paramref name="reference"/> (the deployed model's own distribution) when the model has none of that kind.
+    /// </summary>
+    internal static IReadout EnsureReadout(ModelBundle model, ImageDataset reference, string kind, int classes, int ridgeDim, int seed, ref long passes)
+    {
+        if (model.Readout is { } readout && readout.Kind == kind) return readout;
+        using var refEmb = model.EmbedTensor(reference.Images);
+        using var flat = refEmb.flatten(1);
+        readout = kind == "prototype"
+            ? new PrototypeReadout(classes, (int)flat.shape[1])
+            : new RidgeReadout(classes, (int)flat.shape[1], ridgeDim, seed);
+        readout.Update(flat, reference.Labels);
+        passes += reference.Count;
+        model.AttachReadout(readout, serves: false);
+        return readout;
+    }
+
+    /// <summary>
+    /// How much the backbone update matters: the relative L2 change of the backbone weights, and on how many of
+    /// <paramref name="images"/> the final readout predicts another class from the updated backbone's embeddings than
+    /// from the starting backbone's.
+    /// </summary>
+    private static (double RelativeChange, int Changed) BackboneEffect(ModelBundle start, ModelBundle updated, IReadout readout, Tensor images)
+    {
+        double diff = 0, norm = 0;
+        var before = ParameterOps.Named(start).ToDictionary(p => p.Name, p => p.Parameter);
+        using (torch.no_grad())
+        {
+            foreach (var (name, p) in ParameterOps.Named(updated))
+            {
+                if (updated.Model.GroupOf(name) != ParameterGroup.Backbone || !before.TryGetValue(name, out var b)) continue;
+                using var bc = b.cpu().to(ScalarType.Float64);
+                using var pc = p.cpu().to(ScalarType.Float64);
+                using var d = pc - bc;
+                using var d2 = d.square();
+                using var b2 = bc.square();
+                using var ds = d2.sum();
+                using var bs = b2.sum();
+                diff += ds.ToDouble();
+                norm += bs.ToDouble();
+            }
+        }
+        using var e0 = start.EmbedTensor(images);
+        using var e1 = updated.EmbedTensor(images);
+        using var f0 = e0.flatten(1);
+        using var f1 = e1.flatten(1);
+        using var s0 = readout.Scores(f0);
+        using var s1 = readout.Scores(f1);
+        using var p0 = s0.argmax(1);
+        using var p1 = s1.argmax(1);
+        using var ne = p0.ne(p1);
+        using var count = ne.sum();
+        return (norm > 0 ? Math.Sqrt(diff / norm) : 0, (int)count.ToInt64());
     }
 
     private Tensor? Penalty(ModelBundle model, string name, long[] shape)

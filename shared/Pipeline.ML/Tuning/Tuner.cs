@@ -25,11 +25,11 @@ public static class TuningStrategies
     /// <summary>MIST's procedure with a random mask of the same budget (selection ablation).</summary>
     public const string Random = "random";
 
-    /// <summary>The research's other strategies (Pipeline.ML.Strategies), run as one adaptation each.</summary>
-    public static readonly IReadOnlyList<string> Continual = ["mist-ridge", "ewc", "lora", "ties", "wise", "retrain"];
+    /// <summary>The registry's other strategies (Pipeline.ML.Strategies), run as one adaptation each.</summary>
+    public static readonly IReadOnlyList<string> Continual = Contracts.StrategyRegistry.Names.Except([Mist, Full, Head, Random]).ToList();
 
-    /// <summary>All strategies.</summary>
-    public static readonly IReadOnlyList<string> All = [Mist, Full, Head, Random, .. Continual];
+    /// <summary>All strategies (<see cref="Contracts.StrategyRegistry"/>).</summary>
+    public static IReadOnlyList<string> All => Contracts.StrategyRegistry.Names;
 }
 
 /// <summary>Options of a tuning run.</summary>

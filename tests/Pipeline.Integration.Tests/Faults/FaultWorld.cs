@@ -51,7 +51,7 @@ public abstract class FaultWorld : IAsyncLifetime
         var settings = new Dictionary<string, string?>
         {
             ["Gate:Mode"] = "Auto", ["Gate:MinGain"] = "-1", ["Gate:MaxForgetting"] = "1", ["Gate:MaxLatencyIncrease"] = "100",
-            ["Gate:Device"] = "cpu", ["Gate:LatencyRounds"] = "40", ["Gate:Precision"] = "0.5",
+            ["Gate:Device"] = "cpu", ["Gate:AlwaysJudgeLatency"] = "true", ["Gate:LatencyPairs"] = "240", ["Gate:Precision"] = "0.5",
             ["Scoring:MinLabelledRows"] = "300", ["Scoring:MaxRows"] = "400", ["Scoring:LabelWaitTimeout"] = "00:01:30",
             ["Scoring:LabelPollInterval"] = "00:00:00.200",
             ["Tuning:Steps"] = "40", ["Tuning:BatchSize"] = "32", ["Tuning:ProgressEverySteps"] = "2", ["Tuning:Device"] = "cpu",

@@ -1,0 +1,122 @@
+using Pipeline.AdaptationRuns;
+using Pipeline.Contracts;
+using Pipeline.Drift.Tournament;
+
+namespace Pipeline.Services.Tests;
+
+/// <summary>The tournament's entrants: the model's own history first, then the benchmark's evidence (issue 19).</summary>
+public class StrategyPolicyTests
+{
+    private static readonly TournamentPolicyOptions Defaults = new();
+
+    private static ShiftSignature Shift(string severity, int? rows, params (string Name, string Test)[] moved) =>
+        ShiftSignature.From(severity, 0.5, moved.Select(m => new MovedFeature(m.Name, m.Test)).ToList(), rows);
+
+    private static EvidenceRow Row(string kind, string severity, string strategy, double gain, double forgetting, int n = 6) =>
+        new() { Kind = kind, Severity = severity, Regime = $"{kind}-{severity}", Strategy = strategy, N = n, Gain = gain, Forgetting = forgetting };
+
+    /// <summary>Made-up evidence: on spatial shifts full learns most but forgets; on intensity shifts ewc is best.</summary>
+    private static readonly EvidenceRow[] Evidence =
+    [
+        Row("Spatial", "High", "full", 0.40, 0.15),
+        Row("Spatial", "High", "wise", 0.35, 0.05),
+        Row("Spatial", "High", "ties", 0.31, 0.05),
+        Row("Spatial", "Medium", "ties", 0.10, 0.00),
+        Row("Spatial", "Medium", "full", 0.11, 0.04),
+        Row("Intensity", "High", "ewc", 0.30, 0.01),
+        Row("Intensity", "High", "wise", 0.27, 0.02),
+        Row("Intensity", "High", "head", 0.40, 0.20),
+    ];
+
+    [Fact]
+    public void Without_history_the_evidence_for_the_kind_and_severity_ranks_by_gain_minus_forgetting()
+    {
+        var spatialHigh = StrategyPolicy.Choose(Shift("High", 2000, ("pool_r1_c1", "ks")), [], 3, Defaults, Evidence);
+        Assert.Equal(["wise", "ties", "full"], spatialHigh.Strategies); // 0.30, 0.26, 0.25
+        Assert.Contains("evidence (spatial, high)", spatialHigh.Reason);
+
+        var spatialMedium = StrategyPolicy.Choose(Shift("Medium", 2000, ("pool_r1_c1", "ks")), [], 2, Defaults, Evidence);
+        Assert.Equal(["ties", "full"], spatialMedium.Strategies);
+
+        // No row for this severity: the kind's rows at any severity.
+        var intensityLow = StrategyPolicy.Choose(Shift("Low", 2000, ("pixel_mean", "ks")), [], 2, Defaults, Evidence);
+        Assert.Equal(["ewc", "wise"], intensityLow.Strategies);
+        Assert.Contains("intensity, any severity", intensityLow.Reason);
+    }
+
+    [Fact]
+    public void A_kind_without_evidence_takes_the_best_over_every_shift_then_the_pool()
+    {
+        var choice = StrategyPolicy.Choose(Shift("High", 2000, ("embedding", "mmd")), [], 4, Defaults, Evidence);
+
+        Assert.Contains("no evidence for this shift", choice.Reason);
+        Assert.Equal(4, choice.Strategies.Count);
+        Assert.Equal("ewc", choice.Strategies[0]); // best gain − forgetting over all rows
+    }
+
+    [Fact]
+    public void A_small_label_budget_keeps_the_registry_s_high_capacity_strategies_out()
+    {
+        var choice = StrategyPolicy.Choose(Shift("High", 120, ("pool_r1_c1", "ks")), [], 3, Defaults, Evidence);
+
+        Assert.DoesNotContain("full", choice.Strategies);
+        Assert.DoesNotContain("lora", choice.Strategies);
+        Assert.Equal(3, choice.Strategies.Count);
+        Assert.Contains("120 labelled rows < 300", choice.Reason);
+    }
+
+    [Fact]
+    public void The_model_s_own_winners_on_the_same_kind_take_precedence_over_the_evidence()
+    {
+        TournamentHistory[] history =
+        [
+            new(ShiftKind.Intensity, ["ewc", "wise", "head"], "head"),
+            new(ShiftKind.Intensity, ["ewc", "wise", "head"], "head"),
+            new(ShiftKind.Spatial, ["wise", "full", "ties"], "ties"),
+        ];
+
+        var choice = StrategyPolicy.Choose(Shift("High", 2000, ("pixel_std", "ks"), ("pixel_mean", "ks")), history, 2, Defaults, Evidence);
+
+        Assert.Equal(["head", "ewc"], choice.Strategies);
+        Assert.Contains("head ×2", choice.Reason);
+    }
+
+    [Fact]
+    public void A_strategy_that_keeps_losing_on_this_kind_goes_last()
+    {
+        var history = Enumerable.Range(0, 3).Select(_ => new TournamentHistory(ShiftKind.Spatial, ["wise", "full", "ties"], "full")).ToList();
+
+        var choice = StrategyPolicy.Choose(Shift("High", 2000, ("pool_r0_c1", "ks")), history, 3, Defaults, Evidence);
+
+        Assert.Equal("full", choice.Strategies[0]);
+        Assert.DoesNotContain("wise", choice.Strategies);
+        Assert.DoesNotContain("ties", choice.Strategies);
+        Assert.Contains("never won", choice.Reason);
+    }
+
+    [Fact]
+    public void The_pool_is_configuration_and_defaults_to_the_registry_s_servable_strategies()
+    {
+        Assert.Equal(StrategyRegistry.Servable, Defaults.PoolList());
+        Assert.DoesNotContain("retrain", Defaults.PoolList());
+
+        var o = new TournamentPolicyOptions { Pool = "head, ties" };
+        var choice = StrategyPolicy.Choose(Shift("Medium", 2000, ("pool_r0_c1", "ks")), [], 5, o, Evidence);
+        Assert.Equal(["ties", "head"], choice.Strategies);
+    }
+
+    [Fact]
+    public void With_the_shipped_evidence_mist_ridge_enters_first_on_the_benchmark_s_severe_shifts()
+    {
+        var shipped = StrategyEvidence.Load(null);
+        Assert.NotEmpty(shipped.Rows);
+        Assert.All(shipped.Rows, r => Assert.NotNull(StrategyRegistry.Find(r.Strategy)));
+
+        var rotation = StrategyPolicy.Choose(Shift("High", 1000, ("pool_r1_c1", "ks"), ("pool_r2_c3", "ks")), [], 3, Defaults, shipped.Rows);
+        var noise = StrategyPolicy.Choose(Shift("High", 1000, ("pixel_std", "ks"), ("ink_fraction", "ks")), [], 3, Defaults, shipped.Rows);
+
+        Assert.Equal("mist-ridge", rotation.Strategies[0]);
+        Assert.Equal("mist-ridge", noise.Strategies[0]);
+        Assert.DoesNotContain("retrain", rotation.Strategies); // measured, but not servable
+    }
+}
