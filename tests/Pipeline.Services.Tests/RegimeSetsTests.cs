@@ -99,6 +99,11 @@ public class RegimeSetsTests
         Assert.Equal(5, mixed.Labels!.Count(l => l == 0));
         Assert.Equal(75, mixed.Labels!.Count(l => l == 1));
         Assert.All(Enumerable.Range(2, 4), c => Assert.Equal(5, mixed.Labels!.Count(l => l == c)));
+
+        // Scoring:ClassBalancedReplay = false keeps the uniform draw: class 0 as often as in the replay set.
+        var uniform = AdaptationSetBuilder.WithReplay(shifted, replay, 0.3, seed: 3, classBalanced: false);
+        Assert.Equal(100, uniform.Rows);
+        Assert.InRange(uniform.Labels!.Count(l => l == 0), 20, 30);
     }
 
     [Fact]

@@ -28,12 +28,4 @@ internal static class DemoDriftReports
         var harmless = (await DecisionsAsync(drift, modelId, since, ct)).Where(d => d.Outcome == "drift_without_harm").ToList();
         return harmless.Count >= needed ? harmless[^1].Reason ?? "" : null;
     }
-
-    /// <summary>Windows closed since <paramref name="since"/> up to the first that raised a run (drift_with_harm); null when none did.</summary>
-    public static async Task<int?> WindowsUntilRaisedAsync(IDriftRepository drift, string modelId, DateTimeOffset since, CancellationToken ct)
-    {
-        var decisions = await DecisionsAsync(drift, modelId, since, ct);
-        var raised = decisions.FindIndex(d => d.Outcome == "drift_with_harm");
-        return raised < 0 ? null : raised + 1;
-    }
 }

@@ -25,7 +25,7 @@ public sealed class SequenceRunner(DemoOptions o, SequenceOptions sequence, IAns
     private readonly List<ChartPoint> points = [];
     private readonly List<ChartRegime> boundaries = [];
 
-    private sealed record Segment(RegimeWatch Watch, int Rows, double? LiveBefore, double? LiveAfter, DateTimeOffset StartedUtc);
+    private sealed record Segment(RegimeWatch Watch, int Rows, double? LiveBefore, double? LiveAfter, DateTimeOffset StartedUtc, int RowsBefore);
 
     public async Task<int> RunAsync(Func<DemoEvents, CancellationToken, Task<IDemoEnvironment>> start, CancellationToken ct)
     {
@@ -76,11 +76,12 @@ public sealed class SequenceRunner(DemoOptions o, SequenceOptions sequence, IAns
         var matrix = new List<IReadOnlyList<double>>();
         var report = new List<SequenceEvent>();
         var batch = configuration.GetValue("Tuning:BatchSize", 64);
+        var window = configuration.GetValue("DriftDetection:WindowSize", 500);
         var previous = baseAcc;
         for (var t = 1; t < regimes.Count; t++)
         {
             Say($"[yellow]regime {t}: {Markup.Escape(regimes[t].Name)}[/] from row {rows}");
-            var segment = await SegmentAsync(traffic, regimes[t], watch, services.GetRequiredService<IDriftRepository>(), ct);
+            var segment = await SegmentAsync(traffic, regimes[t], watch, services.GetRequiredService<IDriftRepository>(), rows, ct);
             rows += segment.Rows;
             var before = production;
             production = segment.Watch.DeployedVersion ?? production;
@@ -93,7 +94,7 @@ public sealed class SequenceRunner(DemoOptions o, SequenceOptions sequence, IAns
 
             matrix.Add(row);
             Say($"production v{production} after {Markup.Escape(regimes[t].Name)}: {Accuracies(regimes, row)}");
-            report.Add(await EventAsync(services, regimes, t, segment, before, previous, row, batch, ct));
+            report.Add(await EventAsync(services, regimes, t, segment, before, previous, row, batch, window, ct));
             previous = row;
         }
 
@@ -117,6 +118,7 @@ public sealed class SequenceRunner(DemoOptions o, SequenceOptions sequence, IAns
                 ["DriftDetection:WindowSize"] = configuration["DriftDetection:WindowSize"] ?? "",
                 ["Scoring:MinLabelledRows"] = configuration["Scoring:MinLabelledRows"] ?? "",
                 ["Tuning:MaxRegimeRows"] = configuration["Tuning:MaxRegimeRows"] ?? "4000 (default)",
+                ["Scoring:ClassBalancedReplay"] = configuration["Scoring:ClassBalancedReplay"] ?? "true (default)",
                 ["minimum_regime_rows"] = sequence.MinimumRows.ToString(CultureInfo.InvariantCulture),
             },
             Chart = Path.GetFileName(chartPath), RowsStreamed = rows, TotalSeconds = clock.Elapsed.TotalSeconds,
@@ -136,7 +138,8 @@ public sealed class SequenceRunner(DemoOptions o, SequenceOptions sequence, IAns
     }
 
     /// <summary>Streams one regime until its run has ended (and the new version has served some traffic).</summary>
-    private async Task<Segment> SegmentAsync(DemoTraffic traffic, RegimeData regime, SequenceWatch watch, IDriftRepository drift, CancellationToken ct)
+    private async Task<Segment> SegmentAsync(
+        DemoTraffic traffic, RegimeData regime, SequenceWatch watch, IDriftRepository drift, int rowsBefore, CancellationToken ct)
     {
         var w = watch.Begin();
         var startedUtc = DateTimeOffset.UtcNow;
@@ -183,7 +186,7 @@ public sealed class SequenceRunner(DemoOptions o, SequenceOptions sequence, IAns
         }
 
         w.Outcome ??= w.RunId is null ? "no_drift_detected" : "timeout";
-        return new Segment(w, rows, Rate(before), Rate(after), startedUtc);
+        return new Segment(w, rows, Rate(before), Rate(after), startedUtc, rowsBefore);
 
         static double? Rate((int Rows, int Correct) a) => a.Rows == 0 ? null : (double)a.Correct / a.Rows;
     }
@@ -198,7 +201,7 @@ public sealed class SequenceRunner(DemoOptions o, SequenceOptions sequence, IAns
 
     private async Task<SequenceEvent> EventAsync(
         IServiceProvider services, List<RegimeData> regimes, int t, Segment segment, int productionBefore, IReadOnlyList<double> before,
-        IReadOnlyList<double> after, int batch, CancellationToken ct)
+        IReadOnlyList<double> after, int batch, int window, CancellationToken ct)
     {
         var w = segment.Watch;
         var tournament = await DemoTournamentView.LoadAsync(services, w.RunId, ct);
@@ -212,8 +215,9 @@ public sealed class SequenceRunner(DemoOptions o, SequenceOptions sequence, IAns
         {
             Regime = regimes[t].Name,
             Harmful = before[t - 1] - before[t] >= 0.02,
-            DetectedAfterWindows = w.RunId is null ? null
-                : await DemoDriftReports.WindowsUntilRaisedAsync(services.GetRequiredService<IDriftRepository>(), o.ModelId, segment.StartedUtc, ct),
+            // Windows are numbered over the model's whole stream (every row sent is observed), so the windows the
+            // regime took are the raising window's number less the windows completed before its first row.
+            DetectedAfterWindows = w.DetectedWindow is { } n ? (int)(n - (segment.RowsBefore / window)) : null,
             Outcome = w.Outcome ?? "unknown", RunId = w.RunId?.ToString(), ProductionBefore = productionBefore, DeployedVersion = w.DeployedVersion,
             Winner = tournament?.Winner ?? deployed?.Strategy,
             Candidates = tournament?.Strategies is { Count: > 0 } s ? s : [.. w.Trained.Values.Select(x => x.Strategy).Distinct()],

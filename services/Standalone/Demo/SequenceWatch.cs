@@ -10,7 +10,8 @@ internal sealed class RegimeWatch
     public string? Outcome;
     public int? DeployedVersion;
     public double? DetectedAt;
-    public DateTimeOffset? DetectedUtc;
+    /// <summary>The drift window that raised the run (its number in the model's window sequence).</summary>
+    public long? DetectedWindow;
     public double? OutcomeAt;
     public bool Scored;
     public IReadOnlyList<string> Reasons = [];
@@ -65,7 +66,9 @@ internal sealed class SequenceWatch(Func<double> seconds, Action<string> say)
         switch (e)
         {
             case DriftDetected d when w.RunId is null:
-                (w.RunId, w.DetectedAt, w.DetectedUtc) = (d.RunId, seconds(), DateTimeOffset.UtcNow);
+                (w.RunId, w.DetectedAt) = (d.RunId, seconds());
+                var at = d.WindowId.LastIndexOf("-w", StringComparison.Ordinal);
+                w.DetectedWindow = at >= 0 && long.TryParse(d.WindowId[(at + 2)..], System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : null;
                 Mark("drift", "drift");
                 say($"[red]drift detected[/] in {d.WindowId}: severity {d.Severity}, score {d.DatasetDriftScore:F2}; run {d.RunId}");
                 break;
