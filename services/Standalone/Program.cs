@@ -20,9 +20,35 @@ var dataDir = new Option<string?>("--data") { Description = "Fashion-MNIST direc
 var workDir = new Option<string?>("--work-dir") { Description = "Where this run's database, artifacts and logs go (default: a fresh .pipeline/demo/<time>)" };
 var distributed = new Option<bool>("--distributed") { Description = "Run each service as its own process on RabbitMQ ($PIPELINE_DEMO_AMQP, default amqp://guest:guest@127.0.0.1:5672/pipeline-demo)" };
 
-var demo = new Command("demo", "Run the adaptation loop end to end and print a summary") { scenario, output, seed, dataDir, workDir, distributed };
+var sequence = new Option<string?>("--sequence")
+{
+    Description = "Run the continual demo instead: these regimes follow the original one in a single production stream, e.g. rotate-15,rotate-30,noise-0.3,contrast-0.3",
+};
+var regime = new Option<string[]>("--regime")
+{
+    Description = "Define a regime of --sequence from your files: NAME=IMAGES.idx.gz:LABELS.idx.gz (repeatable)", AllowMultipleArgumentsPerToken = false,
+};
+
+var demo = new Command("demo", "Run the adaptation loop end to end and print a summary") { scenario, output, seed, dataDir, workDir, distributed, sequence, regime };
 demo.SetAction(async (r, ct) =>
 {
+    // The continual demo's input is checked before anything starts (no work directory, no services).
+    var appConfig = new ConfigurationBuilder().SetBasePath(AppContext.BaseDirectory).AddJsonFile("appsettings.json").Build();
+    SequenceOptions? continual = null;
+    if (r.GetValue(sequence) is { } names)
+    {
+        if (r.GetResult(scenario) is { Implicit: false })
+        {
+            throw new Pipeline.Hosting.UserErrorException("use --scenario (one drift) or --sequence (drift after drift), not both");
+        }
+
+        continual = SequenceOptions.Parse(names, r.GetValue(regime) ?? [], appConfig);
+    }
+    else if (r.GetValue(regime) is { Length: > 0 })
+    {
+        throw new Pipeline.Hosting.UserErrorException("--regime defines a regime of --sequence: add --sequence");
+    }
+
     var work = Path.GetFullPath(r.GetValue(workDir)
         ?? Path.Combine(".pipeline", "demo", DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));
     Directory.CreateDirectory(work);
@@ -42,15 +68,23 @@ demo.SetAction(async (r, ct) =>
         DataDirectory = r.GetValue(dataDir) ?? Environment.GetEnvironmentVariable("PIPELINE_DATA_DIR"),
         ApiKey = apiKey,
     };
-    var runner = new DemoRunner(options, AnsiConsole.Console);
+    if (continual is not null)
+    {
+        // Regimes follow one another within minutes: the cooldown after a run (30 min by default, a production
+        // setting against back-to-back runs) is shortened so the next regime can be adapted to (docs/ml.md).
+        storage["DriftDetection:Cooldown"] = SequenceOptions.DemoCooldown;
+    }
+
+    Func<Func<DemoEvents, CancellationToken, Task<IDemoEnvironment>>, CancellationToken, Task<int>> run = continual is null
+        ? new DemoRunner(options, AnsiConsole.Console).RunAsync
+        : new SequenceRunner(options, continual, AnsiConsole.Console).RunAsync;
     if (!r.GetValue(distributed))
     {
-        return await runner.RunAsync(async (events, token) => await StandaloneEnvironment.StartAsync([], storage, events, token), ct);
+        return await run(async (events, token) => await StandaloneEnvironment.StartAsync([], storage, events, token), ct);
     }
 
     var broker = new Uri(Environment.GetEnvironmentVariable("PIPELINE_DEMO_AMQP") is { Length: > 0 } u ? u : "amqp://guest:guest@127.0.0.1:5672/pipeline-demo");
-    var appConfig = new ConfigurationBuilder().SetBasePath(AppContext.BaseDirectory).AddJsonFile("appsettings.json").Build();
-    return await runner.RunAsync(async (events, token) => await DistributedEnvironment.StartAsync(appConfig, storage, broker, work, events, token), ct);
+    return await run(async (events, token) => await DistributedEnvironment.StartAsync(appConfig, storage, broker, work, events, token), ct);
 });
 root.Subcommands.Add(demo);
 

@@ -16,7 +16,10 @@ public sealed record VersionMetadata
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    /// <summary>Labelled rows of the original distribution (the reference holdout).</summary>
+    /// <summary>
+    /// Labelled rows held out for forgetting checks: the original distribution's, plus a share of every regime the
+    /// version was adapted to (<see cref="RegimeMemory"/>). Never used for training or readout statistics.
+    /// </summary>
     public PayloadRef? ReferenceHoldout { get; init; }
 
     /// <summary>Rows the drift monitor uses as reference for this version (training sample, or the adaptation set).</summary>
@@ -28,6 +31,12 @@ public sealed record VersionMetadata
     /// Candidates inherit it.
     /// </summary>
     public PayloadRef? ReplaySet { get; init; }
+
+    /// <summary>Rows of each regime in <see cref="ReplaySet"/>, in order (original first); null: one regime.</summary>
+    public IReadOnlyList<int>? ReplayRegimeRows { get; init; }
+
+    /// <summary>Rows of each regime in <see cref="ReferenceHoldout"/>, in order (original first); null: one regime.</summary>
+    public IReadOnlyList<int>? HoldoutRegimeRows { get; init; }
 
     public Guid? RunId { get; init; }
 

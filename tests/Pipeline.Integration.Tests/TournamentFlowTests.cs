@@ -39,6 +39,14 @@ public class TournamentFlowTests(TournamentWorld world) : IClassFixture<Tourname
         var run = await world.Get<IAdaptationRunRepository>().GetAsync(detected.RunId);
         Assert.Equal(winner.CandidateVersion, run!.CandidateVersion);
         Assert.Equal(winner.Strategy, run.Strategy);
-        Assert.Equal(winner.CandidateVersion, (await world.Get<IModelRegistry>().GetProductionAsync(model))!.Version);
+        var production = (await world.Get<IModelRegistry>().GetProductionAsync(model))!;
+        Assert.Equal(winner.CandidateVersion, production.Version);
+
+        // The new version remembers both regimes: its replay set and gate holdout hold the original rows and the run's.
+        var deployed = await world.Get<IModelRegistry>().GetVersionAsync(model, production.Version);
+        var meta = Pipeline.Adaptation.VersionMetadata.Parse(deployed!.MetadataJson);
+        Assert.Equal(2, meta.ReplayRegimeRows!.Count);
+        Assert.Equal(2, meta.HoldoutRegimeRows!.Count);
+        Assert.All(meta.HoldoutRegimeRows, n => Assert.True(n > 0));
     }
 }

@@ -73,9 +73,11 @@ public sealed class AdaptationSetBuilder(
 
     /// <summary>
     /// Adds replay rows so they make up <paramref name="fraction"/> of the result, then shuffles
-    /// (seeded) so batches mix both distributions.
+    /// (seeded) so batches mix both distributions. The replay rows are drawn class-balanced (every class
+    /// of the replay set gets the same share, give or take one), so tuning protects every class, not only
+    /// the frequent ones in the shifted traffic.
     /// </summary>
-    public static FeatureBlob WithReplay(FeatureBlob adaptation, FeatureBlob replay, double fraction, int seed)
+    public static FeatureBlob WithReplay(FeatureBlob adaptation, FeatureBlob replay, double fraction, int seed, bool classBalanced = true)
     {
         if (fraction <= 0 || replay.Rows == 0)
         {
@@ -83,7 +85,9 @@ public sealed class AdaptationSetBuilder(
         }
 
         var wanted = (int)Math.Round(adaptation.Rows * fraction / (1 - fraction));
-        var (picked, _) = Split(replay, 1 - Math.Clamp((double)wanted / replay.Rows, 0, 1), seed + 1);
+        var picked = classBalanced
+            ? RegimeSets.Rows(replay, RegimeSets.ClassBalancedPick(replay.Labels ?? throw new InvalidDataException("the replay set has no labels"), wanted, seed + 1))
+            : Split(replay, 1 - Math.Clamp((double)wanted / replay.Rows, 0, 1), seed + 1).Adaptation;
         var (mixed, _) = Split(FeatureBlob.Concat([adaptation, picked]), 0, seed + 2);
         return mixed;
     }

@@ -49,7 +49,7 @@ public sealed class ScoreSensitivityConsumer(
             var replay = VersionMetadata.Parse(baseRecord.MetadataJson).ReplaySet;
             var adaptation = replay is null || o.ReplayFraction <= 0
                 ? shifted
-                : AdaptationSetBuilder.WithReplay(shifted, await datasets.LoadAsync(replay, ct), o.ReplayFraction, o.Seed);
+                : AdaptationSetBuilder.WithReplay(shifted, await datasets.LoadAsync(replay, ct), o.ReplayFraction, o.Seed, o.ClassBalancedReplay);
             var setId = Guid.NewGuid();
             var adaptationRef = await datasets.SaveAsync(adaptation, "datasets", $"{m.ModelId}/{m.RunId}/adaptation.pfb", ct);
             var holdoutRef = await datasets.SaveAsync(holdout, "datasets", $"{m.ModelId}/{m.RunId}/holdout.pfb", ct);

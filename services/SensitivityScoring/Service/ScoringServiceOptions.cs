@@ -40,6 +40,12 @@ public sealed class ScoringServiceOptions
     [Range(0.0, 0.9)]
     public double ReplayFraction { get; set; } = 0.3;
 
+    /// <summary>
+    /// Draw the replay share class-balanced (every class of the replay set equally, the default); false: a uniform
+    /// draw, as before issue 19 (kept so the difference can be measured: docs/ml.md, "Continual demo").
+    /// </summary>
+    public bool ClassBalancedReplay { get; set; } = true;
+
     public int Seed { get; set; } = 1;
 
     public string Device { get; set; } = "auto";

@@ -84,7 +84,9 @@ public sealed class TrainCandidateConsumer(
         }
 
         using var tuned = tunedModel;
-        var metadata = baseMeta with
+        // The replay set and gate holdout grow by this regime (bounded, class-balanced), so the next run's gate
+        // measures forgetting on every regime this version serves.
+        var metadata = await datasets.AccumulateAsync(baseMeta, m.AdaptationSet, m.ShiftedHoldout, m.ModelId, m.RunId, o.MaxRegimeRows, o.Seed, ct) with
         {
             // Future traffic is compared with what this version was adapted to.
             DriftReference = m.AdaptationSet, RunId = m.RunId, BaseVersion = m.BaseVersion, Strategy = strategy,

@@ -33,6 +33,13 @@ public sealed class TuningServiceOptions
     [Range(1, 100_000)]
     public int ProgressEverySteps { get; set; } = 10;
 
+    /// <summary>
+    /// At most this many rows in a new version's replay set and in its gate holdout, shared among the regimes it has
+    /// adapted to (original first), class-balanced within each (Pipeline.Hosting.Artifacts.RegimeSets).
+    /// </summary>
+    [Range(100, 1_000_000)]
+    public int MaxRegimeRows { get; set; } = 4000;
+
     /// <summary>Passes over the adaptation set for <paramref name="rows"/> rows.</summary>
     public int EpochsFor(int rows) => Math.Max(2, (int)Math.Ceiling(Steps * (double)BatchSize / Math.Max(1, rows)));
 }

@@ -1,18 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Text.Json;
-using System.Text.Json.Serialization;
-using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.ML.Data;
 using Pipeline.ML.Evaluation;
-using Pipeline.ML.Models;
-using Pipeline.ML.Training;
-using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
 using Spectre.Console;
 
@@ -43,7 +37,6 @@ public sealed record DemoOptions
 /// </summary>
 public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly Stopwatch clock = Stopwatch.StartNew();
 
     private sealed class RunWatch
@@ -69,7 +62,8 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         Say($"[bold]Drift-adaptive pipeline demo[/]: scenario [yellow]{scenario.Name}[/], seed {o.Seed}");
 
         using var splits = FashionMnist.LoadSplits(o.Seed, o.DataDirectory);
-        var baseModel = TrainBase(splits, ct);
+        var setup = new DemoBaseModel(console, Say);
+        var baseModel = setup.Train(splits, o.Seed, ct);
 
         var events = new DemoEvents();
         await using var env = await start(events, ct);
@@ -84,15 +78,11 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         Say($"mode [yellow]{env.Mode}[/]; inference at {env.InferenceUrl}");
 
         var services = env.Services;
-        var baseRecord = await RegisterBaseAsync(services, baseModel, splits, ct);
+        var baseRecord = await setup.RegisterAsync(services, baseModel, splits, o.ModelId, o.Seed, ct);
         baseModel.Dispose();
 
-        using var http = new HttpClient { BaseAddress = env.InferenceUrl, Timeout = TimeSpan.FromSeconds(60) };
-        if (o.ApiKey is { } key)
-        {
-            http.DefaultRequestHeaders.Add("X-Api-Key", key);
-        }
-        await WaitForModelAsync(http, baseRecord.Version, ct);
+        using var http = new DemoTraffic(env.InferenceUrl, o.ApiKey, o.BatchRows);
+        await http.WaitForModelAsync(baseRecord.Version, Say, ct);
 
         var watch = new RunWatch();
         var result = await StreamAsync(http, splits, scenario, events, watch, services.GetRequiredService<IDriftRepository>(), ct);
@@ -120,111 +110,6 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
     private void Say(string markup) =>
         console.MarkupLine($"[grey]{clock.Elapsed.TotalSeconds,6:F1}s[/] {markup}");
 
-    private ModelBundle TrainBase(FashionMnistSplits splits, CancellationToken ct)
-    {
-        var options = new BaseTrainingOptions { Architecture = "cnn-small", Epochs = 2, TrainSize = 20000, Seed = o.Seed };
-        ModelBundle? model = null;
-        var cached = false;
-        console.Progress().AutoClear(false).Columns(
-                new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask("base model (cnn-small, 2 epochs)");
-                var progress = new SyncProgress<TrainingProgress>(p =>
-                {
-                    task.MaxValue = p.TotalSteps;
-                    task.Value = p.Step;
-                    task.Description = $"base model: epoch {p.Epoch}, loss {p.Loss:F3}";
-                });
-                (model, cached) = BaseTrainer.TrainOrLoad(splits.Train, options, null, progress, ct);
-                task.Value = task.MaxValue;
-            });
-        Say(cached ? "base model loaded from cache" : "base model trained");
-        return model!;
-    }
-
-    /// <summary>
-    /// Registers the base model as any user would (ctl models register): the model file and its reference data go to
-    /// the shared artifact store, then RegisterModel with Deploy over the bus, answered by the registry's owner.
-    /// </summary>
-    private async Task<ModelVersionRecord> RegisterBaseAsync(IServiceProvider services, ModelBundle model, FashionMnistSplits splits, CancellationToken ct)
-    {
-        var datasets = services.GetRequiredService<DatasetArtifacts>();
-        var artifacts = services.GetRequiredService<IArtifactStore>();
-        var registry = services.GetRequiredService<IModelRegistry>();
-        var bus = services.GetRequiredService<IBus>();
-        // Registration is an approver's decision (with Deploy) on the sender's own uploads: on RabbitMQ the demo's
-        // client is its broker user (which the distributed demo makes an approver), in one process the configured approver.
-        var messaging = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessagingOptions>>().Value;
-        var user = messaging.Transport == TransportKind.RabbitMq
-            ? messaging.Username
-            : services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RoleOptions>>().Value.Approvers.FirstOrDefault() ?? "operator";
-
-        using var reference = splits.Validation.Take(3000);
-        using var replaySample = splits.Train.Shuffle(o.Seed).Take(2000);
-        var replay = await datasets.SaveAsync(DatasetArtifacts.FromDataset(replaySample), "uploads", $"{user}/{o.ModelId}/replay.pfb", ct);
-        var holdout = await datasets.SaveAsync(DatasetArtifacts.FromDataset(splits.ReferenceHoldout), "uploads", $"{user}/{o.ModelId}/reference-holdout.pfb", ct);
-        var driftReference = await datasets.SaveAsync(DatasetArtifacts.FromDataset(reference), "uploads", $"{user}/{o.ModelId}/drift-reference.pfb", ct);
-        var file = Path.Combine(Path.GetTempPath(), $"demo-model-{Guid.NewGuid():N}.model");
-        ArtifactRef uploaded;
-        try
-        {
-            model.Save(file);
-            await using var stream = File.OpenRead(file);
-            uploaded = await artifacts.PutAsync(stream, "uploads", $"{user}/{o.ModelId}/base.model", ct);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
-
-        var client = bus.CreateRequestClient<RegisterModel>(RequestTimeout.After(s: 120));
-        var response = await client.GetResponse<ModelVersionRegistered>(new RegisterModel
-        {
-            ModelId = o.ModelId,
-            ModelFile = new PayloadRef { Uri = uploaded.Uri, Sha256 = uploaded.Sha256, SizeBytes = uploaded.Size },
-            ReferenceData = driftReference, GateHoldout = holdout, ReplaySet = replay,
-            Deploy = true, Reason = "initial model",
-            IdempotencyKey = Guid.NewGuid().ToString("N"),
-        }, x => x.UseExecute(c =>
-        {
-            c.Headers.Set(OperatorIdentity.InMemoryHeader, user);
-            if (c.TryGetPayload<RabbitMqSendContext>(out var amqp))
-            {
-                amqp.BasicProperties.UserId = user;
-            }
-        }), ct);
-        var record = await registry.GetVersionAsync(o.ModelId, response.Message.Version, ct)
-            ?? throw new InvalidOperationException($"{o.ModelId} v{response.Message.Version} was announced but is not in the registry");
-        Say($"registered {o.ModelId} v{record.Version} ({record.ParamsTotal:N0} parameters) over the bus and put it in production");
-        return record;
-    }
-
-    private async Task WaitForModelAsync(HttpClient http, int version, CancellationToken ct)
-    {
-        var until = DateTime.UtcNow.AddSeconds(60);
-        while (DateTime.UtcNow < until)
-        {
-            try
-            {
-                var model = await http.GetFromJsonAsync<JsonElement>("/model", ct);
-                if (model.TryGetProperty("version", out var v) && v.GetInt32() >= version)
-                {
-                    Say($"inference serves v{v.GetInt32()}");
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // not loaded yet (503)
-            }
-
-            await Task.Delay(250, ct);
-        }
-
-        throw new TimeoutException("the inference service did not load the base model within 60 s");
-    }
-
     private sealed record StreamResult(int Rows, double? BeforeDrift, double? DuringDrift, double? AfterDeploy, double? DriftInjectedAt);
 
     private sealed class Accuracy
@@ -236,7 +121,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
     }
 
     private async Task<StreamResult> StreamAsync(
-        HttpClient http, FashionMnistSplits splits, DriftScenario scenario, DemoEvents events, RunWatch watch, IDriftRepository drift,
+        DemoTraffic http, FashionMnistSplits splits, DriftScenario scenario, DemoEvents events, RunWatch watch, IDriftRepository drift,
         CancellationToken ct)
     {
         var pool = splits.Test.Count - 2000; // the last 2000 test images are kept for the summary
@@ -330,49 +215,16 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
     /// The reason of the latest "drift without harm" decision once DriftDetection has made
     /// <see cref="DemoOptions.HarmlessDecisions"/> of them since the drift was injected (and started no run).
     /// </summary>
-    private async Task<string?> HarmlessDriftAsync(IDriftRepository drift, DateTimeOffset since, CancellationToken ct)
+    private Task<string?> HarmlessDriftAsync(IDriftRepository drift, DateTimeOffset since, CancellationToken ct) =>
+        DemoDriftReports.HarmlessAsync(drift, o.ModelId, since, o.HarmlessDecisions, ct);
+
+    private static async Task<int> SendAsync(DemoTraffic http, float[][] rows, long[] labels, int offset, Accuracy accuracy, CancellationToken ct)
     {
-        var harmless = new List<string>();
-        foreach (var report in (await drift.ListReportsAsync(o.ModelId, 50, ct)).Where(r => r.CreatedAt >= since).OrderBy(r => r.CreatedAt))
-        {
-            using var json = JsonDocument.Parse(report.ReportJson ?? "{}");
-            if (json.RootElement.TryGetProperty("trigger", out var t) && t.ValueKind == JsonValueKind.Object
-                && t.GetProperty("outcome").GetString() == "drift_without_harm")
-            {
-                harmless.Add(t.GetProperty("reason").GetString() ?? "");
-            }
-        }
-
-        return harmless.Count >= o.HarmlessDecisions ? harmless[^1] : null;
-    }
-
-    private async Task<int> SendAsync(HttpClient http, float[][] rows, long[] labels, int offset, Accuracy accuracy, CancellationToken ct)
-    {
-        var count = Math.Min(o.BatchRows, rows.Length - offset);
-        var batch = rows.AsSpan(offset, count).ToArray();
-        using var response = await http.PostAsJsonAsync("/predict", new { instances = batch }, ct);
-        response.EnsureSuccessStatusCode();
-        var body = await response.Content.ReadFromJsonAsync<PredictResponse>(Json, ct)
-            ?? throw new InvalidOperationException("empty /predict response");
-        var truth = labels.AsSpan(offset, count).ToArray().Select(l => (int)l).ToArray();
-        for (var i = 0; i < count; i++)
-        {
-            accuracy.Total++;
-            accuracy.Correct += body.Predictions[i].Class == truth[i] ? 1 : 0;
-        }
-
-        // The true labels come back later, as they would from a labelling team or user feedback.
-        using var feedback = await http.PostAsJsonAsync("/feedback", new { batchId = body.BatchId, labels = truth }, ct);
-        feedback.EnsureSuccessStatusCode();
+        var (count, correct, _) = await http.SendAsync(rows, labels, offset, ct);
+        accuracy.Total += count;
+        accuracy.Correct += correct;
         return count;
     }
-
-    private sealed record PredictResponse(
-        [property: JsonPropertyName("version")] int Version,
-        [property: JsonPropertyName("batchId")] Guid BatchId,
-        [property: JsonPropertyName("predictions")] IReadOnlyList<PredictedRow> Predictions);
-
-    private sealed record PredictedRow([property: JsonPropertyName("class")] int Class);
 
     private async Task PumpEventsAsync(DemoEvents events, RunWatch watch, CancellationToken ct)
     {
