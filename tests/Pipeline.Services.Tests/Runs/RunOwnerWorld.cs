@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Pipeline.AdaptationRuns;
 using Pipeline.Contracts;
-using Pipeline.Drift.Tournament;
 using Pipeline.Storage;
 using Pipeline.Storage.Data;
 using Pipeline.Storage.Migrations;
@@ -45,9 +44,10 @@ internal sealed class RunOwnerWorld : IAsyncDisposable
         Runs = new AdaptationRunRepository(factory, Clock);
         Steps = new RunStepStore(factory, Clock);
         Tournaments = new TournamentStore(factory, Clock);
+        var policy = Options.Create(new TournamentPolicyOptions());
         Owner = new RunOwner(Runs, Steps, Registry, new OutboxSignal(), Options.Create(RunOptions), Clock,
             NullLogger<RunOwner>.Instance, Tournaments, Options.Create(new TournamentOptions { Candidates = candidates }),
-            Options.Create(new TournamentPolicyOptions()));
+            policy, new StrategyEvidence(policy));
     }
 
     public ManualClock Clock { get; } = new(new DateTimeOffset(2026, 12, 1, 8, 0, 0, TimeSpan.Zero));
