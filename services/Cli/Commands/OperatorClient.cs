@@ -154,6 +154,8 @@ public static class OperatorClient
                     e.Durable = false;
                     e.Exclusive = true;
                     e.ConfigureConsumeTopology = false;
+                    // No Fault events for an event it cannot read (operators may not declare the fault exchanges).
+                    e.PublishFaults = false;
                     e.Bind(watchQueue + "-events", x =>
                     {
                         x.Durable = false;
