@@ -33,6 +33,8 @@ public sealed class ModelManifestTests
     [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [4], "classes": ["a","b"], "classifier_prefix": "fc", "embedding_method": "1x" }""", "embedding_method '1x' is not a method name")]
     [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [3], "classes": ["a","b"], "classifier_prefix": "fc", "features": [{"name":"a","kind":"numeric"},{"name":"b","kind":"categorical"}] }""", "input_shape must be [2], not [3]")]
     [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [2], "classes": ["a","b"], "classifier_prefix": "fc", "features": [{"name":"a","kind":"numeric"},{"name":"a","kind":"ordinal"}] }""", "kind 'ordinal' must be")]
+    [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [2], "classes": ["a","b"], "classifier_prefix": "fc", "features": [{"name":"a","kind":"numeric","cardinality":3},{"name":"b","kind":"categorical"}] }""", "features[0] (a) cardinality 3 must be a number of categories from 1 to 16777216, on a categorical column only")]
+    [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [2], "classes": ["a","b"], "classifier_prefix": "fc", "features": [{"name":"a","kind":"numeric"},{"name":"b","kind":"categorical","cardinality":0}] }""", "features[1] (b) cardinality 0")]
     [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [4], "classes": ["a","b"], "classifier_prefix": "fc", "input_shap": [4] }""", "not valid JSON for a manifest")]
     [InlineData("[1, 2]", "not valid JSON for a manifest")]
     public void Each_problem_is_named(string json, string expected)
