@@ -36,6 +36,8 @@ public sealed class ModelManifestTests
     [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [4], "classes": ["a","b"], "classifier_prefix": "fc", "input_shap": [4] }""", "manifest: unknown field 'input_shap' (did you mean 'input_shape'?); valid fields: name, format, input_shape, input_scale, classes, embedding_method, classifier_prefix, features")]
     [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [1], "classes": ["a","b"], "clasifier_prefix": "fc" }""", "unknown field 'clasifier_prefix' (did you mean 'classifier_prefix'?)")]
     [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [1], "classes": ["a","b"], "classifier_prefix": "fc", "features": [{"name":"a","type":"numeric"}] }""", "features[0]: unknown field 'type'; valid fields: name, kind")]
+    [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [2], "classes": ["a","b"], "classifier_prefix": "fc", "features": [{"name":"a","kind":"numeric","cardinality":3},{"name":"b","kind":"categorical"}] }""", "features[0] (a) cardinality 3 must be a number of categories from 1 to 16777216, on a categorical column only")]
+    [InlineData("""{ "name": "x", "format": "torchscript", "input_shape": [2], "classes": ["a","b"], "classifier_prefix": "fc", "features": [{"name":"a","kind":"numeric"},{"name":"b","kind":"categorical","cardinality":0}] }""", "features[1] (b) cardinality 0")]
     [InlineData("[1, 2]", "not valid JSON for a manifest")]
     public void Each_problem_is_named(string json, string expected)
     {

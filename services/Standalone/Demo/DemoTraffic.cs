@@ -57,7 +57,16 @@ internal sealed class DemoTraffic : IDisposable
     {
         var count = Math.Min(BatchRows, rows.Length - offset);
         var batch = rows.AsSpan(offset, count).ToArray();
-        using var response = await http.PostAsJsonAsync("/predict", new { instances = batch }, ct);
+        var response = await http.PostAsJsonAsync("/predict", new { instances = batch }, ct);
+        // Drift evaluation is behind (Inference:MaxLagRows): wait as told, as a production client would.
+        while (response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter?.Delta is { } wait)
+        {
+            response.Dispose();
+            await Task.Delay(wait, ct);
+            response = await http.PostAsJsonAsync("/predict", new { instances = batch }, ct);
+        }
+
+        using var answered = response;
         response.EnsureSuccessStatusCode();
         var body = await response.Content.ReadFromJsonAsync<PredictResponse>(Json, ct)
             ?? throw new InvalidOperationException("empty /predict response");
