@@ -68,7 +68,7 @@ public class ReadoutFlowTests(ReadoutWorld world) : IClassFixture<ReadoutWorld>
             // TorchScript template filled with the version's weights, its manifest and the ridge readout's arrays;
             // tools/byom/load_adapted.py then predicts the served probabilities.
             var dir = Directory.CreateTempSubdirectory("readout-export-").FullName;
-            var exported = await Pipelinectl.RunAsync("models", "export", model, "--out", dir, "--artifacts", world.ArtifactRoot);
+            var exported = await Pipelinectl.RunAsync("models", "export", model, "--out", dir, "--artifacts", world.ArtifactRoot, "--user", "alice", "--password", "alice");
             Assert.True(exported.Code == 0, exported.Err);
             var name = $"{model}-v{trained.CandidateVersion}";
             Assert.Contains("predicts through its ridge readout", exported.Out, StringComparison.Ordinal);
