@@ -50,12 +50,13 @@ public sealed class DistributedEnvironment : IDemoEnvironment
             settings[k] = v;
         }
 
-        // The demo's stage settings (appsettings.json of the Standalone host) apply to every process.
+        // The demo's stage settings (appsettings.json of the Standalone host) apply to every process, unless the
+        // demo set them itself (the continual demo's cooldown).
         foreach (var section in new[] { "Runs", "Roles", "DriftDetection", "Scoring", "Tuning", "Gate", "Inference", "Logging" })
         {
             foreach (var (k, v) in appConfig.GetSection(section).AsEnumerable())
             {
-                if (v is not null)
+                if (v is not null && !storage.ContainsKey(k))
                 {
                     settings[k] = v;
                 }
