@@ -30,7 +30,7 @@ public sealed record TrainCandidate : IRunMessage
     public required PayloadRef AdaptationSet { get; init; }
     public required PayloadRef ShiftedHoldout { get; init; }
     /// <summary>
-    /// The engine v2 strategy to train with (<see cref="StrategyRegistry.Servable"/>); null: the
+    /// The strategy to train with (<see cref="StrategyRegistry.Servable"/>); null: the
     /// tuner's own Tuning:Strategy (a one-candidate run).
     /// </summary>
     public string? Strategy { get; init; }

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 namespace Pipeline.Contracts;
 
 /// <summary>
-/// What the continual benchmark measured for one strategy on one kind and severity of shift (issue 19): the
+/// What the continual benchmark measured for one strategy on one kind and severity of shift: the
 /// tournament's policy reads these rows, the benchmark writes them (<c>./pipeline bench continual --evidence</c>).
 /// </summary>
 public sealed record EvidenceRow

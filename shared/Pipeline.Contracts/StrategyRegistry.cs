@@ -9,7 +9,7 @@ namespace Pipeline.Contracts;
 public sealed record StrategyInfo(string Name, string Summary, bool Servable, bool HighCapacity, bool TrainsBackbone);
 
 /// <summary>
-/// The one list of adaptation strategies (issue 19): the benchmarks, the tuner, the tuning service's validation and the
+/// The one list of adaptation strategies: the benchmarks, the tuner, the tuning service's validation and the
 /// tournament's pool all read it. The implementations live in Pipeline.ML (ContinualStrategies.Create covers every
 /// name, checked by a test).
 /// </summary>

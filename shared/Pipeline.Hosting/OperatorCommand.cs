@@ -9,7 +9,7 @@ namespace Pipeline.Hosting;
 /// Carries out an operator command for the user the broker validated, and answers it when it was sent as a
 /// request (pipelinectl): <see cref="CommandAccepted"/> with what happened, or <see cref="CommandRefused"/> with the
 /// reason. A command published without a response address (plain AMQP) gets no answer: a refusal goes to the
-/// endpoint's error queue with the reason, as before. Either way the refusal is logged with the sender.
+/// endpoint's error queue with the reason. Either way the refusal is logged with the sender.
 /// </summary>
 public static class OperatorCommand
 {

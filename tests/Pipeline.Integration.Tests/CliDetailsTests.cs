@@ -10,7 +10,7 @@ using Pipeline.Storage.Repositories;
 
 namespace Pipeline.Integration.Tests;
 
-/// <summary>pipelinectl details of issue 22 that need no broker: name checks, version statuses, table width.</summary>
+/// <summary>pipelinectl details that need no broker: name checks, version statuses, table width.</summary>
 public sealed class CliDetailsTests
 {
     [Fact]

@@ -90,7 +90,7 @@ public class DriftHarmTests
         var calm = JsonDocument.Parse((await WaitForReportAsync(reports, "late-model", 1)).ReportJson!).RootElement.GetProperty("trigger");
         // Without labels the estimate either sees no harm or, when its estimators disagree on these inputs, says it cannot tell.
         Assert.Contains(calm.GetProperty("outcome").GetString(), new[] { "drift_without_harm", "drift_labels_needed" });
-        Assert.False(calm.GetProperty("start_run").GetBoolean());
+        Assert.False(calm.GetProperty("startRun").GetBoolean());
 
         // The labels come back later and say the world changed meaning (a concept shift): every prediction was wrong.
         var predicted = model.Predict(Enumerable.Range(0, first.Rows).Select(i => first.Row(i).ToArray()).ToArray());

@@ -11,7 +11,7 @@ using RabbitMQ.Client;
 namespace Pipeline.Integration.Tests;
 
 /// <summary>
-/// The forged cases of issue 10, each refused with the reason in the error queue, attributed to the
+/// Forged commands, each refused with the reason in the error queue, attributed to the
 /// sender the broker validated (the audit), and without effect. mallory is an operator here, not an
 /// approver; alice is an approver.
 /// </summary>
@@ -80,7 +80,7 @@ public class ForgedCommandTests
     }
 
     /// <summary>
-    /// Issue 21, item 6: service users are impersonators (they move a refused command to an error queue with its
+    /// Service users are impersonators (they move a refused command to an error queue with its
     /// user_id), and may write their own queues' exchanges. Deployment's credential puts alice's user_id on a
     /// RollbackModel written straight to its own command queue: the broker lets it through, the service does not
     /// take it as alice's (only a command published to its command exchange, which services may not write, is).

@@ -79,7 +79,7 @@ public class HealthEndpointTests
     }
 
     /// <summary>
-    /// Issue 21: a receive endpoint that stopped consuming (its queue gone and its user no longer allowed to declare it,
+    /// A receive endpoint that stopped consuming (its queue gone and its user no longer allowed to declare it,
     /// as when a fault bind was refused) must fail readiness, so Kubernetes stops routing to the instance and restarts it.
     /// </summary>
     [Fact]

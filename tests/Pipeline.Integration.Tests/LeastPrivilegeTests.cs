@@ -9,7 +9,7 @@ namespace Pipeline.Integration.Tests;
 /// <summary>
 /// The broker's permissions (infra/rabbitmq/permissions.sh) on a virtual host of this test's own:
 /// an operator can write commands and nothing else, a service only what it publishes; the forged
-/// events of issue 10 are refused by the broker itself (403 ACCESS_REFUSED). The fault tests run
+/// events are refused by the broker itself (403 ACCESS_REFUSED). The fault tests run
 /// every service under these users, which proves the permissions are enough to work.
 /// </summary>
 public sealed class LeastPrivilegeTests(LeastPrivilegeVhost broker) : IClassFixture<LeastPrivilegeVhost>

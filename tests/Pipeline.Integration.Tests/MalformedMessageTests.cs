@@ -17,7 +17,7 @@ using RabbitMQ.Client;
 namespace Pipeline.Integration.Tests;
 
 /// <summary>
-/// Issue 21, item 1: a malformed message once stopped its consumer for good under the services' own users (the
+/// A malformed message once stopped its consumer for good under the services' own users (the
 /// fault exchange bind was refused). Each of the seven services runs under its least-privilege user; every one
 /// of its queues gets a message that cannot be read, which must reach that queue's _error queue with the reason
 /// while the queue keeps its consumer; then a valid message to each service is processed.
@@ -77,7 +77,7 @@ public class MalformedMessageTests
             Assert.False(string.IsNullOrWhiteSpace(reason), queue);
         }
 
-        // Every queue still has its consumer (the failure of issue 21 removed it).
+        // Every queue still has its consumer (a refused fault binding used to remove it).
         var after = await ConsumedQueuesAsync(hosts.Prefix);
         foreach (var queue in queues.Keys)
         {

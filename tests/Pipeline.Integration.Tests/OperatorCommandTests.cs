@@ -11,7 +11,7 @@ using RabbitMQ.Client;
 namespace Pipeline.Integration.Tests;
 
 /// <summary>
-/// pipelinectl against the real RabbitMQ and real service hosts (issue 12): every command is answered accepted or
+/// pipelinectl against the real RabbitMQ and real service hosts: every command is answered accepted or
 /// refused with the reason, and exits non-zero unless accepted; runs are listed, shown and watched over the bus.
 /// alice is an approver, mallory an operator (where a test says so) or nobody.
 /// </summary>

@@ -57,6 +57,9 @@ public abstract class PipelineWorld : IAsyncLifetime
             ["DriftDetection:Cooldown"] = "00:00:00",
             ["DriftDetection:MmdPermutations"] = "50",
             ["DriftDetection:MaxReferenceRows"] = "300",
+            // These flows are about the adaptation once drift is raised; whether a drift hurts (and when the label-free
+            // estimators ask for labels first) is DriftHarmTests' subject.
+            ["DriftDetection:RequireHarm"] = "false",
             ["Scoring:MinLabelledRows"] = "150",
             ["Scoring:MaxRows"] = "400",
             ["Scoring:LabelWaitTimeout"] = "00:00:30",

@@ -13,8 +13,8 @@ using RabbitMQ.Client;
 namespace Pipeline.Integration.Tests;
 
 /// <summary>
-/// Registration as a role decision on the sender's own uploads (issue 21, items 2, 3 and 5) and its refusals as
-/// answers (issue 22, items 4 and 5), with Deployment under its own broker user. mallory is an operator here,
+/// Registration as a role decision on the sender's own uploads and its refusals as
+/// answers, with Deployment under its own broker user. mallory is an operator here,
 /// alice an approver; guest sends without a user_id (anonymous).
 /// </summary>
 public class RegistrationTests
@@ -121,7 +121,7 @@ public class RegistrationTests
         var command = await UploadAsync(hosts, "alice", "once-model", 300, deploy: true);
 
         // The announcement cannot be published: ModelDeployed's exchange was deleted and declared again as direct
-        // (issue 21's case 4). The alias moves, the publish fails, the retries must not register or deploy again.
+        // The alias moves, the publish fails, the retries must not register or deploy again.
         await using var connection = await Broker.ConnectAsync();
         await using (var channel = await connection.CreateChannelAsync())
         {

@@ -10,7 +10,7 @@ namespace Pipeline.Services.Tests;
 /// often does a candidate that is as good as production on every class, or only a little worse on one, fail the
 /// gate on "class c collapses"? Production's per-class accuracies are Fashion-MNIST-like (0.55–0.97); the
 /// candidate disagrees with production on a share of each class's rows (its discordance), in both directions
-/// alike, so its true per-class accuracy is production's. Issue 19: at most 5 %.
+/// alike, so its true per-class accuracy is production's. The false-rejection rate must stay at most 5 %.
 /// </summary>
 public class CollapseRuleSimulationTests(ITestOutputHelper output)
 {

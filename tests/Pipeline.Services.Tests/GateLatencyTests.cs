@@ -7,7 +7,7 @@ using TorchSharp;
 
 namespace Pipeline.Services.Tests;
 
-/// <summary>Latency is judged only when the compute changes, and then on a paired interval (issue 19).</summary>
+/// <summary>Latency is judged only when the compute changes, and then on a paired interval.</summary>
 public class GateLatencyTests
 {
     private static readonly GateOptions Auto = new() { Mode = GateMode.Auto, MinGain = 0.02, MaxForgetting = 0.03, MaxLatencyIncrease = 0.5 };

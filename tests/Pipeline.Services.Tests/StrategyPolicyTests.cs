@@ -4,7 +4,7 @@ using Pipeline.Drift.Tournament;
 
 namespace Pipeline.Services.Tests;
 
-/// <summary>The tournament's entrants: the model's own history first, then the benchmark's evidence (issue 19).</summary>
+/// <summary>The tournament's entrants: the model's own history first, then the benchmark's evidence.</summary>
 public class StrategyPolicyTests
 {
     private static readonly TournamentPolicyOptions Defaults = new();

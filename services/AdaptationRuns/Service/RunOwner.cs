@@ -28,7 +28,7 @@ namespace Pipeline.AdaptationRuns;
 ///                    (a tournament: when no candidate is left)
 /// </code>
 ///
-/// N is Tuning:Candidates. With N = 1 the run trains one candidate with the tuner's Tuning:Strategy, as before. With
+/// N is Tuning:Candidates. With N = 1 the run trains one candidate with the tuner's Tuning:Strategy. With
 /// N &gt; 1 it is a tournament (RunOwner.Tournament.cs): the policy picks the entrants, each result is recorded in
 /// run_candidates while the run stays in its stage (a failed or timed-out candidate drops out), the run moves on when
 /// the last is in, and the best candidate the gate passed, by the tournament score, is the run's candidate.

@@ -44,7 +44,7 @@ public sealed record TournamentHistory(ShiftKind Kind, IReadOnlyList<string> Ent
 public sealed record PolicyChoice(IReadOnlyList<string> Strategies, string Reason);
 
 /// <summary>
-/// Chooses a tournament's entrants from measurements, never from hand-written preferences (issue 19): first the
+/// Chooses a tournament's entrants from measurements, never from hand-written preferences: first the
 /// strategies that won earlier tournaments of this model on the same kind of shift (most wins first: the model's own
 /// history takes precedence), then the benchmark's evidence for this kind and severity of shift ranked by
 /// gain − forgetting (the tournament score's weight), then the rest of the pool by its evidence over every shift.

@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 
 namespace Pipeline.Cli.Benchmarks;
 
-// The JSON contract of issue 14 (extra fields are allowed).
+// The JSON contract of bench detect (docs/architecture.md; extra fields are allowed).
 #pragma warning disable CS1591
 public sealed record DetectBenchmarkResult
 {

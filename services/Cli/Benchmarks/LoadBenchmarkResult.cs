@@ -69,7 +69,7 @@ public sealed record LoadTargets
 {
     /// <summary>rows_out + open_window_rows == rows_in, and no row counted twice.</summary>
     public required bool RowsOutEqualsRowsIn { get; init; }
-    /// <summary>rows_per_second / model_bound_rows_per_second (issue 20's target: at least 0.7 with binary rows).</summary>
+    /// <summary>rows_per_second / model_bound_rows_per_second (the target: at least 0.7 with binary rows).</summary>
     public required double ThroughputToModelBound { get; init; }
     /// <summary>rows_per_second / ceiling_rows_per_second.</summary>
     public required double ThroughputToCeiling { get; init; }

@@ -74,7 +74,7 @@ public sealed class ModelRegistration(IArtifactStore artifacts, ModelArtifacts m
         (await registry.ListVersionsAsync(modelId, ct)).LastOrDefault(v => VersionMetadata.Parse(v.MetadataJson).RegistrationKey == key);
 
     /// <summary>
-    /// Issue 22: the gate's original holdout and the replay set must each hold the rows the gate needs to decide at
+    /// The gate's original holdout and the replay set must each hold the rows the gate needs to decide at
     /// its precision (Gate:Precision, Gate:ExpectedDiscordance, Gate:Confidence), or the first run fails in its last
     /// stage. Refused, or accepted with a warning when the operator allows it (AllowSmallReference).
     /// </summary>

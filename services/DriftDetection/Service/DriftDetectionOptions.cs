@@ -59,7 +59,7 @@ public sealed class DriftDetectionOptions : IValidatableObject
     [Range(0.0, 0.99)]
     public double MinAccuracyDrop { get; set; } = 0.02;
 
-    /// <summary>False: confirmed drift alone starts a run, as before accuracy was estimated.</summary>
+    /// <summary>False: confirmed drift alone starts a run, whatever the accuracy.</summary>
     public bool RequireHarm { get; set; } = true;
 
     /// <summary>Labelled rows (in batches or from feedback) in the evidence from which observed accuracy decides instead of the estimate.</summary>

@@ -127,7 +127,7 @@ public sealed class EvaluateCandidateConsumer(
 
     /// <summary>
     /// Latency only when the compute changed (ComputeSignature); then a paired comparison with an interval, taken under
-    /// the process's exclusive lease (no candidate trains in this process meanwhile, issue 19).
+    /// the process's exclusive lease (no candidate trains in this process meanwhile).
     /// </summary>
     private static LatencyJudgement MeasureLatency(ML.Models.ModelBundle production, ML.Models.ModelBundle candidate, GateOptions o)
     {

@@ -42,7 +42,7 @@ public sealed class ScoringServiceOptions
 
     /// <summary>
     /// Draw the replay share class-balanced (every class of the replay set equally, the default); false: a uniform
-    /// draw, as before issue 19 (kept so the difference can be measured: docs/ml.md, "Continual demo").
+    /// draw (kept so the difference can be measured: docs/ml.md, "Continual demo").
     /// </summary>
     public bool ClassBalancedReplay { get; set; } = true;
 

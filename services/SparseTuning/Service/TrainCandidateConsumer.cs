@@ -16,7 +16,7 @@ namespace Pipeline.SparseTuning;
 
 /// <summary>
 /// TrainCandidate → a candidate trained with the work's strategy (or Tuning:Strategy when it names none) through the
-/// engine v2 strategy interface the benchmarks use (<see cref="IContinualStrategy"/>), registered as the next version
+/// strategy interface the benchmarks use (<see cref="IContinualStrategy"/>), registered as the next version
 /// → CandidateTrained, with TuningProgress while it runs. One job per worker (prefetch 1, concurrency 1), so tuners
 /// scale out as competing consumers and a tournament's candidates train in parallel on as many workers as there are.
 /// Work done twice announces the version already registered for the run and strategy instead of registering another.

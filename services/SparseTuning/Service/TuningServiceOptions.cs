@@ -8,7 +8,7 @@ public sealed class TuningServiceOptions
     public const string Section = "Tuning";
 
     /// <summary>
-    /// Strategy for work that names none (a one-candidate run): an engine v2 strategy whose model predicts on its own
+    /// Strategy for work that names none (a one-candidate run): a strategy whose model predicts on its own
     /// (Pipeline.Contracts.StrategyRegistry.Servable). Default ties, chosen by measurement: it passed the gate most often in the demo tournaments (docs/ml.md, "Tournament").
     /// </summary>
     [RegularExpression("^(full|head|random|mist|mist-ridge|ewc|lora|ties|wise)$")]

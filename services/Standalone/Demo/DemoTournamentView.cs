@@ -60,7 +60,7 @@ internal static class DemoTournamentView
 
     /// <summary>
     /// A one-candidate run has no tournament record; the demo names its candidate anyway: the winner when it was
-    /// deployed, none otherwise (issue 19).
+    /// deployed, none otherwise.
     /// </summary>
     public static DemoTournament? Single(IReadOnlyList<Contracts.CandidateTrained> trained, IReadOnlyDictionary<int, Contracts.CandidateEvaluated> evaluated,
         int? deployedVersion)

@@ -33,7 +33,7 @@ public sealed record ContinualBaseResult
     [JsonPropertyName("train_seconds")] public double TrainSeconds { get; init; }
 }
 
-/// <summary>The JSON of <c>bench continual</c> (contract in issue 8; extra fields beyond it).</summary>
+/// <summary>The JSON of <c>bench continual</c> (contract in docs/architecture.md; extra fields beyond it).</summary>
 public sealed record ContinualBenchmarkResult
 {
     [JsonPropertyName("dataset")] public string Dataset { get; init; } = "fashion-mnist";

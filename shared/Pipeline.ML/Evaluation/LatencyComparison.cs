@@ -85,7 +85,7 @@ public sealed record LatencyComparison(double MsBefore, double MsAfter, double I
 /// <summary>
 /// What decides a model's compute cost: its architecture, the names and shapes of its parameters and buffers, and a
 /// readout that serves (its kind and tensor shapes). Two models with the same signature run the same operations on
-/// the same shapes, so their latency is the same by construction and is not worth judging (issue 19).
+/// the same shapes, so their latency is the same by construction and is not worth judging.
 /// </summary>
 public static class ComputeSignature
 {

@@ -3,7 +3,7 @@ namespace Pipeline.ML.Evaluation;
 /// <summary>
 /// Training and latency measurement in one process (the standalone host runs the tuner and the gate side by side):
 /// trainings hold a shared lease, a latency measurement waits for an exclusive one, so no candidate trains in the
-/// process while a latency is taken (issue 19). New trainings wait while a measurement holds it. Leases are taken
+/// process while a latency is taken. New trainings wait while a measurement holds it. Leases are taken
 /// and released on the same thread (synchronous compute).
 /// </summary>
 public static class ProcessCompute

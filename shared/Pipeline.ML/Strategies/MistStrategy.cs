@@ -138,7 +138,7 @@ public sealed class MistStrategy : IContinualStrategy
                 {
                     var k = SensitivityScorer.Budget(p.numel(), options.SelectRate);
                     using var s = scores[name].cpu().flatten();
-                    // The random draw is made either way, so MI's mask can be compared with the control's (issue 19).
+                    // The random draw is made either way, so MI's mask can be compared with the control's.
                     using var draw = torch.rand(new long[] { p.numel() }, generator: maskGen);
                     using var rank = options.RandomMask ? draw.clone() : s.clone();
                     if (!options.RandomMask && k > 0)

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace Pipeline.ML.Strategies;
 
 /// <summary>
-/// The controls for MIST (issue 19): the backbone stays frozen and only a readout learns. <c>ridge</c> is RanPAC's
+/// The controls for MIST: the backbone stays frozen and only a readout learns. <c>ridge</c> is RanPAC's
 /// ridge readout over random features (what <c>mist-ridge</c> serves), <c>prototype</c> the class means (what
 /// <c>mist</c> folds into its classifier). Their statistics accumulate over the reference data and every regime
 /// exactly as MIST's do, so the difference between <c>mist-ridge</c> and <c>ridge</c> is what MIST's sparse

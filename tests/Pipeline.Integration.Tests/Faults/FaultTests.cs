@@ -78,7 +78,7 @@ public class WorkerCrashTests(SharedBrokerFaultWorld world) : IClassFixture<Shar
     }
 
     /// <summary>
-    /// Issue 21's chaos case, under the per-service users: the run owner is killed while its outbox holds the run's next
+    /// The chaos case, under the per-service users: the run owner is killed while its outbox holds the run's next
     /// work (its broker user may not publish TrainCandidate for a moment, so the relay keeps the row), then restarted
     /// with its rights back. The restarted owner relays the row and the run ends once, deployed.
     /// </summary>
