@@ -77,8 +77,15 @@ public class MalformedMessageTests
             Assert.False(string.IsNullOrWhiteSpace(reason), queue);
         }
 
-        // Every queue still has its consumer (a refused fault binding used to remove it).
+        // Every queue has its consumer again and is empty (a refused fault binding used to remove the consumer for good).
+        // The broker's consumer count is read until it settles: a channel that recovers shows 0 for a moment.
         var after = await ConsumedQueuesAsync(hosts.Prefix);
+        for (var until = DateTime.UtcNow + Wait; DateTime.UtcNow < until && queues.Keys.Any(q => after.GetValueOrDefault(q).Consumers < 1 || after[q].Messages != 0);)
+        {
+            await Task.Delay(500);
+            after = await ConsumedQueuesAsync(hosts.Prefix);
+        }
+
         foreach (var queue in queues.Keys)
         {
             Assert.True(after.GetValueOrDefault(queue).Consumers >= 1, $"{queue} lost its consumer");
