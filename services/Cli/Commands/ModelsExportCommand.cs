@@ -100,21 +100,7 @@ public static class ModelsExportCommand
 
     private static async Task<(int Version, string Uri, string Sha256, bool Production)> FindOfflineAsync(string file, string id, int? wanted, CancellationToken ct)
     {
-        if (!File.Exists(file))
-        {
-            throw new UserErrorException($"no database at {file}: pass --db FILE (the demo prints the one it used)");
-        }
-
-        var config = new ConfigurationBuilder().AddEnvironmentVariables().AddEnvironmentVariables("PIPELINE_").Build();
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddPipelineStorage(config, o =>
-        {
-            o.Provider = StorageProvider.Sqlite;
-            o.ConnectionString = new SqliteConnectionStringBuilder { DataSource = file }.ToString();
-            o.MigrateOnStartup = false;
-        });
-        await using var sp = services.BuildServiceProvider();
+        await using var sp = OfflineDatabase.Open(file);
         var registry = sp.GetRequiredService<IModelRegistry>();
         var versions = await registry.ListVersionsAsync(id, ct);
         if (versions.Count == 0)

@@ -63,25 +63,10 @@ public static class RunsCommands
         return new Command("runs", "Adaptation runs") { list, show, RunsWatch.Create() };
     }
 
-    /// <summary>Reads a database file offline; never creates one where the user mistyped a path.</summary>
+    /// <summary>Reads a database file offline (<see cref="OfflineDatabase"/>).</summary>
     private static async Task<T> OfflineAsync<T>(string file, Func<RunQueries, Task<T>> read)
     {
-        if (!File.Exists(file))
-        {
-            throw new UserErrorException($"no database at {file}: pass --db FILE (the demo prints the one it used)");
-        }
-
-        var config = new ConfigurationBuilder().AddEnvironmentVariables().AddEnvironmentVariables("PIPELINE_").Build();
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddPipelineStorage(config, o =>
-        {
-            o.Provider = StorageProvider.Sqlite;
-            o.ConnectionString = new SqliteConnectionStringBuilder { DataSource = file }.ToString();
-            o.MigrateOnStartup = false;
-        });
-        services.AddSingleton<RunQueries>();
-        await using var sp = services.BuildServiceProvider();
+        await using var sp = OfflineDatabase.Open(file, services => services.AddSingleton<RunQueries>());
         return await read(sp.GetRequiredService<RunQueries>());
     }
 

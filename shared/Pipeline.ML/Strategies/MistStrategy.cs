@@ -367,16 +367,7 @@ public sealed class MistStrategy : IContinualStrategy
     /// has always measured it; <see cref="ModelBundle.Forward"/> serves the same scores batch by batch), otherwise the
     /// classifier (which holds a folded prototype readout).
     /// </summary>
-    public long[] Predict(ModelBundle model, Tensor images)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        if (!model.ServesReadout || model.Readout is not { } readout) return ParameterOps.PredictWithClassifier(model, images);
-        using var emb = model.EmbedTensor(images);
-        using var flat = emb.flatten(1);
-        using var scores = readout.Scores(flat);
-        using var arg = scores.argmax(1);
-        return arg.data<long>().ToArray();
-    }
+    public long[] Predict(ModelBundle model, Tensor images) => ParameterOps.PredictServed(model, images);
 
     /// <inheritdoc />
     public void Dispose()

@@ -92,6 +92,21 @@ public static class ParameterOps
         }
     }
 
+    /// <summary>
+    /// Arg-max class of the model's readout when it serves (its scores over all embeddings at once; <see cref="ModelBundle.Forward"/>
+    /// serves the same scores batch by batch), otherwise of its classifier.
+    /// </summary>
+    public static long[] PredictServed(ModelBundle model, Tensor images)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (!model.ServesReadout || model.Readout is not { } readout) return PredictWithClassifier(model, images);
+        using var emb = model.EmbedTensor(images);
+        using var flat = emb.flatten(1);
+        using var scores = readout.Scores(flat);
+        using var arg = scores.argmax(1);
+        return arg.data<long>().ToArray();
+    }
+
     /// <summary>Arg-max class of the model's own classifier, in batches.</summary>
     public static long[] PredictWithClassifier(ModelBundle model, Tensor images)
     {

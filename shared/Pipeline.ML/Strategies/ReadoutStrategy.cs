@@ -73,16 +73,7 @@ public sealed class ReadoutStrategy : IContinualStrategy
     }
 
     /// <inheritdoc />
-    public long[] Predict(ModelBundle model, Tensor images)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        if (!model.ServesReadout || model.Readout is not { } readout) return ParameterOps.PredictWithClassifier(model, images);
-        using var emb = model.EmbedTensor(images);
-        using var flat = emb.flatten(1);
-        using var scores = readout.Scores(flat);
-        using var arg = scores.argmax(1);
-        return arg.data<long>().ToArray();
-    }
+    public long[] Predict(ModelBundle model, Tensor images) => ParameterOps.PredictServed(model, images);
 
     /// <inheritdoc />
     public void Dispose()
