@@ -64,13 +64,13 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 # services (Roles:Operators, Roles:Approvers), against the user_id the broker validated. The answers
 # come back to their own temporary queue (*_bus_*). `ctl runs watch` binds a temporary queue of its own
 # to the run events below: queue.bind needs write on the queue and read on the exchange, so operators
-# read those exchanges but may not configure (declare, delete) them: the services declare them. They
-# keep configure on the command exchanges only because MassTransit declares an exchange before it
-# publishes to it (docs/reliability.md lists this as not guaranteed).
+# read those exchanges but may not configure (declare, delete) them: the services declare them. The
+# command exchanges likewise: the consuming services declare them, and pipelinectl publishes to them
+# without declaring (Pipeline.Cli's CommandPublisher), so operators configure their own *_bus_* names only.
 commands='ApproveCandidate|RejectCandidate|RollbackModel|PauseAdaptation|ResumeAdaptation|StartAdaptation|RegisterModel|ListModels|ListRuns|GetRun'
 watched='AdaptationRunStarted|SensitivityScored|TuningProgress|CandidateTrained|CandidateEvaluated|ApprovalRequested|CandidateApproved|CandidateRejected|ModelDeployed|AdaptationRunFailed|AdaptationRunFinished'
 for user in "$@"; do
   grep -qx "$user" <<<"$existing" || continue
   ctl set_user_tags "$user" >/dev/null
-  ctl set_permissions -p "$vhost" "$user" "^(${C}(${commands})|${bus})\$" "^(${C}(${commands})|${bus})\$" "^(${C}(${watched})|${bus})\$" >/dev/null
+  ctl set_permissions -p "$vhost" "$user" "^(${bus})\$" "^(${C}(${commands})|${bus})\$" "^(${C}(${watched})|${bus})\$" >/dev/null
 done

@@ -74,10 +74,41 @@ public sealed class LeastPrivilegeTests(LeastPrivilegeVhost broker) : IClassFixt
             });
     }
 
+    [Fact]
+    public async Task Pipelinectl_publishes_a_command_without_declaring_its_exchange()
+    {
+        var mallory = new Cli.Commands.BrokerSettings(Broker.Host, Broker.Port, vhost, "mallory", "mallory");
+        await using (var admin = await ConnectAsync("guest", "guest"))
+        await using (var channel = await admin.CreateChannelAsync())
+        {
+            // A queue as the consuming service binds it, so the command is routed (the client publishes mandatory).
+            await channel.QueueDeclareAsync("least-privilege-rollback", durable: false, exclusive: false, autoDelete: false);
+            await channel.QueueBindAsync("least-privilege-rollback", "Pipeline.Contracts:RollbackModel", "");
+        }
+
+        var command = new Contracts.RollbackModel { ModelId = "watched", Reason = "least privilege" };
+        await Cli.Commands.OperatorClient.PublishAsync(mallory, command, CancellationToken.None);
+        await using (var admin = await ConnectAsync("guest", "guest"))
+        await using (var channel = await admin.CreateChannelAsync())
+        {
+            var delivered = await channel.BasicGetAsync("least-privilege-rollback", autoAck: true);
+            Assert.NotNull(delivered);
+            Assert.Equal("mallory", delivered.BasicProperties.UserId);
+            Assert.Contains("urn:message:Pipeline.Contracts:RollbackModel", Encoding.UTF8.GetString(delivered.Body.Span), StringComparison.Ordinal);
+        }
+
+        // No service has declared PauseAdaptation on this virtual host, and the operator may not: one clear error.
+        var missing = await Assert.ThrowsAsync<Cli.Commands.OperatorException>(
+            () => Cli.Commands.OperatorClient.PublishAsync(mallory, new Contracts.PauseAdaptation { ModelId = "watched", Reason = "least privilege" }, CancellationToken.None));
+        Assert.Contains("Pipeline.Contracts:PauseAdaptation does not exist", missing.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("ModelDeployed")]
     [InlineData("TuningProgress")]
-    public async Task An_operator_cannot_delete_or_redeclare_a_shared_event_exchange(string type)
+    [InlineData("RollbackModel")]
+    [InlineData("GetRun")]
+    public async Task An_operator_cannot_delete_or_redeclare_a_shared_exchange(string type)
     {
         var exchange = $"Pipeline.Contracts:{type}";
         await using var connection = await ConnectAsync("mallory", "mallory");

@@ -45,15 +45,19 @@ public sealed class OperatorException(string message, int exitCode) : Exception(
 /// <summary>
 /// Talks to the pipeline over RabbitMQ as the operator's own broker user. Messages carry the AMQP user_id of
 /// that user: RabbitMQ rejects a message whose user_id differs from the connection's user, so the services can
-/// trust it as the operator's identity. Commands and queries are MassTransit requests: the owning service
-/// answers (<see cref="CommandAccepted"/>, <see cref="CommandRefused"/> or the query's reply).
+/// trust it as the operator's identity. Commands and queries are published with the plain client to the exchanges
+/// the services declared (<see cref="CommandPublisher"/>); the owning service answers (<see cref="CommandAccepted"/>,
+/// <see cref="CommandRefused"/> or the query's reply) to the temporary endpoint of a MassTransit bus.
 /// </summary>
 public static class OperatorClient
 {
     /// <summary>Publishes a command without waiting for an answer (as plain AMQP tools do).</summary>
     public static async Task PublishAsync<T>(BrokerSettings broker, T command, CancellationToken ct)
-        where T : class =>
-        await WithBusAsync(broker, null, ct, bus => bus.Publish(command, ct));
+        where T : class
+    {
+        await CheckLoginAsync(broker, ct);
+        await CommandPublisher.PublishAsync(broker, command, "its service", null, null, ct);
+    }
 
     /// <summary>Sends an operator command and waits for the owning service's answer.</summary>
     /// <returns>What the service did.</returns>
@@ -83,25 +87,25 @@ public static class OperatorClient
         where TRequest : class
         where TResponse : class
     {
-        var client = bus.CreateRequestClient<TRequest>(RequestTimeout.After(ms: (int)timeout.TotalMilliseconds));
-        try
-        {
-            var response = await client.GetResponse<TResponse, CommandRefused>(request, ct);
-            if (response.Is(out Response<TResponse>? ok))
-            {
-                return ok.Message;
-            }
-
-            var refused = response.Is(out Response<CommandRefused>? no) ? no.Message.Reason : "refused";
-            throw new OperatorException($"refused by {service}: {refused}", OperatorException.Refused);
-        }
-        catch (RequestFaultException ex)
+        // The request goes out with the plain client (CommandPublisher: operators may not declare the command
+        // exchanges); the answer, a refusal or a fault comes back to this bus's temporary endpoint with the request id.
+        var requestId = NewId.NextGuid();
+        var answer = new TaskCompletionSource<TResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var answered = bus.ConnectRequestPipe(requestId, Pipe.Execute<ConsumeContext<TResponse>>(c => answer.TrySetResult(c.Message)));
+        using var refused = bus.ConnectRequestPipe(requestId, Pipe.Execute<ConsumeContext<CommandRefused>>(c =>
+            answer.TrySetException(new OperatorException($"refused by {service}: {c.Message.Reason}", OperatorException.Refused))));
+        using var faulted = bus.ConnectRequestPipe(requestId, Pipe.Execute<ConsumeContext<Fault<TRequest>>>(c =>
         {
             // An invalid message or a failure the service could not handle: its reason comes back in the fault.
-            var reason = ex.Fault?.Exceptions?.FirstOrDefault()?.Message ?? ex.Message;
-            throw new OperatorException($"refused by {service}: {reason}", OperatorException.Refused);
+            var reason = c.Message.Exceptions?.FirstOrDefault()?.Message ?? "faulted";
+            answer.TrySetException(new OperatorException($"refused by {service}: {reason}", OperatorException.Refused));
+        }));
+        await CommandPublisher.PublishAsync(broker, request, service, bus.Address, requestId, ct);
+        try
+        {
+            return await answer.Task.WaitAsync(timeout, ct);
         }
-        catch (RequestTimeoutException)
+        catch (TimeoutException)
         {
             throw new OperatorException(
                 $"no service answered within {timeout.TotalSeconds:0.#} s: is {service} running on {broker.Host}:{broker.Port} (virtual host {broker.VirtualHost})? (--timeout sets the wait)",
@@ -132,16 +136,6 @@ public static class OperatorClient
 
                 return json;
             });
-            // Commands go to their own exchange only: operators may write nothing else (infra/rabbitmq/permissions.sh).
-            cfg.Publish<IPipelineMessage>(p => p.Exclude = true);
-            cfg.Publish<IRunMessage>(p => p.Exclude = true);
-            cfg.ConfigurePublish(p => p.UseExecute(context =>
-            {
-                if (context.TryGetPayload<RabbitMqSendContext>(out var amqp))
-                {
-                    amqp.BasicProperties.UserId = broker.User;
-                }
-            }));
             if (subscribe is not null)
             {
                 // "_bus_" in the name: operators may declare and read their own temporary queues only (permissions.sh).
