@@ -130,6 +130,86 @@ public class WorkerCrashTests(SharedBrokerFaultWorld world) : IClassFixture<Shar
         await world.AssertDeployedOnceAsync(model, runId, Bound);
     }
 
+    /// <summary>
+    /// SIGKILL of the run owner while a stage works: the stage's result waits in the owner's queue, and the restarted
+    /// owner takes it and ends the run once. Scoring: the scorer waits for labels the test adds after the kill.
+    /// Deploying: deployment is stopped until the owner has sent its work and been killed, then deploys while the
+    /// owner is down.
+    /// </summary>
+    [Theory]
+    [InlineData("Scoring")]
+    [InlineData("Deploying")]
+    public async Task Owner_killed_while_a_stage_works_ends_the_run_once_after_restart(string stage)
+    {
+        var model = $"fault-owner-{stage.ToLowerInvariant()}";
+        var owner = world.Process("AdaptationRuns");
+        try
+        {
+            await world.SeedAsync(model, labelledRows: stage == "Scoring" ? 100 : 400);
+            var runId = await world.StartRunAsync(model);
+            if (stage == "Scoring")
+            {
+                await world.Events.WaitAsync<ScoreSensitivity>(w => w.RunId == runId, Stage);
+                await owner.KillAsync();
+                await world.AddLabelledRowsAsync(model, 300, seed: 53);
+                await world.Events.WaitAsync<SensitivityScored>(s => s.RunId == runId, Stage);
+            }
+            else
+            {
+                await world.Events.WaitAsync<EvaluateCandidate>(w => w.RunId == runId, Stage);
+                await world.Deployment.KillAsync();
+                await world.Events.WaitAsync<DeployCandidate>(w => w.RunId == runId, Stage);
+                await owner.KillAsync();
+                await world.Deployment.StartAsync(FaultWorld.StartTimeout);
+                await world.Events.WaitAsync<ModelDeployed>(d => d.RunId == runId, Stage);
+            }
+
+            Assert.DoesNotContain(world.Events.All.OfType<AdaptationRunFinished>(), f => f.RunId == runId);
+            await owner.StartAsync(FaultWorld.StartTimeout);
+            await world.AssertDeployedOnceAsync(model, runId, Bound);
+        }
+        finally
+        {
+            await owner.EnsureRunningAsync(FaultWorld.StartTimeout);
+            await world.Deployment.EnsureRunningAsync(FaultWorld.StartTimeout);
+        }
+    }
+
+    /// <summary>
+    /// With a person in the loop: alice approves over the bus, and the owner is killed 0.4 s later (before, during or
+    /// after it records the decision and sends the deployment). Restarted, it deploys once, recorded as alice's.
+    /// </summary>
+    [Fact]
+    public async Task Owner_killed_just_after_an_approval_deploys_once_after_restart()
+    {
+        const string model = "fault-approve";
+        var owner = world.Process("AdaptationRuns");
+        var manual = new Dictionary<string, string?> { ["Gate:Mode"] = "Manual" };
+        await world.Gate.KillAsync();
+        await world.Gate.StartAsync(FaultWorld.StartTimeout, manual);
+        try
+        {
+            await world.SeedAsync(model, labelledRows: 400);
+            var runId = await world.StartRunAsync(model);
+            await world.Events.WaitAsync<ApprovalRequested>(a => a.RunId == runId, Stage);
+            await world.PublishAsOperatorAsync(new ApproveCandidate { RunId = runId, Reason = "fault test" });
+            await Task.Delay(400);
+            await owner.KillAsync();
+            await owner.StartAsync(FaultWorld.StartTimeout);
+
+            await world.AssertDeployedOnceAsync(model, runId, Bound);
+            // One decision, recorded as alice's (the restarted owner does not record the redelivered command again).
+            var decisions = await world.Services.GetRequiredService<IApprovalRepository>().ListByRunAsync(runId);
+            Assert.Equal("alice", Assert.Single(decisions).DecidedBy);
+        }
+        finally
+        {
+            await owner.EnsureRunningAsync(FaultWorld.StartTimeout);
+            await world.Gate.KillAsync();
+            await world.Gate.StartAsync(FaultWorld.StartTimeout);
+        }
+    }
+
     [Fact]
     public async Task Deployment_killed_when_it_gets_its_work_deploys_once_after_restart()
     {

@@ -112,11 +112,18 @@ public abstract class FaultWorld : IAsyncLifetime
     /// <summary>An operator starts a run of the model; returns its id.</summary>
     public async Task<Guid> StartRunAsync(string model)
     {
-        var b = BrokerSettings();
-        await OperatorClient.PublishAsync(
-            new BrokerSettings(b["Messaging:Host"]!, int.Parse(b["Messaging:Port"]!, CultureInfo.InvariantCulture), b["Messaging:VirtualHost"]!, Operator, OperatorPassword),
-            new StartAdaptation { ModelId = model, Reason = "fault test" }, CancellationToken.None);
+        await PublishAsOperatorAsync(new StartAdaptation { ModelId = model, Reason = "fault test" });
         return (await Events.WaitAsync<AdaptationRunStarted>(s => s.ModelId == model, TimeSpan.FromSeconds(60))).RunId;
+    }
+
+    /// <summary>Publishes a command as the operator (alice, an approver), as pipelinectl does.</summary>
+    public Task PublishAsOperatorAsync<T>(T command)
+        where T : class
+    {
+        var b = BrokerSettings();
+        return OperatorClient.PublishAsync(
+            new BrokerSettings(b["Messaging:Host"]!, int.Parse(b["Messaging:Port"]!, CultureInfo.InvariantCulture), b["Messaging:VirtualHost"]!, Operator, OperatorPassword),
+            command, CancellationToken.None);
     }
 
     protected virtual string Operator => "alice";

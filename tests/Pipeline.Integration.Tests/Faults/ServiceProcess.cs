@@ -77,6 +77,15 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Starts the process again if a test left it killed (so one failed case does not fail the next ones).</summary>
+    public async Task EnsureRunningAsync(TimeSpan timeout)
+    {
+        if (process is not { HasExited: false })
+        {
+            await StartAsync(timeout);
+        }
+    }
+
     /// <summary>SIGKILL: no shutdown code runs, the broker sees the connection drop with the message unacknowledged.</summary>
     public async Task KillAsync()
     {
