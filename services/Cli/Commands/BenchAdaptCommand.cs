@@ -18,7 +18,7 @@ public static class BenchAdaptCommand
     {
         var scenario = new Option<string>("--scenario")
         {
-            Description = "Drift scenario (rotate-30, noise-0.3, contrast, brightness, blur, invert, prior-shift); only a label with --shifted-images",
+            Description = "Drift scenario (rotate-30, noise-0.3, contrast, brightness, blur, invert, prior-shift); tabular-mean, tabular-scale or tabular-mix: the tabular regime (a user-like MLP and generated rows, made with Debian's PyTorch and cached); only a label with --shifted-images",
             Required = true,
         };
         var shiftedImages = new Option<string?>("--shifted-images") { Description = "IDX file (gzip or raw) of your own shifted images [N,28,28]" };
@@ -43,11 +43,16 @@ public static class BenchAdaptCommand
         var originalCsv = new Option<string?>("--original-csv") { Description = "Labelled original rows (CSV) for a model that does not take Fashion-MNIST images" };
         var shiftedCsv = new Option<string?>("--shifted-csv") { Description = "Labelled shifted rows (CSV): adaptation set and shifted test set" };
         var labelColumn = new Option<string?>("--label-column") { Description = "Label column of the CSV files (class name or index)" };
+        var replay = new Option<double>("--replay")
+        {
+            Description = "Share of the adaptation set made of class-balanced original (reference) rows, as the services' replay (0.3 there); the same set for every method",
+            DefaultValueFactory = _ => 0,
+        };
 
         var command = new Command("adapt", "Benchmark adaptation methods on a shifted Fashion-MNIST scenario, or on your own model and data")
         {
             scenario, shiftedImages, shiftedLabels, methods, seed, budget, output, architecture, device, dataDir, cacheDir,
-            model, manifest, saveAdapted, originalCsv, shiftedCsv, labelColumn,
+            model, manifest, saveAdapted, originalCsv, shiftedCsv, labelColumn, replay,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -74,11 +79,50 @@ public static class BenchAdaptCommand
                 err.MarkupLine("[red]--model and --manifest go together[/]");
                 return 2;
             }
-            var csv = r.GetValue(originalCsv) is not null || r.GetValue(shiftedCsv) is not null;
-            // With --model the library decides: a non-Fashion-MNIST model needs CSV data, and says so first.
-            if (images is null && !csv && r.GetValue(model) is null && !DriftScenario.TryParse(name, out _))
+            var replayFraction = r.GetValue(replay);
+            if (replayFraction is < 0 or >= 1)
             {
-                err.MarkupLineInterpolated($"[red]unknown scenario '{name}'[/] (rotate-DEG, noise-SIGMA, brightness-D, contrast-F, blur-SIGMA, invert, prior-shift-KEEP)");
+                err.MarkupLineInterpolated($"[red]--replay {replayFraction} must be from 0 to below 1[/]");
+                return 2;
+            }
+            string? tabularShift;
+            try
+            {
+                tabularShift = Benchmarks.TabularRegime.ShiftOf(name);
+            }
+            catch (ArgumentException e)
+            {
+                err.MarkupLineInterpolated($"[red]{e.Message}[/]");
+                return 2;
+            }
+            string? modelPath = r.GetValue(model), manifestPath = r.GetValue(manifest);
+            string? originalPath = r.GetValue(originalCsv), shiftedPath = r.GetValue(shiftedCsv), labelName = r.GetValue(labelColumn);
+            if (tabularShift is not null)
+            {
+                if (images is not null || modelPath is not null || originalPath is not null || shiftedPath is not null)
+                {
+                    err.MarkupLine("[red]a tabular scenario brings its own model and data: leave out --model, --manifest, --shifted-images and the CSV options[/]");
+                    return 2;
+                }
+                err.MarkupLine("[grey]tabular regime: model and data from tools/byom/tabular_regime.py (cached after the first run)[/]");
+                string dir;
+                try
+                {
+                    dir = Benchmarks.TabularRegime.Ensure(r.GetValue(seed), r.GetValue(cacheDir) ?? Pipeline.ML.Training.BaseTrainer.DefaultCacheDirectory);
+                }
+                catch (Exception e) when (e is FileNotFoundException or InvalidDataException or InvalidOperationException)
+                {
+                    err.MarkupLineInterpolated($"[red]{e.Message}[/]");
+                    return 1;
+                }
+                (modelPath, manifestPath) = (Path.Combine(dir, "model.pt"), Path.Combine(dir, "model.json"));
+                (originalPath, shiftedPath, labelName) = (Path.Combine(dir, "original.csv"), Path.Combine(dir, $"shifted-{tabularShift}.csv"), "label");
+            }
+            var csv = originalPath is not null || shiftedPath is not null;
+            // With --model the library decides: a non-Fashion-MNIST model needs CSV data, and says so first.
+            if (images is null && !csv && modelPath is null && !DriftScenario.TryParse(name, out _))
+            {
+                err.MarkupLineInterpolated($"[red]unknown scenario '{name}'[/] (rotate-DEG, noise-SIGMA, brightness-D, contrast-F, blur-SIGMA, invert, prior-shift-KEEP, tabular-mean, tabular-scale, tabular-mix)");
                 return 2;
             }
             var options = new AdaptBenchmarkOptions
@@ -93,12 +137,13 @@ public static class BenchAdaptCommand
                 Device = r.GetValue(device) ?? "auto",
                 DataDirectory = r.GetValue(dataDir),
                 CacheDirectory = r.GetValue(cacheDir),
-                ModelPath = r.GetValue(model),
-                ManifestPath = r.GetValue(manifest),
+                ModelPath = modelPath,
+                ManifestPath = manifestPath,
                 SaveAdaptedDirectory = r.GetValue(saveAdapted),
-                OriginalCsv = r.GetValue(originalCsv),
-                ShiftedCsv = r.GetValue(shiftedCsv),
-                LabelColumn = r.GetValue(labelColumn),
+                OriginalCsv = originalPath,
+                ShiftedCsv = shiftedPath,
+                LabelColumn = labelName,
+                ReplayFraction = replayFraction,
             };
 
             AdaptBenchmarkResult? result = null;

@@ -106,6 +106,12 @@ public sealed record AdaptBenchmarkOptions
     /// <summary>The label column of the CSV files (class name or index).</summary>
     public string? LabelColumn { get; init; }
 
+    /// <summary>
+    /// Share of the adaptation set made of class-balanced reference (original) rows, as the services' replay
+    /// (ScoringService ReplayFraction, 0.3 there); 0: the shifted rows alone. The same set for every method.
+    /// </summary>
+    public double ReplayFraction { get; init; }
+
     /// <summary>Replaces the named budget's protocol (tests and experiments only; the CLI never sets it).</summary>
     public BenchmarkBudget? BudgetOverride { get; init; }
 }
@@ -164,6 +170,9 @@ public sealed record AdaptBenchmarkResult
     [JsonPropertyName("protocol")] public required BenchmarkBudget Protocol { get; init; }
     [JsonPropertyName("shifted_source")] public required string ShiftedSource { get; init; }
     [JsonPropertyName("total_seconds")] public double TotalSeconds { get; init; }
+    [JsonPropertyName("replay_fraction")] public double ReplayFraction { get; init; }
+    [JsonPropertyName("replay_rows")] public int ReplayRows { get; init; }
+    [JsonPropertyName("reference_rows")] public int ReferenceRows { get; init; }
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -252,6 +261,9 @@ public static partial class AdaptBenchmark
             Protocol = budget,
             ShiftedSource = data.ShiftedSource,
             Dataset = data.Dataset,
+            ReplayFraction = options.ReplayFraction,
+            ReplayRows = data.ReplayRows,
+            ReferenceRows = data.Reference.Count,
         };
 
         foreach (var method in methods)
@@ -259,7 +271,7 @@ public static partial class AdaptBenchmark
             cancellationToken.ThrowIfCancellationRequested();
             if (method is not (TuningStrategies.Full or TuningStrategies.Head))
             {
-                result.Results.Add(RunStrategy(method, baseModel, adapt, data.Splits, budget, options, originalTest, shiftedTest,
+                result.Results.Add(RunStrategy(method, baseModel, adapt, data.Reference, data.Splits, budget, options, originalTest, shiftedTest,
                     baseOrig.Accuracy, baseShift.Accuracy, progress, cancellationToken));
                 continue;
             }

@@ -12,15 +12,13 @@ public static partial class AdaptBenchmark
 
     // One adaptation of a continual strategy under the budget's protocol: the same adaptation set and about the
     // same number of labelled-sample passes as the tuner's steps × batch (rounded up to whole epochs).
-    private static BenchmarkMethodResult RunStrategy(string method, ModelBundle baseModel, ImageDataset adapt, FashionMnistSplits? splits,
+    private static BenchmarkMethodResult RunStrategy(string method, ModelBundle baseModel, ImageDataset adapt, ImageDataset reference, FashionMnistSplits? splits,
         BenchmarkBudget budget, AdaptBenchmarkOptions options, ImageDataset originalTest, ImageDataset shiftedTest,
         double baseOrig, double baseShift, IProgress<BenchmarkProgress>? progress, CancellationToken ct)
     {
         progress?.Report(new BenchmarkProgress(method, "adapting", 0, 1));
         using var strategy = ContinualStrategies.Create(method, baseModel.Info.Classes.Length);
-        // The reference (original-distribution) data: Fashion-MNIST's reference holdout; a user's own data set has
-        // none, so its adaptation rows stand in (documented in docs/ml.md).
-        using var reference = splits is null ? adapt.Take(adapt.Count) : splits.ReferenceHoldout.Take(1000);
+        // The reference (original-distribution) data: BenchmarkData.Reference (documented in docs/ml.md).
         var epochs = Math.Max(2, (int)Math.Ceiling(budget.Steps * (double)budget.BatchSize / adapt.Count));
         var context = new AdaptationContext
         {

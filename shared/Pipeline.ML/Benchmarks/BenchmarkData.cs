@@ -10,11 +10,13 @@ namespace Pipeline.ML.Benchmarks;
 /// </summary>
 public sealed class BenchmarkData : IDisposable
 {
-    private BenchmarkData(FashionMnistSplits? splits, ImageDataset originalTest, ImageDataset adapt, ImageDataset shiftedTest, string source, string dataset)
+    private BenchmarkData(FashionMnistSplits? splits, ImageDataset originalTest, ImageDataset adapt, ImageDataset shiftedTest, string source, string dataset,
+        ImageDataset reference)
     {
         Splits = splits;
         OriginalTest = originalTest;
         Adapt = adapt;
+        Reference = reference;
         ShiftedTest = shiftedTest;
         ShiftedSource = source;
         Dataset = dataset;
@@ -25,15 +27,28 @@ public sealed class BenchmarkData : IDisposable
 
     public ImageDataset OriginalTest { get; }
 
-    public ImageDataset Adapt { get; }
+    public ImageDataset Adapt { get; private set; }
 
     public ImageDataset ShiftedTest { get; }
+
+    /// <summary>
+    /// Labelled original-distribution rows a deployment keeps as its reference (EWC's Fisher, readout initialisation,
+    /// replay): Fashion-MNIST's reference holdout (1,000 images); for CSV data the original rows after the original
+    /// test rows (at most 1,000, never tested on), or the adaptation rows when the file has no rows left over.
+    /// </summary>
+    public ImageDataset Reference { get; }
+
+    /// <summary>Original rows mixed into <see cref="Adapt"/> as replay (0 without replay).</summary>
+    public int ReplayRows { get; private set; }
 
     /// <summary>"scenario:NAME", "idx:FILE" or "csv:FILE".</summary>
     public string ShiftedSource { get; }
 
     /// <summary>"fashion-mnist" or "csv".</summary>
     public string Dataset { get; }
+
+    /// <summary>Most reference rows kept.</summary>
+    public const int ReferenceRows = 1000;
 
     /// <summary>True when a model of this shape and class count runs on Fashion-MNIST.</summary>
     public static bool TakesFashionMnist(ModelInfo info)
@@ -53,7 +68,57 @@ public sealed class BenchmarkData : IDisposable
             throw new ArgumentException(
                 $"the model takes [{string.Join(", ", model.InputShape)}] with {model.Classes.Length} classes, not Fashion-MNIST images: give --original-csv, --shifted-csv and --label-column");
         }
-        return csv ? FromCsv(options, budget, model) : FromFashionMnist(options, budget);
+        if (options.ReplayFraction is < 0 or >= 1)
+            throw new ArgumentException($"the replay fraction must be from 0 to below 1, not {options.ReplayFraction}", nameof(options));
+        var data = csv ? FromCsv(options, budget, model) : FromFashionMnist(options, budget);
+        if (options.ReplayFraction > 0) data.AddReplay(options.ReplayFraction, options.Seed);
+        return data;
+    }
+
+    /// <summary>
+    /// The services' replay (ScoringService ReplayFraction): class-balanced reference rows join the adaptation rows so
+    /// that they make up <paramref name="fraction"/> of the result, shuffled with a fixed seed. Every method gets the
+    /// same mixed set.
+    /// </summary>
+    private void AddReplay(double fraction, int seed)
+    {
+        var wanted = (int)Math.Round(Adapt.Count * fraction / (1 - fraction));
+        var picked = ClassBalancedPick(Reference.LabelArray(), wanted, seed + 1);
+        using var replay = Reference.Select(picked);
+        using var joined = new ImageDataset(TorchSharp.torch.cat([Adapt.Images, replay.Images], 0), TorchSharp.torch.cat([Adapt.Labels, replay.Labels], 0));
+        var mixed = joined.Shuffle(seed + 2);
+        Adapt.Dispose();
+        Adapt = mixed;
+        ReplayRows = picked.Length;
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> row indices drawn round-robin over the classes (each class's rows in a seeded order), so
+    /// every class gets the same share give or take one while it has rows; sorted. The services' RegimeSets.ClassBalancedPick.
+    /// </summary>
+    public static long[] ClassBalancedPick(IReadOnlyList<long> labels, int count, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        count = Math.Clamp(count, 0, labels.Count);
+        var rng = new Random(seed);
+        var byClass = labels.Select((label, row) => (label, row)).GroupBy(x => x.label).OrderBy(g => g.Key)
+            .Select(g =>
+            {
+                var rows = g.Select(x => (long)x.row).ToArray();
+                rng.Shuffle(rows);
+                return new Queue<long>(rows);
+            }).ToList();
+        var picked = new List<long>(count);
+        while (picked.Count < count)
+        {
+            foreach (var queue in byClass.Where(q => q.Count > 0))
+            {
+                if (picked.Count == count) break;
+                picked.Add(queue.Dequeue());
+            }
+        }
+        picked.Sort();
+        return [.. picked];
     }
 
     private static BenchmarkData FromCsv(AdaptBenchmarkOptions options, BenchmarkBudget budget, ModelInfo? model)
@@ -73,7 +138,10 @@ public sealed class BenchmarkData : IDisposable
         var adapt = shiftedShuffled.Slice(0, nAdapt);
         var shiftedTest = shiftedShuffled.Slice(nAdapt, Math.Min(budget.EvalSize, shiftedShuffled.Count - nAdapt));
         var originalTest = originalShuffled.Take(budget.EvalSize);
-        return new BenchmarkData(null, originalTest, adapt, shiftedTest, $"csv:{options.ShiftedCsv}", "csv");
+        var reference = originalShuffled.Count > originalTest.Count
+            ? originalShuffled.Slice(originalTest.Count, Math.Min(ReferenceRows, originalShuffled.Count - originalTest.Count))
+            : adapt.Take(adapt.Count);
+        return new BenchmarkData(null, originalTest, adapt, shiftedTest, $"csv:{options.ShiftedCsv}", "csv", reference);
     }
 
     private static BenchmarkData FromFashionMnist(AdaptBenchmarkOptions options, BenchmarkBudget budget)
@@ -103,7 +171,7 @@ public sealed class BenchmarkData : IDisposable
                 shiftedTest = shiftedAll.Take(budget.EvalSize);
             }
             var source = userData ? $"idx:{options.ShiftedImages}" : $"scenario:{scenario!.Name}";
-            return new BenchmarkData(splits, originalTest, adapt, shiftedTest, source, "fashion-mnist");
+            return new BenchmarkData(splits, originalTest, adapt, shiftedTest, source, "fashion-mnist", splits.ReferenceHoldout.Take(ReferenceRows));
         }
         catch
         {
@@ -119,5 +187,6 @@ public sealed class BenchmarkData : IDisposable
         OriginalTest.Dispose();
         Adapt.Dispose();
         ShiftedTest.Dispose();
+        Reference.Dispose();
     }
 }

@@ -118,7 +118,7 @@ public sealed class EwcStrategy(EwcOptions options) : IContinualStrategy
                     RestoreOutsideMask(all, anchor, masks);
                     meter.After();
                     passes += x.shape[0];
-                    context.Progress?.Report(new Tuning.TuningStep(i + 1, steps, "ewc", loss.ToDouble(), 0));
+                    context.Progress?.Report(new Tuning.TuningStep(i + 1, steps, "ewc", loss.ToDouble(), meter.Last));
                 }
             }
             finally

@@ -105,7 +105,7 @@ public sealed class LoraStrategy(LoraOptions options) : IContinualStrategy
                     WriteMerged(adapters);
                     meter.After();
                     passes += x.shape[0];
-                    context.Progress?.Report(new Tuning.TuningStep(i + 1, steps, "lora", double.NaN, 0));
+                    context.Progress?.Report(new Tuning.TuningStep(i + 1, steps, "lora", double.NaN, meter.Last));
                 }
             }
             finally

@@ -202,7 +202,7 @@ public sealed class MistStrategy : IContinualStrategy
                     opt.Step();
                     meter.After();
                     passes += 2L * x.shape[0];
-                    context.Progress?.Report(new Tuning.TuningStep(i + 1, steps, "mi", double.NaN, 0));
+                    context.Progress?.Report(new Tuning.TuningStep(i + 1, steps, "mi", double.NaN, meter.Last));
                 }
 
                 // Permanent freezing: the top-scored element(s) of each weight tensor (the code's quantile 1).

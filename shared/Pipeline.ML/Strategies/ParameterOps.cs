@@ -153,9 +153,13 @@ internal sealed class UpdateMeter
             }
         }
         before = null;
-        sum += (double)changed / total;
+        Last = (double)changed / total;
+        sum += Last;
         steps++;
     }
+
+    /// <summary>Fraction of all parameters the last measured step changed (what a progress report shows).</summary>
+    public double Last { get; private set; }
 
     public double MeanFraction => steps == 0 ? 0 : sum / steps;
 

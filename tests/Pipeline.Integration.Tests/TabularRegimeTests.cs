@@ -1,0 +1,68 @@
+using System.CommandLine;
+using System.Text.Json;
+using Pipeline.Cli.Benchmarks;
+using Pipeline.Cli.Commands;
+
+namespace Pipeline.Integration.Tests;
+
+/// <summary><c>bench adapt</c>'s tabular regime: scenario names, the model and data made by Debian's PyTorch, the cache, bad flags.</summary>
+public class TabularRegimeTests
+{
+    [Fact]
+    public void Scenario_names_map_to_shifts_and_a_wrong_one_lists_the_valid_ones()
+    {
+        Assert.Equal("mean", TabularRegime.ShiftOf("tabular-mean"));
+        Assert.Equal("mix", TabularRegime.ShiftOf("Tabular-Mix"));
+        Assert.Null(TabularRegime.ShiftOf("rotate-30"));
+        var e = Assert.Throws<ArgumentException>(() => TabularRegime.ShiftOf("tabular-rotate"));
+        Assert.Contains("tabular-mean, tabular-scale, tabular-mix", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_script_makes_a_model_the_mean_shift_breaks_once_per_seed()
+    {
+        var cache = Path.Combine(Path.GetTempPath(), "tabular-regime-test-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var dir = TabularRegime.Ensure(3, cache);
+            foreach (var f in new[] { "model.pt", "model.json", "original.csv", "shifted-mean.csv", "shifted-scale.csv", "shifted-mix.csv" })
+                Assert.True(File.Exists(Path.Combine(dir, f)), f);
+            Assert.Equal(3001, File.ReadLines(Path.Combine(dir, "original.csv")).Count());
+            using var report = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "report.json")));
+            var original = report.RootElement.GetProperty("original").GetDouble();
+            Assert.InRange(original, 0.9, 1.0);
+            Assert.True(report.RootElement.GetProperty("shifted-mean").GetDouble() < original - 0.3, "the +3/−2.5 sd shift must break the model");
+            var stamp = File.GetLastWriteTimeUtc(Path.Combine(dir, "done"));
+            Assert.Equal(dir, TabularRegime.Ensure(3, cache)); // cached: not made again
+            Assert.Equal(stamp, File.GetLastWriteTimeUtc(Path.Combine(dir, "done")));
+        }
+        finally
+        {
+            if (Directory.Exists(cache)) Directory.Delete(cache, true);
+        }
+    }
+
+    [Theory]
+    [InlineData("tabular-rotate", "unknown tabular scenario")]
+    [InlineData("tabular-mean --model m.pt --manifest m.json", "brings its own model and data")]
+    [InlineData("tabular-mean --replay 1", "must be from 0 to below 1")]
+    public async Task Bad_flags_get_one_line(string args, string expected)
+    {
+        var root = new RootCommand { BenchAdaptCommand.Create() };
+        var error = new StringWriter();
+        var saved = Console.Error;
+        Console.SetError(error);
+        int code;
+        try
+        {
+            code = await root.Parse(["adapt", "--scenario", .. args.Split(' ')]).InvokeAsync();
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error.ToString(), StringComparison.Ordinal);
+    }
+}
