@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Pipeline.Contracts;
 using Pipeline.ML.Models;
 
 namespace Pipeline.Inference.Tests;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
+using Pipeline.Contracts;
 using Pipeline.ML.Models;
 
 namespace Pipeline.Inference.Tests;

@@ -1,6 +1,5 @@
 using System.Net.Http.Json;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using MassTransit;
 using Pipeline.Contracts;
 using Pipeline.Hosting.Artifacts;
@@ -143,10 +142,6 @@ public sealed class PipelineBenchTraffic(HttpClient inference, IBus bus, IObserv
 
         return new FeatureBlob(vectors.Length, columns, features, data.LabelArray().Select(l => (int)l).ToArray());
     }
-
-    private sealed record PredictResponse(
-        [property: JsonPropertyName("version")] int Version,
-        [property: JsonPropertyName("batchId")] Guid BatchId);
 }
 
 /// <summary>The bench cannot go on (a run stalled or ended otherwise than deployed, a service exited): one line for the user.</summary>

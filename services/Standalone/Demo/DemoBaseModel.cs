@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
+using Pipeline.ML.Benchmarks;
 using Pipeline.ML.Data;
 using Pipeline.ML.Models;
 using Pipeline.ML.Training;

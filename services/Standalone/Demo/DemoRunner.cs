@@ -369,9 +369,3 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         static string Fmt(double? v) => v is { } x ? x.ToString("P1", CultureInfo.InvariantCulture) : "n/a";
     }
 }
-
-/// <summary>An IProgress that reports on the caller's thread (no synchronisation context hop).</summary>
-internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
-}

@@ -1,6 +1,6 @@
 using System.Net.Http.Json;
 using System.Text.Json;
-using System.Text.Json.Serialization;
+using Pipeline.Contracts;
 
 namespace Pipeline.Standalone.Demo;
 
@@ -84,11 +84,4 @@ internal sealed class DemoTraffic : IDisposable
     }
 
     public void Dispose() => http.Dispose();
-
-    private sealed record PredictResponse(
-        [property: JsonPropertyName("version")] int Version,
-        [property: JsonPropertyName("batchId")] Guid BatchId,
-        [property: JsonPropertyName("predictions")] IReadOnlyList<PredictedRow> Predictions);
-
-    private sealed record PredictedRow([property: JsonPropertyName("class")] int Class);
 }

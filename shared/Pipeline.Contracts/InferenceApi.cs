@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Pipeline.Inference;
+namespace Pipeline.Contracts;
 
 /// <summary>POST /predict body.</summary>
 public sealed record PredictRequest
