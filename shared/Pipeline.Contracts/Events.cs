@@ -31,6 +31,13 @@ public sealed record ObservationsIngested : IPipelineMessage
     public required int FeatureCount { get; init; }
     public required IReadOnlyList<int> Predictions { get; init; }
     public IReadOnlyList<float>? Confidences { get; init; }
+    /// <summary>
+    /// Row-major float32 embeddings from the forward pass that made the predictions, <see cref="Count"/> ×
+    /// <see cref="EmbeddingWidth"/>, so drift detection never runs the model again. Null from a client that has
+    /// none: its rows are left out of the embedding statistics (MMD), and said so, but evaluated on the rest.
+    /// </summary>
+    public PayloadRef? Embeddings { get; init; }
+    public int? EmbeddingWidth { get; init; }
     /// <summary>Labels when they are known at ingestion time; otherwise they come with <see cref="LabelsObserved"/>.</summary>
     public IReadOnlyList<int>? Labels { get; init; }
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;

@@ -148,8 +148,8 @@ public static class DetectBenchmark
         {
             var features = data.ToFeatureVectors();
             var labels = data.LabelArray();
-            var predicted = model.Predict(features);
-            var embedded = model.Embed(features);
+            // One pass, as Inference serves production rows and DriftDetection builds reference profiles.
+            var (predicted, embedded) = model.Serve(features);
             var rows = new Observation[features.Length];
             var correct = new bool[features.Length];
             var ne = new double[features.Length];

@@ -35,7 +35,7 @@ public sealed class DriftDetectionOptions : IValidatableObject
     [Range(0.0, 1.0)]
     public double DriftShare { get; set; } = 0.5;
 
-    /// <summary>MMD on the model's backbone embeddings (images); off: MMD on the summary features.</summary>
+    /// <summary>MMD on the model's embeddings (the reference side computed here, production rows as Inference published them from its forward pass); off: MMD on the summary features.</summary>
     public bool UseEmbeddings { get; set; } = true;
 
     public bool EnableMmd { get; set; } = true;

@@ -17,6 +17,11 @@ public static class DriftMetrics
     public static readonly Gauge DatasetDriftScore = Metrics.CreateGauge(
         "pipeline_drift_dataset_score", "Dataset drift score of the latest window.", "model");
 
+    public static readonly Counter RowsWithoutEmbedding = Metrics.CreateCounter(
+        "pipeline_drift_rows_without_embedding_total",
+        "Observation rows published without the serving pass's embeddings while the profile compares embeddings: left out of the embedding MMD (DriftDetection never runs the model on production rows).",
+        "model");
+
     public static readonly Counter RowsRejected = Metrics.CreateCounter(
         "pipeline_drift_rows_rejected_total", "Observation rows the monitor rejected (NaN, wrong width).", "model");
 

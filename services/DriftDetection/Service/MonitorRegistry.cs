@@ -3,7 +3,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
 using Pipeline.Drift.Monitoring;
-using Pipeline.ML.Models;
 using Pipeline.Storage.Repositories;
 
 namespace Pipeline.DriftDetection;
@@ -12,28 +11,25 @@ namespace Pipeline.DriftDetection;
 /// A model's monitor as <see cref="MonitorRegistry.GetAsync"/> hands it out: the windows that closed while it
 /// was rebuilt from stored batches, and the stored rows it rejected then, still to be recorded by the caller.
 /// </summary>
-public sealed record MonitorLease(DriftMonitor Monitor, ModelBundle? Embedder, IReadOnlyList<WindowReport> Closed, IReadOnlyList<(string BatchId, int Rows)> Rejected);
+public sealed record MonitorLease(DriftMonitor Monitor, IReadOnlyList<WindowReport> Closed, IReadOnlyList<(string BatchId, int Rows)> Rejected);
 
 /// <summary>
 /// The monitor cache: one drift monitor per model, for the version serving production traffic. Storage is
 /// the truth: a monitor is (re)built when this replica has none, when the model's stored window sequence or
 /// pending rows differ from the monitor's (another replica handled the model meanwhile, or a failure left it
-/// behind), and then it re-ingests the stored batch rows not yet counted in a window. Run in flight and
+/// behind), and then it re-ingests the stored batch rows not yet counted in a window, with the embeddings Inference
+/// stored beside them: the model is never loaded for production rows, only for a profile. Run in flight and
 /// cooldown come from the run owner's events (read from the database when a monitor is built); pause is
 /// synchronised from the database before every batch.
 /// </summary>
 public sealed class MonitorRegistry(
     ReferenceProfiles profiles, IDriftWindowRepository windows, IAdaptationRunRepository runs, IAdaptationPauseRepository pauses,
-    ModelArtifacts models, DatasetArtifacts datasets, IOptions<DriftDetectionOptions> options, TimeProvider time, ILogger<MonitorRegistry> logger)
-    : IDisposable
+    DatasetArtifacts datasets, IOptions<DriftDetectionOptions> options, TimeProvider time, ILogger<MonitorRegistry> logger)
 {
     private readonly ConcurrentDictionary<string, Entry> monitors = new();
     private readonly ConcurrentDictionary<string, SemaphoreSlim> locks = new();
 
-    private sealed record Entry(int Version, DriftMonitor Monitor, ModelBundle? Embedder) : IDisposable
-    {
-        public void Dispose() => Embedder?.Dispose();
-    }
+    private sealed record Entry(int Version, DriftMonitor Monitor);
 
     /// <summary>Serialises work on one model (monitor state, run start) across concurrent consumers.</summary>
     public async Task<IDisposable> LockAsync(string modelId, CancellationToken ct)
@@ -55,7 +51,7 @@ public sealed class MonitorRegistry(
             && entry.Monitor.LastWindowId == progress.LastWindow && entry.Monitor.PendingRows == pending)
         {
             await SyncAsync(modelId, entry.Monitor, ct);
-            return new MonitorLease(entry.Monitor, entry.Embedder, [], []);
+            return new MonitorLease(entry.Monitor, [], []);
         }
 
         if (entry is not null && entry.Version == version)
@@ -67,25 +63,21 @@ public sealed class MonitorRegistry(
 
         Evict(modelId);
         var profile = await profiles.EnsureProfileAsync(modelId, version, ct);
-        var embedder = options.Value.UseEmbeddings ? (await models.LoadAsync(modelId, version, options.Value.Device, ct)).Model : null;
         var monitor = new DriftMonitor(profile, options.Value.ToMonitorOptions(), time, await InitialStateAsync(modelId, progress, ct));
-        var fresh = new Entry(version, monitor, embedder);
+        var fresh = new Entry(version, monitor);
         var (closed, rejected) = await ReplayPendingAsync(modelId, version, fresh, ct);
         monitors[modelId] = fresh;
         logger.LogInformation(
             "Monitoring {ModelId} v{Version} against a profile of {Rows} reference rows from window {Window} on, {Pending} stored rows replayed",
             modelId, version, profile.Rows, progress.LastWindow + 1, pending);
         await SyncAsync(modelId, monitor, ct);
-        return new MonitorLease(monitor, embedder, closed, rejected);
+        return new MonitorLease(monitor, closed, rejected);
     }
 
     /// <summary>Forgets the model's monitor (after a failure that may have left it ahead of storage): the next batch rebuilds it.</summary>
     public void Evict(string modelId)
     {
-        if (monitors.TryRemove(modelId, out var old))
-        {
-            old.Dispose();
-        }
+        monitors.TryRemove(modelId, out _);
     }
 
     /// <summary>
@@ -139,15 +131,18 @@ public sealed class MonitorRegistry(
         foreach (var batch in await windows.ListPendingAsync(modelId, version, ct))
         {
             var rows = await datasets.LoadAsync(batch.FeaturesUri, batch.FeaturesSha256, ct);
+            var embeddings = batch is { EmbeddingsUri: { } uri, EmbeddingsSha256: { } sha }
+                ? await datasets.LoadAsync(uri, sha, ct)
+                : null;
             int from = batch.RowsDone;
             if (from > 0)
             {
                 rows = rows.Split(from).Tail;
+                embeddings = embeddings?.Split(from).Tail;
             }
 
             var observations = ReferenceProfiles.ToObservations(
-                rows, entry.Embedder, entry.Embedder is not null, batch.Predictions.Skip(from).ToList(),
-                batch.Confidences?.Skip(from).ToList(), batch.Labels?.Skip(from).ToList());
+                rows, embeddings, batch.Predictions.Skip(from).ToList(), batch.Confidences?.Skip(from).ToList(), batch.Labels?.Skip(from).ToList());
             var result = entry.Monitor.Ingest(observations, new RowSource(batch.BatchId, batch.AcceptedAt));
             closed.AddRange(result.Windows);
             if (result.Rejected > 0)
@@ -179,14 +174,6 @@ public sealed class MonitorRegistry(
         else
         {
             monitor.Resume();
-        }
-    }
-
-    public void Dispose()
-    {
-        foreach (var entry in monitors.Values)
-        {
-            entry.Dispose();
         }
     }
 

@@ -10,7 +10,8 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.DriftDetection;
 
 /// <summary>
-/// ObservationsIngested → batch stored (for adaptation sets, and to rebuild the open window on another
+/// ObservationsIngested (features, predictions, confidences and embeddings from Inference's one forward pass; the
+/// model is not run here) → batch stored (for adaptation sets, and to rebuild the open window on another
 /// replica or after a restart) → drift monitor → each closed window stored with the batch rows new in it and
 /// announced → DriftDetected when the hysteresis says so and no run is in flight, paused or cooling down;
 /// the run owner starts the run.
@@ -25,9 +26,11 @@ public sealed class ObservationsIngestedConsumer(
         var m = context.Message;
         var ct = context.CancellationToken;
         Hosting.Artifacts.FeatureBlob rows;
+        Hosting.Artifacts.FeatureBlob? embeddings;
         try
         {
             rows = await datasets.LoadAsync(m.Features, ct);
+            embeddings = m.Embeddings is { } e ? await datasets.LoadAsync(e, ct) : null;
         }
         catch (ArtifactStoreException ex)
         {
@@ -40,6 +43,12 @@ public sealed class ObservationsIngestedConsumer(
                 $"batch {m.BatchId}: features are {rows.Rows} × {rows.Columns}, the message says {m.Count} × {m.FeatureCount}");
         }
 
+        if (embeddings is not null && (embeddings.Rows != m.Count || embeddings.Columns != m.EmbeddingWidth))
+        {
+            throw new CommandRejectedException(
+                $"batch {m.BatchId}: embeddings are {embeddings.Rows} × {embeddings.Columns}, the message says {m.Count} × {m.EmbeddingWidth}");
+        }
+
         if (await registry.GetVersionAsync(m.ModelId, m.ModelVersion, ct) is null)
         {
             throw new CommandRejectedException($"batch {m.BatchId}: model {m.ModelId} v{m.ModelVersion} is unknown");
@@ -48,7 +57,7 @@ public sealed class ObservationsIngestedConsumer(
         using var modelLock = await monitors.LockAsync(m.ModelId, ct);
         try
         {
-            await IngestAsync(context, m, rows, ct);
+            await IngestAsync(context, m, rows, embeddings, ct);
         }
         catch
         {
@@ -58,7 +67,8 @@ public sealed class ObservationsIngestedConsumer(
         }
     }
 
-    private async Task IngestAsync(ConsumeContext context, ObservationsIngested m, Hosting.Artifacts.FeatureBlob rows, CancellationToken ct)
+    private async Task IngestAsync(
+        ConsumeContext context, ObservationsIngested m, Hosting.Artifacts.FeatureBlob rows, Hosting.Artifacts.FeatureBlob? embeddings, CancellationToken ct)
     {
         // The monitor first, as storage says it should be before this batch: a rebuild replays the stored rows
         // not yet counted (this batch too, when an earlier attempt stored it and then failed).
@@ -83,6 +93,7 @@ public sealed class ObservationsIngestedConsumer(
             ModelId = m.ModelId, BatchId = m.BatchId.ToString(), ModelVersion = m.ModelVersion, RowCount = m.Count,
             FeaturesUri = m.Features.Uri, FeaturesSha256 = m.Features.Sha256, Predictions = m.Predictions, Labels = m.Labels,
             Confidences = m.Confidences, AcceptedAt = m.Timestamp, DriftRowsDone = 0,
+            EmbeddingsUri = m.Embeddings?.Uri, EmbeddingsSha256 = m.Embeddings?.Sha256,
         }, ct);
         if (!added)
         {
@@ -99,8 +110,14 @@ public sealed class ObservationsIngestedConsumer(
             return;
         }
 
+        if (embeddings is null && lease.Monitor.Profile.Multivariate?.Source == "embedding")
+        {
+            // An older client's batch: judged on everything but the embedding MMD (the window says so); never a second forward here.
+            DriftMetrics.RowsWithoutEmbedding.WithLabels(m.ModelId).Inc(m.Count);
+        }
+
         var result = lease.Monitor.Ingest(
-            ReferenceProfiles.ToObservations(rows, lease.Embedder, lease.Embedder is not null, m.Predictions, m.Confidences, m.Labels),
+            ReferenceProfiles.ToObservations(rows, embeddings, m.Predictions, m.Confidences, m.Labels),
             new RowSource(m.BatchId.ToString(), m.Timestamp));
         if (result.Rejected > 0)
         {

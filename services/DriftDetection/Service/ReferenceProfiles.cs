@@ -108,9 +108,60 @@ public sealed class ReferenceProfiles(
         return new ProfileOptions { Summary = InputSummary.RawColumns(width, names), CategoricalFeatures = categorical, Seed = seed };
     }
 
-    /// <summary>Rows as monitor observations; predictions (and embeddings) come from the model when not given.</summary>
-    public static List<Observation> ToObservations(FeatureBlob rows, ModelBundle? model, bool embeddings,
-        IReadOnlyList<int>? predictions = null, IReadOnlyList<float>? confidences = null, IReadOnlyList<int>? labels = null)
+    /// <summary>
+    /// Reference rows as monitor observations: predictions, confidences and (with <paramref name="embeddings"/>) the
+    /// embeddings from one <see cref="ModelBundle.Serve(IReadOnlyList{float[]}, int)"/> pass, the function Inference
+    /// serves production rows with, so reference and production embeddings share one definition.
+    /// </summary>
+    public static List<Observation> ToObservations(FeatureBlob rows, ModelBundle model, bool embeddings)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(model);
+        var features = Rows(rows);
+        Prediction[] predicted;
+        float[][]? embedded = null;
+        if (embeddings)
+        {
+            (predicted, embedded) = model.Serve(features);
+        }
+        else
+        {
+            predicted = model.Predict(features);
+        }
+
+        var list = new List<Observation>(rows.Rows);
+        for (var i = 0; i < rows.Rows; i++)
+        {
+            var label = rows.Labels?[i];
+            list.Add(new Observation(features[i], predicted[i].Class, predicted[i].Probabilities[predicted[i].Class], label is >= 0 ? label : null, embedded?[i]));
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// Production rows as monitor observations, from what Inference published: the model is never run here. A
+    /// confidence not published is unknown (NaN: left out of the confidence statistics, and said so in the window);
+    /// rows without an embedding are left out of the embedding MMD, and said so.
+    /// </summary>
+    public static List<Observation> ToObservations(FeatureBlob rows, FeatureBlob? embeddings,
+        IReadOnlyList<int> predictions, IReadOnlyList<float>? confidences, IReadOnlyList<int>? labels)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        ArgumentNullException.ThrowIfNull(predictions);
+        var features = Rows(rows);
+        var list = new List<Observation>(rows.Rows);
+        for (var i = 0; i < rows.Rows; i++)
+        {
+            var label = labels?[i] ?? rows.Labels?[i];
+            list.Add(new Observation(
+                features[i], predictions[i], confidences?[i] ?? float.NaN, label is >= 0 ? label : null, embeddings?.Row(i).ToArray()));
+        }
+
+        return list;
+    }
+
+    private static float[][] Rows(FeatureBlob rows)
     {
         var features = new float[rows.Rows][];
         for (var i = 0; i < rows.Rows; i++)
@@ -118,22 +169,6 @@ public sealed class ReferenceProfiles(
             features[i] = rows.Row(i).ToArray();
         }
 
-        Prediction[]? predicted = null;
-        if ((predictions is null || confidences is null) && model is not null)
-        {
-            predicted = model.Predict(features);
-        }
-
-        var embedded = embeddings && model is not null ? model.Embed(features) : null;
-        var list = new List<Observation>(rows.Rows);
-        for (var i = 0; i < rows.Rows; i++)
-        {
-            var cls = predictions?[i] ?? predicted?[i].Class ?? 0;
-            var conf = confidences?[i] ?? (predicted is null ? 1f : predicted[i].Probabilities[predicted[i].Class]);
-            var label = labels?[i] ?? rows.Labels?[i];
-            list.Add(new Observation(features[i], cls, conf, label is >= 0 ? label : null, embedded?[i]));
-        }
-
-        return list;
+        return features;
     }
 }

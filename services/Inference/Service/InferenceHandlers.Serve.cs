@@ -11,10 +11,13 @@ namespace Pipeline.Inference;
 /// </summary>
 public sealed record RowBatch(float[] Values, int Rows, Func<int, int, string> Locate);
 
-/// <summary>What one served request produced: probabilities rows × classes (row-major), the arg-max and its probability.</summary>
+/// <summary>
+/// What one served request produced: probabilities rows × classes (row-major), the arg-max and its probability, and
+/// the embeddings of the same pass (rows × <paramref name="EmbeddingWidth"/>) when drift monitoring gets them.
+/// </summary>
 public sealed record ServedBatch(
     string ModelId, int Version, Guid BatchId, IReadOnlyList<string> ClassNames, int Rows, float[] Probabilities,
-    int[] Predicted, float[] Confidences);
+    int[] Predicted, float[] Confidences, float[]? Embeddings = null, int EmbeddingWidth = 0);
 
 /// <summary>Reads a request's rows for the model version serving now: the rows, or the 4xx that says why not.</summary>
 public delegate Task<(RowBatch? Rows, IResult? Error)> RowReader(LoadedModel expected);
@@ -57,7 +60,7 @@ public sealed partial class InferenceHandlers
         var watch = Stopwatch.StartNew();
         var batchId = Guid.NewGuid();
         var recorded = false;
-        float[] probabilities;
+        ForwardOutputs outputs;
         LoadedModel served;
         using (var lease = model.TryAcquire())
         {
@@ -84,8 +87,10 @@ public sealed partial class InferenceHandlers
                 recorded = ok;
             }
 
-            probabilities = served.PredictProbabilities(batch.Values, rows, settings.ForwardBatchSize);
+            outputs = served.Forward(batch.Values, rows, settings.ForwardBatchSize, recorded && settings.PublishEmbeddings);
         }
+
+        var probabilities = outputs.Probabilities;
 
         var classes = served.Classes;
         if (NonFiniteRows(probabilities, rows, classes.Count) is { Count: > 0 } bad)
@@ -105,7 +110,8 @@ public sealed partial class InferenceHandlers
         logger.LogDebug("Predicted {Rows} rows with {ModelId} v{Version} in {Milliseconds:F1} ms (batch {BatchId})",
             rows, model.ModelId, served.Version, watch.Elapsed.TotalMilliseconds, batchId);
 
-        var result = new ServedBatch(model.ModelId, served.Version, batchId, classes, rows, probabilities, predicted, confidences);
+        var result = new ServedBatch(
+            model.ModelId, served.Version, batchId, classes, rows, probabilities, predicted, confidences, outputs.Embeddings, outputs.EmbeddingWidth);
         if (recorded)
         {
             if (await RecordObservationsAsync(result, batch.Values, served.InputLength, ct))

@@ -221,6 +221,9 @@ public sealed partial class InferenceHandlers(
         {
             var blob = new FeatureBlob(served.Rows, width, values);
             var features = await datasets.SaveAsync(blob, ObservationsKind, $"{served.ModelId}/{served.BatchId}.pfb", ct);
+            var embeddings = served.Embeddings is { } e
+                ? await datasets.SaveAsync(new FeatureBlob(served.Rows, served.EmbeddingWidth, e), ObservationsKind, $"{served.ModelId}/{served.BatchId}.emb.pfb", ct)
+                : null;
             await bus.Publish(new ObservationsIngested
             {
                 ModelId = served.ModelId,
@@ -231,6 +234,8 @@ public sealed partial class InferenceHandlers(
                 FeatureCount = width,
                 Predictions = served.Predicted,
                 Confidences = served.Confidences.Select(c => Math.Clamp(c, 0f, 1f)).ToArray(),
+                Embeddings = embeddings,
+                EmbeddingWidth = embeddings is null ? null : served.EmbeddingWidth,
             }, ct);
             return true;
         }

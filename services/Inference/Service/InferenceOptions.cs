@@ -57,6 +57,13 @@ public sealed class InferenceOptions : IValidatableObject
     public bool PublishObservations { get; set; } = true;
 
     /// <summary>
+    /// Store the embeddings of each request's forward pass beside its features and name them in
+    /// ObservationsIngested, so DriftDetection never runs the model on production rows (off: its MMD then leaves
+    /// these rows out).
+    /// </summary>
+    public bool PublishEmbeddings { get; set; } = true;
+
+    /// <summary>
     /// How often the registry's production alias is compared with the loaded version, as a safety net
     /// for deploy/rollback events missed while this replica was disconnected. Zero disables it.
     /// </summary>

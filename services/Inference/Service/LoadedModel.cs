@@ -75,10 +75,11 @@ public sealed class LoadedModel
 
     /// <summary>
     /// Runs the model on <paramref name="rows"/> rows stored back to back in <paramref name="flat"/> (row-major,
-    /// <see cref="InputLength"/> values each) and returns the softmax probabilities, rows × classes, row-major.
-    /// The values go into the tensor with one copy: no per-row arrays. Only valid while the caller holds a lease.
+    /// <see cref="InputLength"/> values each) and returns the softmax probabilities, rows × classes, row-major, and
+    /// with <paramref name="embeddings"/> the embedding rows of the same pass. The values go into the tensor with one
+    /// copy: no per-row arrays. Only valid while the caller holds a lease.
     /// </summary>
-    internal float[] PredictProbabilities(float[] flat, int rows, int batchSize)
+    internal ForwardOutputs Forward(float[] flat, int rows, int batchSize, bool embeddings)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         var shape = new long[InputShape.Count + 1];
@@ -94,8 +95,20 @@ public sealed class LoadedModel
         }
 
         using var inputs = torch.tensor(flat, shape);
-        using var probs = bundle.PredictProbabilities(inputs, batchSize);
-        return probs.contiguous().data<float>().ToArray();
+        if (!embeddings)
+        {
+            using var probs = bundle.PredictProbabilities(inputs, batchSize);
+            return new ForwardOutputs(probs.contiguous().data<float>().ToArray(), null, 0);
+        }
+
+        // One pass gives the predictions and what drift detection compares (ModelBundle.Serve, the reference side's definition).
+        var (probabilities, embedded) = bundle.Serve(inputs, batchSize);
+        using (probabilities)
+        using (embedded)
+        {
+            var width = rows == 0 ? 0 : (int)embedded.shape[1];
+            return new ForwardOutputs(probabilities.contiguous().data<float>().ToArray(), embedded.contiguous().data<float>().ToArray(), width);
+        }
     }
 
     /// <summary>Adds a reference unless the model is already disposed (count reached zero).</summary>
@@ -130,6 +143,9 @@ public sealed class LoadedModel
         }
     }
 }
+
+/// <summary>One forward pass's outputs: probabilities rows × classes and, when asked for, embeddings rows × <paramref name="EmbeddingWidth"/> (row-major).</summary>
+public sealed record ForwardOutputs(float[] Probabilities, float[]? Embeddings, int EmbeddingWidth);
 
 /// <summary>A categorical input column with a declared number of categories.</summary>
 public sealed record CategoricalColumn(int Index, string Name, int Cardinality);

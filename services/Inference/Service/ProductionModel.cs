@@ -228,8 +228,18 @@ public sealed class ProductionModel : IDisposable
             var warm = Math.Min(options.ForwardBatchSize, options.WarmUpRows);
             if (warm > 1)
             {
+                // The pass requests take: with the embeddings when they are published.
                 using var zeros = TorchSharp.torch.zeros([warm, .. bundle.Info.InputShape.Select(d => (long)d)]);
-                using var _ = bundle.PredictProbabilities(zeros, options.ForwardBatchSize);
+                if (options.PublishObservations && options.PublishEmbeddings)
+                {
+                    var (probs, embeddings) = bundle.Serve(zeros, options.ForwardBatchSize);
+                    probs.Dispose();
+                    embeddings.Dispose();
+                }
+                else
+                {
+                    using var _ = bundle.PredictProbabilities(zeros, options.ForwardBatchSize);
+                }
             }
 
             if (probe.Length != 1 || probe[0].Probabilities.Length != bundle.Info.Classes.Length)

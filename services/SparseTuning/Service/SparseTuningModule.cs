@@ -15,6 +15,11 @@ public sealed class SparseTuningModule : IServiceModule
     {
         services.AddValidatedOptions<TuningServiceOptions>(configuration, TuningServiceOptions.Section);
         services.AddAdaptationArtifacts();
+        // Before the bus (AddPipelineServices adds MassTransit after the modules; hosted services start in order).
+        if (configuration.GetValue(TuningServiceOptions.Section + ":WarmUp", true))
+        {
+            services.AddHostedService<TunerWarmUp>();
+        }
     }
 
     // One tuning job per worker at a time, whatever the bus-wide limits say.

@@ -29,6 +29,9 @@ public sealed class TuningServiceOptions
     /// <summary>auto picks CUDA when torch sees a GPU, otherwise CPU.</summary>
     public string Device { get; set; } = "auto";
 
+    /// <summary>Run one training step at start, before the first job is taken (<see cref="TunerWarmUp"/>).</summary>
+    public bool WarmUp { get; set; } = true;
+
     /// <summary>Publish TuningProgress every this many optimizer steps.</summary>
     [Range(1, 100_000)]
     public int ProgressEverySteps { get; set; } = 10;

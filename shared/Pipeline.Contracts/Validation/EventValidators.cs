@@ -57,6 +57,11 @@ public sealed class ObservationsIngestedValidator : AbstractValidator<Observatio
             .When(x => x.Confidences is not null).WithMessage("'Confidences' must have one probability in [0, 1] per row.");
         RuleFor(x => x.Labels!).Must((m, l) => l.Count == m.Count && l.All(v => v >= 0))
             .When(x => x.Labels is not null).WithMessage("'Labels' must have one class index per row.");
+        RuleFor(x => x.Embeddings!).SetValidator(new PayloadRefValidator()).When(x => x.Embeddings is not null);
+        RuleFor(x => x.EmbeddingWidth).NotNull().InclusiveBetween(1, 100_000).When(x => x.Embeddings is not null)
+            .WithMessage("'EmbeddingWidth' must be 1 to 100000 values per row when 'Embeddings' is given.");
+        RuleFor(x => x.EmbeddingWidth).Null().When(x => x.Embeddings is null)
+            .WithMessage("'EmbeddingWidth' is given without 'Embeddings'.");
         RuleFor(x => x.Timestamp).ValidTimestamp();
     }
 }

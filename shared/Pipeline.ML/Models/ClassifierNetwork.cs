@@ -40,6 +40,13 @@ public abstract class ClassifierNetwork : IDisposable
     /// <summary>Penultimate features [N, D]; the logits when the network has no embedding method.</summary>
     public abstract Tensor Embed(Tensor input);
 
+    /// <summary>
+    /// Logits and <see cref="Embed"/>'s features for one batch, from one pass where the network allows it (the
+    /// built-ins classify their own embedding; without an embedding method the logits are the embedding). The
+    /// default makes the two calls. The caller disposes both tensors (they may share storage).
+    /// </summary>
+    public virtual (Tensor Logits, Tensor Embedding) ForwardWithEmbedding(Tensor input) => (Forward(input), Embed(input));
+
     /// <summary>A deep copy (parameters and buffers, bit-identical) on <paramref name="device"/>.</summary>
     public abstract ClassifierNetwork Copy(Device device);
 
@@ -139,6 +146,14 @@ public sealed class BuiltInNetwork : ClassifierNetwork
 
     /// <inheritdoc />
     public override Tensor Embed(Tensor input) => Model.Embed(input);
+
+    /// <inheritdoc />
+    public override (Tensor Logits, Tensor Embedding) ForwardWithEmbedding(Tensor input)
+    {
+        // forward(x) is Classify(Embed(x)): the same operations, so the same numbers, with the embedding kept.
+        var embedding = Model.Embed(input);
+        return (Model.Classify(embedding), embedding);
+    }
 
     /// <inheritdoc />
     public override ParameterGroup GroupOf(string parameterName) => AdaptiveModel.GroupOf(parameterName);

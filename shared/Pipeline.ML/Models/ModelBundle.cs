@@ -190,17 +190,7 @@ public sealed partial class ModelBundle : IDisposable
         ArgumentNullException.ThrowIfNull(features);
         using var inputs = ToInputs(features);
         using var probs = PredictProbabilities(inputs, batchSize);
-        var c = Info.Classes.Length;
-        var flat = probs.contiguous().data<float>().ToArray();
-        var result = new Prediction[features.Count];
-        for (var i = 0; i < result.Length; i++)
-        {
-            var row = flat.AsSpan(i * c, c).ToArray();
-            var best = 0;
-            for (var j = 1; j < c; j++) if (row[j] > row[best]) best = j;
-            result[i] = new Prediction(best, row);
-        }
-        return result;
+        return ToPredictions(probs, features.Count);
     }
 
     /// <summary>Softmax probabilities [N, classes] (CPU tensor, caller disposes) for inputs [N, ...input_shape].</summary>
@@ -224,17 +214,93 @@ public sealed partial class ModelBundle : IDisposable
         return readout.Scores(flat);
     }
 
+    /// <summary>
+    /// What serving computes for drift monitoring, from the pass that makes the predictions: softmax probabilities
+    /// [N, classes] and the embedding [N, D] (<see cref="ClassifierNetwork.Embed"/> flattened, the logits when the
+    /// network has none), both CPU tensors the caller disposes. Inference uses it on production rows and
+    /// DriftDetection on reference rows, so the two sides of every drift statistic share one definition.
+    /// </summary>
+    public (Tensor Probabilities, Tensor Embeddings) Serve(Tensor inputs, int batchSize = 512)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var device = Device;
+        Model.SetTraining(false);
+        using var noGrad = torch.no_grad();
+        var probs = new List<Tensor>();
+        var embs = new List<Tensor>();
+        try
+        {
+            for (long s = 0; s < inputs.shape[0]; s += batchSize)
+            {
+                using var scope = torch.NewDisposeScope();
+                var n = Math.Min(batchSize, inputs.shape[0] - s);
+                var (logits, embedding) = ForwardWithEmbedding(inputs.narrow(0, s, n).to(device));
+                probs.Add(torch.nn.functional.softmax(logits, 1).cpu().MoveToOuterDisposeScope());
+                embs.Add(embedding.flatten(1).cpu().MoveToOuterDisposeScope());
+            }
+
+            if (probs.Count == 0) return (torch.zeros(0, Info.Classes.Length), torch.zeros(0, 0));
+            return (torch.cat(probs, 0), torch.cat(embs, 0));
+        }
+        finally
+        {
+            foreach (var t in probs.Concat(embs)) t.Dispose();
+        }
+    }
+
+    /// <summary><see cref="Serve(Tensor, int)"/> for feature rows: predictions and one embedding row per input row.</summary>
+    public (Prediction[] Predictions, float[][] Embeddings) Serve(IReadOnlyList<float[]> features, int batchSize = 512)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        using var inputs = ToInputs(features);
+        var (probs, embs) = Serve(inputs, batchSize);
+        using (probs)
+        using (embs)
+        {
+            return (ToPredictions(probs, features.Count), ToRows(embs, features.Count));
+        }
+    }
+
+    /// <summary>The served logits and the embedding of one batch already on <see cref="Device"/> (see <see cref="Forward"/>).</summary>
+    private (Tensor Logits, Tensor Embedding) ForwardWithEmbedding(Tensor input)
+    {
+        if (!ServesReadout || Readout is not { } readout) return Model.ForwardWithEmbedding(input);
+        var emb = Model.Embed(input);
+        using var flat = emb.flatten(1);
+        return (readout.Scores(flat), emb);
+    }
+
+    private Prediction[] ToPredictions(Tensor probs, int count)
+    {
+        var c = Info.Classes.Length;
+        var flat = probs.contiguous().data<float>().ToArray();
+        var result = new Prediction[count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            var row = flat.AsSpan(i * c, c).ToArray();
+            var best = 0;
+            for (var j = 1; j < c; j++) if (row[j] > row[best]) best = j;
+            result[i] = new Prediction(best, row);
+        }
+        return result;
+    }
+
+    private static float[][] ToRows(Tensor matrix, int count)
+    {
+        var d = count == 0 ? 0 : (int)matrix.shape[1];
+        var flat = matrix.contiguous().data<float>().ToArray();
+        var result = new float[count][];
+        for (var i = 0; i < result.Length; i++) result[i] = flat.AsSpan(i * d, d).ToArray();
+        return result;
+    }
+
     /// <summary>Embeddings [N, D] for feature rows; for MMD drift detection (the logits when the model has no embedding).</summary>
     public float[][] Embed(IReadOnlyList<float[]> features, int batchSize = 512)
     {
         ArgumentNullException.ThrowIfNull(features);
         using var inputs = ToInputs(features);
         using var emb = EmbedTensor(inputs, batchSize);
-        var d = (int)emb.shape[1];
-        var flat = emb.contiguous().data<float>().ToArray();
-        var result = new float[features.Count][];
-        for (var i = 0; i < result.Length; i++) result[i] = flat.AsSpan(i * d, d).ToArray();
-        return result;
+        return ToRows(emb, features.Count);
     }
 
     /// <summary>Embeddings [N, D] (CPU tensor, caller disposes) for inputs [N, ...input_shape].</summary>

@@ -97,6 +97,14 @@ public sealed class TorchScriptNetwork : ClassifierNetwork
     }
 
     /// <inheritdoc />
+    public override (Tensor Logits, Tensor Embedding) ForwardWithEmbedding(Tensor input)
+    {
+        if (EmbeddingMethod is not null) return base.ForwardWithEmbedding(input);
+        var logits = module.forward(input);
+        return (logits, logits.alias());
+    }
+
+    /// <inheritdoc />
     public override ClassifierNetwork Copy(Device device)
     {
         var copy = Load(ToBytes(), ClassifierPrefix, EmbeddingMethod, device);

@@ -18,6 +18,9 @@ public sealed record PendingObservationBatch
     public int RowsDone { get; init; }
     public required string FeaturesUri { get; init; }
     public required string FeaturesSha256 { get; init; }
+    /// <summary>The batch's embeddings blob (from the serving forward pass), when it was published with one.</summary>
+    public string? EmbeddingsUri { get; init; }
+    public string? EmbeddingsSha256 { get; init; }
     public required IReadOnlyList<int> Predictions { get; init; }
     public IReadOnlyList<float>? Confidences { get; init; }
     public IReadOnlyList<int>? Labels { get; init; }
@@ -98,7 +101,8 @@ internal static class DriftWindowSql
 
     private const string PendingColumns =
         "batch_id AS BatchId, model_version AS ModelVersion, row_count AS RowCount, drift_rows_done AS RowsDone, features_uri AS FeaturesUri, " +
-        "features_sha256 AS FeaturesSha256, predictions AS Predictions, confidences AS Confidences, labels AS Labels, accepted_at AS AcceptedAt";
+        "features_sha256 AS FeaturesSha256, predictions AS Predictions, confidences AS Confidences, labels AS Labels, accepted_at AS AcceptedAt, " +
+        "embeddings_uri AS EmbeddingsUri, embeddings_sha256 AS EmbeddingsSha256";
 
     public static readonly SqlQuery ListPending = new(
         "observation_batches.list_drift_pending",
@@ -142,6 +146,7 @@ public sealed class DriftWindowRepository : RepositoryBase, IDriftWindowReposito
             FeaturesSha256 = r.FeaturesSha256.Trim(), Predictions = IntArrayCodec.Decode(r.Predictions),
             Confidences = r.Confidences is null ? null : FloatArrayCodec.Decode(r.Confidences),
             Labels = r.Labels is null ? null : IntArrayCodec.Decode(r.Labels), AcceptedAt = r.AcceptedAt,
+            EmbeddingsUri = r.EmbeddingsUri, EmbeddingsSha256 = r.EmbeddingsSha256?.Trim(),
         }).ToList();
     }
 
@@ -226,6 +231,8 @@ public sealed class DriftWindowRepository : RepositoryBase, IDriftWindowReposito
         public byte[]? Confidences { get; set; }
         public byte[]? Labels { get; set; }
         public DateTimeOffset? AcceptedAt { get; set; }
+        public string? EmbeddingsUri { get; set; }
+        public string? EmbeddingsSha256 { get; set; }
     }
 }
 

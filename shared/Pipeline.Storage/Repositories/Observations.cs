@@ -51,6 +51,12 @@ public sealed record ObservationBatch
     /// <summary>The model's confidence per row, when known (DriftDetection rebuilds open windows from it).</summary>
     public IReadOnlyList<float>? Confidences { get; init; }
 
+    /// <summary>Artifact URI of the embeddings blob (rows × embedding width, from the serving forward pass), when published.</summary>
+    public string? EmbeddingsUri { get; init; }
+
+    /// <summary>SHA-256 (hex) of the embeddings blob.</summary>
+    public string? EmbeddingsSha256 { get; init; }
+
     /// <summary>When the batch was accepted upstream (the inference API), when known.</summary>
     public DateTimeOffset? AcceptedAt { get; init; }
 
@@ -95,12 +101,12 @@ internal static class ObservationSql
     public static readonly SqlQuery InsertBatch = new(
         "observation_batches.insert",
         """
-        INSERT INTO dbo.observation_batches (model_id, batch_id, model_version, row_count, features_uri, features_sha256, predictions, labels, labelled_count, received_at, labelled_at, confidences, accepted_at, drift_rows_done)
-        VALUES (@ModelId, @BatchId, @ModelVersion, @RowCount, @FeaturesUri, @FeaturesSha256, @Predictions, @Labels, @LabelledCount, @ReceivedAt, @LabelledAt, @Confidences, @AcceptedAt, @DriftRowsDone);
+        INSERT INTO dbo.observation_batches (model_id, batch_id, model_version, row_count, features_uri, features_sha256, predictions, labels, labelled_count, received_at, labelled_at, confidences, accepted_at, drift_rows_done, embeddings_uri, embeddings_sha256)
+        VALUES (@ModelId, @BatchId, @ModelVersion, @RowCount, @FeaturesUri, @FeaturesSha256, @Predictions, @Labels, @LabelledCount, @ReceivedAt, @LabelledAt, @Confidences, @AcceptedAt, @DriftRowsDone, @EmbeddingsUri, @EmbeddingsSha256);
         """,
         """
-        INSERT INTO observation_batches (model_id, batch_id, model_version, row_count, features_uri, features_sha256, predictions, labels, labelled_count, received_at, labelled_at, confidences, accepted_at, drift_rows_done)
-        VALUES (@ModelId, @BatchId, @ModelVersion, @RowCount, @FeaturesUri, @FeaturesSha256, @Predictions, @Labels, @LabelledCount, @ReceivedAt, @LabelledAt, @Confidences, @AcceptedAt, @DriftRowsDone);
+        INSERT INTO observation_batches (model_id, batch_id, model_version, row_count, features_uri, features_sha256, predictions, labels, labelled_count, received_at, labelled_at, confidences, accepted_at, drift_rows_done, embeddings_uri, embeddings_sha256)
+        VALUES (@ModelId, @BatchId, @ModelVersion, @RowCount, @FeaturesUri, @FeaturesSha256, @Predictions, @Labels, @LabelledCount, @ReceivedAt, @LabelledAt, @Confidences, @AcceptedAt, @DriftRowsDone, @EmbeddingsUri, @EmbeddingsSha256);
         """);
 
     public static readonly SqlQuery GetRowCount = new(
@@ -194,6 +200,8 @@ public sealed class ObservationRepository : RepositoryBase, IObservationReposito
                 Confidences = batch.Confidences is null ? null : FloatArrayCodec.Encode(batch.Confidences),
                 batch.AcceptedAt,
                 batch.DriftRowsDone,
+                batch.EmbeddingsUri,
+                batch.EmbeddingsSha256,
             }, ct: cancellationToken)).ConfigureAwait(false);
             return true;
         }
