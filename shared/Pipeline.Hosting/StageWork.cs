@@ -53,7 +53,7 @@ public static class StageWork
             throw new CommandRejectedException($"run {work.RunId} of {work.ModelId} is unknown");
         }
 
-        if (RunStates.IsTerminal(run.State))
+        if (run.FinishedAt is not null)
         {
             logger.LogInformation("Run {RunId} is {State}; {Work} attempt {Attempt} skipped", work.RunId, run.State, work.GetType().Name, attempt);
             return false;

@@ -63,6 +63,7 @@ public sealed partial class RunOwner(
         }
 
         var work = new ScoreSensitivity { RunId = runId, ModelId = modelId, BaseVersion = production, DriftStartedAt = driftStartedAt };
+        RunLifecycle.EnsureAllowed(RunState.Detected, RunState.Scoring);
         var started = await steps.TryStartAsync(
             new NewAdaptationRun { RunId = runId, ModelId = modelId, BaseVersion = production, Detail = detail },
             new RunStep
@@ -377,13 +378,14 @@ public sealed partial class RunOwner(
 
     private async Task<bool> TryMoveAsync(AdaptationRun run, RunStep step, CancellationToken ct)
     {
+        RunLifecycle.EnsureAllowed(step.Expected, step.Next);
         if (run.State != step.Expected || !await steps.TryStepAsync(step, ct))
         {
             return false;
         }
 
         logger.LogInformation("Run {RunId} of {ModelId}: {From} → {To} ({Detail})", run.RunId, run.ModelId, step.Expected, step.Next, step.Detail);
-        if (RunStates.IsTerminal(step.Next))
+        if (RunLifecycle.IsTerminal(step.Next))
         {
             PipelineMetrics.RunsFinished.WithLabels(run.ModelId, step.Next.ToString().ToLowerInvariant()).Inc();
         }
