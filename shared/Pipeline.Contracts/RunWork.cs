@@ -63,12 +63,30 @@ public sealed record DeployCandidate : IRunMessage
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }
 
+/// <summary>The stages of a run: each is one worker's job (approval is an approver's).</summary>
+public enum RunStage
+{
+    /// <summary>The run could not start (drift on a version no longer in production).</summary>
+    Start,
+    Score,
+    Tune,
+    Evaluate,
+    Approval,
+    Deploy,
+}
+
+public static class RunStages
+{
+    /// <summary>The stage's name in events and in the run's record (score, tune, evaluate, approval, deploy).</summary>
+    public static string Name(this RunStage stage) => stage.ToString().ToLowerInvariant();
+}
+
 /// <summary>A worker could not do its stage's work for a reason retrying will not fix.</summary>
 public sealed record AdaptationStageFailed : IRunMessage
 {
     public required Guid RunId { get; init; }
     public required string ModelId { get; init; }
-    public required string Stage { get; init; }
+    public required RunStage Stage { get; init; }
     public required string Reason { get; init; }
     /// <summary>In a tournament: the candidate whose work failed (its strategy); null: the whole stage.</summary>
     public string? Candidate { get; init; }

@@ -64,7 +64,7 @@ public static class StageWork
 
     /// <summary>Work that cannot be done: the run's owner decides what happens to the run.</summary>
     /// <param name="candidate">In a tournament, the candidate whose work failed (the others go on).</param>
-    public static Task FailAsync(ConsumeContext context, ILogger logger, IRunMessage work, string stage, string reason, string? candidate = null)
+    public static Task FailAsync(ConsumeContext context, ILogger logger, IRunMessage work, RunStage stage, string reason, string? candidate = null)
     {
         logger.LogWarning("Run {RunId} of {ModelId}: {Stage} cannot be done: {Reason}", work.RunId, work.ModelId, stage, reason);
         return context.Publish(new AdaptationStageFailed

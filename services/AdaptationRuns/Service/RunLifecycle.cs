@@ -1,3 +1,4 @@
+using Pipeline.Contracts;
 using Pipeline.Storage.Repositories;
 
 namespace Pipeline.AdaptationRuns;
@@ -35,6 +36,17 @@ public static class RunLifecycle
             _ => false,
         };
     }
+
+    /// <summary>The stage whose work the run waits for in <paramref name="state"/>; null where it waits for none.</summary>
+    public static RunStage? StageOf(RunState state) => state switch
+    {
+        RunState.Scoring => RunStage.Score,
+        RunState.Tuning => RunStage.Tune,
+        RunState.Evaluating => RunStage.Evaluate,
+        RunState.AwaitingApproval => RunStage.Approval,
+        RunState.Deploying => RunStage.Deploy,
+        _ => null,
+    };
 
     /// <exception cref="InvalidOperationException">the table has no such move.</exception>
     public static void EnsureAllowed(RunState from, RunState to)

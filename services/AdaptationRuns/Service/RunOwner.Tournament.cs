@@ -103,7 +103,7 @@ public sealed partial class RunOwner
             return;
         }
 
-        var all = await tournaments.RecordCandidateAsync(run.State, entrant with { State = CandidateState.Failed, Reason = $"failed in {StageOf(run.State)}: {reason}" }, ct);
+        var all = await tournaments.RecordCandidateAsync(run.State, entrant with { State = CandidateState.Failed, Reason = $"failed in {RunLifecycle.StageOf(run.State)?.Name()}: {reason}" }, ct);
         if (all is not null && all.All(c => c.State != pending))
         {
             await MoveAsync(run, run.State == RunState.Tuning ? ToEvaluation(run, all, [], await HoldoutAsync(run, ct)) : await DecideAsync(run, all, [], ct), ct);
@@ -143,7 +143,7 @@ public sealed partial class RunOwner
         var trained = all.Where(c => c.State == CandidateState.Trained).ToList();
         if (trained.Count == 0 || holdout is null)
         {
-            return Fail(run, "tune", "no candidate trained: " + string.Join("; ", all.Select(c => $"{c.Strategy}: {c.Reason}"))) with { Candidates = settle };
+            return Fail(run, RunStage.Tune, "no candidate trained: " + string.Join("; ", all.Select(c => $"{c.Strategy}: {c.Reason}"))) with { Candidates = settle };
         }
 
         var works = trained.Select(c => RunMessages.Of(new EvaluateCandidate
@@ -168,7 +168,7 @@ public sealed partial class RunOwner
         var evaluated = all.Where(c => c.State == CandidateState.Evaluated).ToList();
         if (evaluated.Count == 0)
         {
-            return Fail(run, "evaluate", "no candidate was evaluated: " + string.Join("; ", all.Select(c => $"{c.Strategy}: {c.Reason}"))) with { Candidates = settle };
+            return Fail(run, RunStage.Evaluate, "no candidate was evaluated: " + string.Join("; ", all.Select(c => $"{c.Strategy}: {c.Reason}"))) with { Candidates = settle };
         }
 
         var weights = policy.Value.Score;

@@ -226,7 +226,7 @@ public sealed partial class RunOwner(
     public async Task OnStageFailedAsync(AdaptationStageFailed m, CancellationToken ct)
     {
         var run = await RunOfAsync(m, ct);
-        if (StageOf(run.State) != m.Stage)
+        if (RunLifecycle.StageOf(run.State) != m.Stage)
         {
             logger.LogInformation("Run {RunId} is {State}; a failure report of {Stage} is late and ignored", m.RunId, run.State, m.Stage);
             return;
@@ -278,7 +278,7 @@ public sealed partial class RunOwner(
             return;
         }
 
-        await MoveAsync(run, Fail(run, StageOf(run.State),
+        await MoveAsync(run, Fail(run, RunLifecycle.StageOf(run.State)!.Value,
             $"no progress in {run.State} for {timeout} after {timer.Attempt} attempt(s)"), ct);
     }
 
@@ -315,8 +315,9 @@ public sealed partial class RunOwner(
         };
     }
 
-    private static RunStep Fail(AdaptationRun run, string stage, string reason)
+    private static RunStep Fail(AdaptationRun run, RunStage failed, string reason)
     {
+        var stage = failed.Name();
         var step = Finish(run, run.State, RunState.Failed, RunOutcome.Failed, stage, reason);
         return step with
         {
@@ -347,16 +348,6 @@ public sealed partial class RunOwner(
     {
         RunId = runId, State = stage, Attempt = 1, DueAt = time.GetUtcNow() + options.Value.NoProgressTimeout(stage),
         WorkType = work.MessageType, WorkBody = work.Body,
-    };
-
-    private static string StageOf(RunState state) => state switch
-    {
-        RunState.Scoring => "score",
-        RunState.Tuning => "tune",
-        RunState.Evaluating => "evaluate",
-        RunState.AwaitingApproval => "approval",
-        RunState.Deploying => "deploy",
-        _ => state.ToString().ToLowerInvariant(),
     };
 
     private async Task<AdaptationRun> RunOfAsync(IRunMessage m, CancellationToken ct)

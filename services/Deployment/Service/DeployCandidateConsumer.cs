@@ -15,8 +15,6 @@ public sealed class DeployCandidateConsumer(
     IAdaptationRunRepository runs, ModelPromoter promoter, ILogger<DeployCandidateConsumer> logger)
     : IConsumer<DeployCandidate>
 {
-    private const string Stage = "deploy";
-
     public async Task Consume(ConsumeContext<DeployCandidate> context)
     {
         var m = context.Message;
@@ -40,7 +38,7 @@ public sealed class DeployCandidateConsumer(
         }
         catch (CannotPromoteException ex)
         {
-            await StageWork.FailAsync(context, logger, m, Stage, ex.Message);
+            await StageWork.FailAsync(context, logger, m, RunStage.Deploy, ex.Message);
             return;
         }
 

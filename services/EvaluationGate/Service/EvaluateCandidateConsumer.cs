@@ -39,13 +39,13 @@ public sealed class EvaluateCandidateConsumer(
         catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException)
         {
             // In a tournament only this candidate drops out.
-            await StageWork.FailAsync(context, logger, m, "evaluate", ex.Message, $"v{m.CandidateVersion}");
+            await StageWork.FailAsync(context, logger, m, RunStage.Evaluate, ex.Message, $"v{m.CandidateVersion}");
             return;
         }
 
         if (GatePolicy.InsufficientData(measured.Shifted.Count, measured.Original.Count, o) is { } tooLittle)
         {
-            await StageWork.FailAsync(context, logger, m, "evaluate", tooLittle);
+            await StageWork.FailAsync(context, logger, m, RunStage.Evaluate, tooLittle);
             return;
         }
 

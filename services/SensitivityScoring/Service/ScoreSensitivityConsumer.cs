@@ -21,8 +21,6 @@ public sealed class ScoreSensitivityConsumer(
     IOptions<ScoringServiceOptions> options, ILogger<ScoreSensitivityConsumer> logger)
     : IConsumer<ScoreSensitivity>
 {
-    private const string Stage = "score";
-
     public async Task Consume(ConsumeContext<ScoreSensitivity> context)
     {
         var m = context.Message;
@@ -36,7 +34,7 @@ public sealed class ScoreSensitivityConsumer(
         var (rows, available) = await builder.WaitForLabelsAsync(m.ModelId, m.BaseVersion, m.DriftStartedAt, ct);
         if (rows is null)
         {
-            await StageWork.FailAsync(context, logger, m, Stage,
+            await StageWork.FailAsync(context, logger, m, RunStage.Score,
                 $"not enough labelled rows: {available} of {o.MinLabelledRows} after waiting {o.LabelWaitTimeout}");
             return;
         }
@@ -90,7 +88,7 @@ public sealed class ScoreSensitivityConsumer(
         }
         catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException)
         {
-            await StageWork.FailAsync(context, logger, m, Stage, ex.Message);
+            await StageWork.FailAsync(context, logger, m, RunStage.Score, ex.Message);
         }
     }
 }

@@ -26,8 +26,6 @@ public sealed class TrainCandidateConsumer(
     IOptions<TuningServiceOptions> options, ILogger<TrainCandidateConsumer> logger)
     : IConsumer<TrainCandidate>
 {
-    private const string Stage = "tune";
-
     public async Task Consume(ConsumeContext<TrainCandidate> context)
     {
         var m = context.Message;
@@ -44,7 +42,7 @@ public sealed class TrainCandidateConsumer(
         }
         catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException or ArgumentException)
         {
-            await StageWork.FailAsync(context, logger, m, Stage, $"{strategy}: {ex.Message}", m.Strategy);
+            await StageWork.FailAsync(context, logger, m, RunStage.Tune, $"{strategy}: {ex.Message}", m.Strategy);
         }
     }
 

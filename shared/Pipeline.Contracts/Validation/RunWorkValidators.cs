@@ -69,7 +69,7 @@ public sealed class AdaptationStageFailedValidator : AbstractValidator<Adaptatio
     {
         RuleFor(x => x.RunId).Required();
         RuleFor(x => x.ModelId).ValidModelId();
-        RuleFor(x => x.Stage).NotEmpty().MaximumLength(32);
+        RuleFor(x => x.Stage).IsInEnum();
         RuleFor(x => x.Reason).Reason();
         RuleFor(x => x.Candidate).MaximumLength(64);
         RuleFor(x => x.Timestamp).ValidTimestamp();
