@@ -46,6 +46,8 @@ public sealed record EvaluateCandidate : IRunMessage
     public required int BaseVersion { get; init; }
     public required int CandidateVersion { get; init; }
     public required PayloadRef ShiftedHoldout { get; init; }
+    /// <summary>The strategy that trained the candidate: the candidate's one id in its run (AdaptationStageFailed.Candidate).</summary>
+    public string? Strategy { get; init; }
     public int Attempt { get; init; } = 1;
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }
@@ -88,7 +90,10 @@ public sealed record AdaptationStageFailed : IRunMessage
     public required string ModelId { get; init; }
     public required RunStage Stage { get; init; }
     public required string Reason { get; init; }
-    /// <summary>In a tournament: the candidate whose work failed (its strategy); null: the whole stage.</summary>
+    /// <summary>
+    /// In a tournament: the candidate whose work failed, by its one id in the run, the strategy that trains it
+    /// (TrainCandidate.Strategy, EvaluateCandidate.Strategy); null: the whole stage.
+    /// </summary>
     public string? Candidate { get; init; }
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }

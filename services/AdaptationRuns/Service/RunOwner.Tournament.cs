@@ -95,10 +95,10 @@ public sealed partial class RunOwner
     }
 
     /// <summary>A worker could not train or evaluate one candidate: it drops out, the others go on.</summary>
-    private async Task OnCandidateFailedAsync(AdaptationRun run, IReadOnlyList<CandidateEntry> entrants, string name, string reason, CancellationToken ct)
+    private async Task OnCandidateFailedAsync(AdaptationRun run, IReadOnlyList<CandidateEntry> entrants, string strategy, string reason, CancellationToken ct)
     {
         var pending = run.State == RunState.Tuning ? CandidateState.Training : CandidateState.Trained;
-        if (entrants.FirstOrDefault(c => (c.Strategy == name || $"v{c.CandidateVersion}" == name) && c.State == pending) is not { } entrant)
+        if (entrants.FirstOrDefault(c => c.Strategy == strategy && c.State == pending) is not { } entrant)
         {
             return;
         }
@@ -149,7 +149,7 @@ public sealed partial class RunOwner
         var works = trained.Select(c => RunMessages.Of(new EvaluateCandidate
         {
             RunId = run.RunId, ModelId = run.ModelId, BaseVersion = run.BaseVersion, CandidateVersion = c.CandidateVersion!.Value,
-            ShiftedHoldout = holdout,
+            ShiftedHoldout = holdout, Strategy = c.Strategy,
         })).ToList();
         return new RunStep
         {
@@ -219,11 +219,8 @@ public sealed partial class RunOwner
     private static string WithCandidate(string body, CandidateEntry c, bool tuning)
     {
         var node = JsonNode.Parse(body)!.AsObject();
-        if (tuning)
-        {
-            node["strategy"] = c.Strategy;
-        }
-        else
+        node["strategy"] = c.Strategy;
+        if (!tuning)
         {
             node["candidateVersion"] = c.CandidateVersion;
         }

@@ -139,7 +139,7 @@ public sealed partial class RunOwner(
         var work = new EvaluateCandidate
         {
             RunId = m.RunId, ModelId = m.ModelId, BaseVersion = run.BaseVersion, CandidateVersion = m.CandidateVersion,
-            ShiftedHoldout = m.ShiftedHoldout,
+            ShiftedHoldout = m.ShiftedHoldout, Strategy = m.Strategy,
         };
         await MoveAsync(run, new RunStep
         {

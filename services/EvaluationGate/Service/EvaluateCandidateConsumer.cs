@@ -3,10 +3,10 @@ using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
+using Pipeline.AdaptationRuns;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.ML.Evaluation;
-using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
 
 namespace Pipeline.EvaluationGate;
@@ -17,35 +17,23 @@ namespace Pipeline.EvaluationGate;
 /// on the decision; measuring twice stores the same evaluation again.
 /// </summary>
 public sealed class EvaluateCandidateConsumer(
-    IAdaptationRunRepository runs, IEvaluationRepository evaluations, ModelArtifacts models, DatasetArtifacts datasets,
+    StageWork stage, IEvaluationRepository evaluations, ModelArtifacts models, DatasetArtifacts datasets,
     IOptions<GateOptions> options, ILogger<EvaluateCandidateConsumer> logger)
     : IConsumer<EvaluateCandidate>
 {
-    public async Task Consume(ConsumeContext<EvaluateCandidate> context)
+    // A measurement that cannot be made drops only this candidate out of a tournament.
+    public Task Consume(ConsumeContext<EvaluateCandidate> context) =>
+        stage.DoAsync(context, context.Message, RunStage.Evaluate, context.Message.Attempt, () => EvaluateAsync(context, context.Message),
+            ArtifactFailures.IsKnown, failed: context.Message.Strategy);
+
+    private async Task EvaluateAsync(ConsumeContext context, EvaluateCandidate m)
     {
-        var m = context.Message;
         var ct = context.CancellationToken;
         var o = options.Value;
-        if (!await StageWork.IsWantedAsync(runs, m, m.Attempt, logger, ct))
-        {
-            return;
-        }
-
-        GateMeasurements measured;
-        try
-        {
-            measured = await MeasureAsync(m, o, ct);
-        }
-        catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException)
-        {
-            // In a tournament only this candidate drops out.
-            await StageWork.FailAsync(context, logger, m, RunStage.Evaluate, ex.Message, $"v{m.CandidateVersion}");
-            return;
-        }
-
+        var measured = await MeasureAsync(m, o, ct);
         if (GatePolicy.InsufficientData(measured.Shifted.Count, measured.Original.Count, o) is { } tooLittle)
         {
-            await StageWork.FailAsync(context, logger, m, RunStage.Evaluate, tooLittle);
+            await stage.FailAsync(context, m, RunStage.Evaluate, tooLittle);
             return;
         }
 

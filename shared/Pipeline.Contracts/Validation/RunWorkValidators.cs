@@ -43,6 +43,7 @@ public sealed class EvaluateCandidateValidator : AbstractValidator<EvaluateCandi
         RuleFor(x => x.BaseVersion).GreaterThan(0);
         RuleFor(x => x.CandidateVersion).GreaterThan(x => x.BaseVersion);
         RuleFor(x => x.ShiftedHoldout).NotNull().SetValidator(new PayloadRefValidator());
+        RuleFor(x => x.Strategy).MaximumLength(64);
         RuleFor(x => x.Attempt).GreaterThan(0);
         RuleFor(x => x.Timestamp).ValidTimestamp();
     }
