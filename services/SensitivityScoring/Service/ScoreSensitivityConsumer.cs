@@ -52,18 +52,7 @@ public sealed class ScoreSensitivityConsumer(
         using var mask = ComputeClock.Time(() => SensitivityScorer.Score(baseModel, data,
             new ScoringOptions { SelectRate = o.SelectRate, Seed = o.Seed, Device = o.Device }, cancellationToken: ct));
 
-        var temp = Path.Combine(Path.GetTempPath(), $"pipeline-mask-{Guid.NewGuid():N}.bin");
-        ArtifactRef stored;
-        try
-        {
-            mask.Save(temp);
-            await using var file = File.OpenRead(temp);
-            stored = await artifacts.PutAsync(file, "masks", $"{m.ModelId}/{m.RunId}/mask.bin", ct);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
+        var stored = await artifacts.PutWrittenAsync(mask.Save, "masks", $"{m.ModelId}/{m.RunId}/mask.bin", ct);
 
         var coverage = mask.Coverage.Select(c => new Contracts.LayerCoverage { Layer = c.Name, Total = c.Total, Selected = c.Selected }).ToList();
         await masks.UpsertAsync(new Storage.Repositories.SensitivityMaskRecord
