@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using MassTransit;
 using Pipeline.Contracts;
-using Pipeline.Hosting.Artifacts;
+using Pipeline.Adaptation;
 using Pipeline.ML.Data;
 using Pipeline.ML.Models;
 using Pipeline.Storage.Artifacts;

@@ -24,7 +24,7 @@ public sealed class ObservationsIngestedConsumer(
     {
         var m = context.Message;
         var ct = context.CancellationToken;
-        Hosting.Artifacts.FeatureBlob rows;
+        Adaptation.FeatureBlob rows;
         try
         {
             rows = await datasets.LoadAsync(m.Features, ct);
@@ -58,7 +58,7 @@ public sealed class ObservationsIngestedConsumer(
         }
     }
 
-    private async Task IngestAsync(ConsumeContext context, ObservationsIngested m, Hosting.Artifacts.FeatureBlob rows, CancellationToken ct)
+    private async Task IngestAsync(ConsumeContext context, ObservationsIngested m, Adaptation.FeatureBlob rows, CancellationToken ct)
     {
         // The monitor first, as storage says it should be before this batch: a rebuild replays the stored rows
         // not yet counted (this batch too, when an earlier attempt stored it and then failed).
