@@ -183,11 +183,7 @@ public sealed class RunOwnerSpecs
     public async Task A_tournament_waits_for_every_entrant_drops_the_failed_one_and_picks_the_best_not_the_last()
     {
         await using var w = await CreateAsync(candidates: 3);
-        var run = await w.StartAsync();
-        await w.DrainOutboxAsync();
-        await w.Owner.OnScoredAsync(Scored(run), None);
-        var entrants = (await w.DrainOutboxAsync())
-            .Select(m => JsonDocument.Parse(m.Body).RootElement.GetProperty("strategy").GetString()!).ToList();
+        var (run, entrants) = await w.StartScoredTournamentAsync();
         Assert.Equal(3, entrants.Distinct().Count());
 
         await w.Owner.OnTrainedAsync(Trained(run, 2, entrants[0]), None);

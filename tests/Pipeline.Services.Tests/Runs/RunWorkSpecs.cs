@@ -61,11 +61,7 @@ public sealed class RunWorkSpecs
     public async Task The_gate_names_a_failed_candidate_by_its_strategy_and_only_that_one_drops_out()
     {
         await using var w = await CreateAsync(candidates: 3);
-        var run = await w.StartAsync();
-        await w.DrainOutboxAsync();
-        await w.Owner.OnScoredAsync(Scored(run), None);
-        var entrants = (await w.DrainOutboxAsync())
-            .Select(m => JsonDocument.Parse(m.Body).RootElement.GetProperty("strategy").GetString()!).ToList();
+        var (run, entrants) = await w.StartScoredTournamentAsync();
         for (var i = 0; i < entrants.Count; i++)
         {
             await w.Owner.OnTrainedAsync(Trained(run, 2 + i, entrants[i]), None);
