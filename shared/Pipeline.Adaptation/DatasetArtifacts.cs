@@ -1,5 +1,4 @@
 using Pipeline.Contracts;
-using Pipeline.Hosting.Artifacts;
 using Pipeline.ML.Data;
 using Pipeline.Storage.Artifacts;
 

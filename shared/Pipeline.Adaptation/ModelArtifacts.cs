@@ -35,38 +35,25 @@ public sealed class ModelArtifacts(IModelRegistry registry, IArtifactStore artif
         string modelId, ModelBundle model, string createdBy, VersionMetadata metadata, int? version, CancellationToken ct)
     {
         var number = version ?? ((await registry.GetLatestVersionNumberAsync(modelId, ct)) ?? 0) + 1;
-        var temp = Path.Combine(Path.GetTempPath(), $"pipeline-model-{Guid.NewGuid():N}.bin");
-        try
+        var stored = await artifacts.PutWrittenAsync(model.Save, "models", $"{modelId}/v{number}/model.bin", ct);
+
+        var record = new ModelVersionRecord
         {
-            model.Save(temp);
-            ArtifactRef stored;
-            await using (var file = File.OpenRead(temp))
-            {
-                stored = await artifacts.PutAsync(file, "models", $"{modelId}/v{number}/model.bin", ct);
-            }
+            ModelId = modelId, Version = number, ArtifactUri = stored.Uri, Sha256 = stored.Sha256,
+            Architecture = model.Info.Architecture, InputShape = model.Info.InputShape, Classes = model.Info.Classes,
+            ParamsTotal = model.Info.ParamsTotal, CreatedBy = createdBy, MetadataJson = metadata.ToJson(),
+        };
 
-            var record = new ModelVersionRecord
-            {
-                ModelId = modelId, Version = number, ArtifactUri = stored.Uri, Sha256 = stored.Sha256,
-                Architecture = model.Info.Architecture, InputShape = model.Info.InputShape, Classes = model.Info.Classes,
-                ParamsTotal = model.Info.ParamsTotal, CreatedBy = createdBy, MetadataJson = metadata.ToJson(),
-            };
-
-            // The version row is written last and in one statement: a crash before it leaves only an
-            // unreferenced file, never a half-registered version.
-            if (!await registry.RegisterVersionAsync(record, ct))
-            {
-                throw new InvalidOperationException($"{modelId} v{number} was registered concurrently");
-            }
-
-            logger.LogInformation("Registered {ModelId} v{Version} ({Architecture}, {Params} parameters, sha256 {Sha})",
-                modelId, number, record.Architecture, record.ParamsTotal, stored.Sha256[..12]);
-            return record;
-        }
-        finally
+        // The version row is written last and in one statement: a crash before it leaves only an
+        // unreferenced file, never a half-registered version.
+        if (!await registry.RegisterVersionAsync(record, ct))
         {
-            File.Delete(temp);
+            throw new InvalidOperationException($"{modelId} v{number} was registered concurrently");
         }
+
+        logger.LogInformation("Registered {ModelId} v{Version} ({Architecture}, {Params} parameters, sha256 {Sha})",
+            modelId, number, record.Architecture, record.ParamsTotal, stored.Sha256[..12]);
+        return record;
     }
 }
 

@@ -1,5 +1,4 @@
 using Pipeline.Contracts;
-using Pipeline.Hosting.Artifacts;
 
 namespace Pipeline.Adaptation;
 

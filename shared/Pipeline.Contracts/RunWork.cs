@@ -46,6 +46,8 @@ public sealed record EvaluateCandidate : IRunMessage
     public required int BaseVersion { get; init; }
     public required int CandidateVersion { get; init; }
     public required PayloadRef ShiftedHoldout { get; init; }
+    /// <summary>The strategy that trained the candidate: the candidate's one id in its run (AdaptationStageFailed.Candidate).</summary>
+    public string? Strategy { get; init; }
     public int Attempt { get; init; } = 1;
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }
@@ -63,14 +65,35 @@ public sealed record DeployCandidate : IRunMessage
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }
 
+/// <summary>The stages of a run: each is one worker's job (approval is an approver's).</summary>
+public enum RunStage
+{
+    /// <summary>The run could not start (drift on a version no longer in production).</summary>
+    Start,
+    Score,
+    Tune,
+    Evaluate,
+    Approval,
+    Deploy,
+}
+
+public static class RunStages
+{
+    /// <summary>The stage's name in events and in the run's record (score, tune, evaluate, approval, deploy).</summary>
+    public static string Name(this RunStage stage) => stage.ToString().ToLowerInvariant();
+}
+
 /// <summary>A worker could not do its stage's work for a reason retrying will not fix.</summary>
 public sealed record AdaptationStageFailed : IRunMessage
 {
     public required Guid RunId { get; init; }
     public required string ModelId { get; init; }
-    public required string Stage { get; init; }
+    public required RunStage Stage { get; init; }
     public required string Reason { get; init; }
-    /// <summary>In a tournament: the candidate whose work failed (its strategy); null: the whole stage.</summary>
+    /// <summary>
+    /// In a tournament: the candidate whose work failed, by its one id in the run, the strategy that trains it
+    /// (TrainCandidate.Strategy, EvaluateCandidate.Strategy); null: the whole stage.
+    /// </summary>
     public string? Candidate { get; init; }
     public DateTimeOffset Timestamp { get; init; } = DateTimeOffset.UtcNow;
 }

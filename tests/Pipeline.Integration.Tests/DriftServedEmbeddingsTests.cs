@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
 using Pipeline.DriftDetection;
-using Pipeline.Hosting.Artifacts;
 using Pipeline.ML.Models;
 using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;

@@ -6,7 +6,6 @@ using Pipeline.Adaptation;
 using Pipeline.Contracts;
 using Pipeline.DriftDetection;
 using Pipeline.Hosting;
-using Pipeline.Hosting.Artifacts;
 using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
 

@@ -7,7 +7,6 @@ using Pipeline.Contracts;
 using Pipeline.Deployment;
 using Pipeline.DriftDetection;
 using Pipeline.EvaluationGate;
-using Pipeline.Hosting.Artifacts;
 using Pipeline.SensitivityScoring;
 using Pipeline.SparseTuning;
 using Pipeline.Storage.Artifacts;

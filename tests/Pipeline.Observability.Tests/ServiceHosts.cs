@@ -13,7 +13,6 @@ using Microsoft.Extensions.Logging;
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
 using Pipeline.DriftDetection;
-using Pipeline.Hosting.Artifacts;
 using Pipeline.Hosting;
 using Pipeline.Inference;
 using Pipeline.ML.Models;

@@ -1,6 +1,5 @@
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
-using Pipeline.Hosting.Artifacts;
 using Pipeline.SensitivityScoring;
 
 namespace Pipeline.Services.Tests;

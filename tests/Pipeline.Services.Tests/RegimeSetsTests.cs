@@ -1,5 +1,4 @@
 using Pipeline.Adaptation;
-using Pipeline.Hosting.Artifacts;
 using Pipeline.SensitivityScoring;
 
 namespace Pipeline.Services.Tests;

@@ -26,7 +26,7 @@ public sealed class DriftDetectedConsumer(RunOwner owner) : IConsumer<DriftDetec
             // No run was created; drift detection still waits for this run's end.
             await context.Publish(new AdaptationRunFinished
             {
-                RunId = m.RunId, ModelId = m.ModelId, BaseVersion = m.ModelVersion, Outcome = RunOutcome.Failed, Stage = "start", Reason = ex.Message,
+                RunId = m.RunId, ModelId = m.ModelId, BaseVersion = m.ModelVersion, Outcome = RunOutcome.Failed, Stage = RunStage.Start.Name(), Reason = ex.Message,
             });
         }
     }

@@ -95,15 +95,15 @@ public sealed partial class RunOwner
     }
 
     /// <summary>A worker could not train or evaluate one candidate: it drops out, the others go on.</summary>
-    private async Task OnCandidateFailedAsync(AdaptationRun run, IReadOnlyList<CandidateEntry> entrants, string name, string reason, CancellationToken ct)
+    private async Task OnCandidateFailedAsync(AdaptationRun run, IReadOnlyList<CandidateEntry> entrants, string strategy, string reason, CancellationToken ct)
     {
         var pending = run.State == RunState.Tuning ? CandidateState.Training : CandidateState.Trained;
-        if (entrants.FirstOrDefault(c => (c.Strategy == name || $"v{c.CandidateVersion}" == name) && c.State == pending) is not { } entrant)
+        if (entrants.FirstOrDefault(c => c.Strategy == strategy && c.State == pending) is not { } entrant)
         {
             return;
         }
 
-        var all = await tournaments.RecordCandidateAsync(run.State, entrant with { State = CandidateState.Failed, Reason = $"failed in {StageOf(run.State)}: {reason}" }, ct);
+        var all = await tournaments.RecordCandidateAsync(run.State, entrant with { State = CandidateState.Failed, Reason = $"failed in {RunLifecycle.StageOf(run.State)?.Name()}: {reason}" }, ct);
         if (all is not null && all.All(c => c.State != pending))
         {
             await MoveAsync(run, run.State == RunState.Tuning ? ToEvaluation(run, all, [], await HoldoutAsync(run, ct)) : await DecideAsync(run, all, [], ct), ct);
@@ -143,13 +143,13 @@ public sealed partial class RunOwner
         var trained = all.Where(c => c.State == CandidateState.Trained).ToList();
         if (trained.Count == 0 || holdout is null)
         {
-            return Fail(run, "tune", "no candidate trained: " + string.Join("; ", all.Select(c => $"{c.Strategy}: {c.Reason}"))) with { Candidates = settle };
+            return Fail(run, RunStage.Tune, "no candidate trained: " + string.Join("; ", all.Select(c => $"{c.Strategy}: {c.Reason}"))) with { Candidates = settle };
         }
 
         var works = trained.Select(c => RunMessages.Of(new EvaluateCandidate
         {
             RunId = run.RunId, ModelId = run.ModelId, BaseVersion = run.BaseVersion, CandidateVersion = c.CandidateVersion!.Value,
-            ShiftedHoldout = holdout,
+            ShiftedHoldout = holdout, Strategy = c.Strategy,
         })).ToList();
         return new RunStep
         {
@@ -168,7 +168,7 @@ public sealed partial class RunOwner
         var evaluated = all.Where(c => c.State == CandidateState.Evaluated).ToList();
         if (evaluated.Count == 0)
         {
-            return Fail(run, "evaluate", "no candidate was evaluated: " + string.Join("; ", all.Select(c => $"{c.Strategy}: {c.Reason}"))) with { Candidates = settle };
+            return Fail(run, RunStage.Evaluate, "no candidate was evaluated: " + string.Join("; ", all.Select(c => $"{c.Strategy}: {c.Reason}"))) with { Candidates = settle };
         }
 
         var weights = policy.Value.Score;
@@ -219,11 +219,8 @@ public sealed partial class RunOwner
     private static string WithCandidate(string body, CandidateEntry c, bool tuning)
     {
         var node = JsonNode.Parse(body)!.AsObject();
-        if (tuning)
-        {
-            node["strategy"] = c.Strategy;
-        }
-        else
+        node["strategy"] = c.Strategy;
+        if (!tuning)
         {
             node["candidateVersion"] = c.CandidateVersion;
         }

@@ -63,6 +63,7 @@ public sealed partial class RunOwner(
         }
 
         var work = new ScoreSensitivity { RunId = runId, ModelId = modelId, BaseVersion = production, DriftStartedAt = driftStartedAt };
+        RunLifecycle.EnsureAllowed(RunState.Detected, RunState.Scoring);
         var started = await steps.TryStartAsync(
             new NewAdaptationRun { RunId = runId, ModelId = modelId, BaseVersion = production, Detail = detail },
             new RunStep
@@ -138,7 +139,7 @@ public sealed partial class RunOwner(
         var work = new EvaluateCandidate
         {
             RunId = m.RunId, ModelId = m.ModelId, BaseVersion = run.BaseVersion, CandidateVersion = m.CandidateVersion,
-            ShiftedHoldout = m.ShiftedHoldout,
+            ShiftedHoldout = m.ShiftedHoldout, Strategy = m.Strategy,
         };
         await MoveAsync(run, new RunStep
         {
@@ -225,7 +226,7 @@ public sealed partial class RunOwner(
     public async Task OnStageFailedAsync(AdaptationStageFailed m, CancellationToken ct)
     {
         var run = await RunOfAsync(m, ct);
-        if (StageOf(run.State) != m.Stage)
+        if (RunLifecycle.StageOf(run.State) != m.Stage)
         {
             logger.LogInformation("Run {RunId} is {State}; a failure report of {Stage} is late and ignored", m.RunId, run.State, m.Stage);
             return;
@@ -277,7 +278,7 @@ public sealed partial class RunOwner(
             return;
         }
 
-        await MoveAsync(run, Fail(run, StageOf(run.State),
+        await MoveAsync(run, Fail(run, RunLifecycle.StageOf(run.State)!.Value,
             $"no progress in {run.State} for {timeout} after {timer.Attempt} attempt(s)"), ct);
     }
 
@@ -314,8 +315,9 @@ public sealed partial class RunOwner(
         };
     }
 
-    private static RunStep Fail(AdaptationRun run, string stage, string reason)
+    private static RunStep Fail(AdaptationRun run, RunStage failed, string reason)
     {
+        var stage = failed.Name();
         var step = Finish(run, run.State, RunState.Failed, RunOutcome.Failed, stage, reason);
         return step with
         {
@@ -348,16 +350,6 @@ public sealed partial class RunOwner(
         WorkType = work.MessageType, WorkBody = work.Body,
     };
 
-    private static string StageOf(RunState state) => state switch
-    {
-        RunState.Scoring => "score",
-        RunState.Tuning => "tune",
-        RunState.Evaluating => "evaluate",
-        RunState.AwaitingApproval => "approval",
-        RunState.Deploying => "deploy",
-        _ => state.ToString().ToLowerInvariant(),
-    };
-
     private async Task<AdaptationRun> RunOfAsync(IRunMessage m, CancellationToken ct)
     {
         var run = await runs.GetAsync(m.RunId, ct);
@@ -377,13 +369,14 @@ public sealed partial class RunOwner(
 
     private async Task<bool> TryMoveAsync(AdaptationRun run, RunStep step, CancellationToken ct)
     {
+        RunLifecycle.EnsureAllowed(step.Expected, step.Next);
         if (run.State != step.Expected || !await steps.TryStepAsync(step, ct))
         {
             return false;
         }
 
         logger.LogInformation("Run {RunId} of {ModelId}: {From} → {To} ({Detail})", run.RunId, run.ModelId, step.Expected, step.Next, step.Detail);
-        if (RunStates.IsTerminal(step.Next))
+        if (RunLifecycle.IsTerminal(step.Next))
         {
             PipelineMetrics.RunsFinished.WithLabels(run.ModelId, step.Next.ToString().ToLowerInvariant()).Inc();
         }

@@ -1,7 +1,8 @@
-using Pipeline.Hosting;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Pipeline.Hosting;
+using Pipeline.Launch;
 
 namespace Pipeline.Cli.Benchmarks;
 

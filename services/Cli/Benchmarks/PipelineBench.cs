@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
+using Pipeline.Launch;
 using Pipeline.ML.Data;
 using Pipeline.ML.Training;
 using Pipeline.Storage.Artifacts;

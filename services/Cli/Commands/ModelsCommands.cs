@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Pipeline.Contracts;
-using Pipeline.Hosting.Artifacts;
+using Pipeline.Adaptation;
 using Pipeline.ML.Data;
 using Pipeline.ML.Models;
 using Pipeline.Storage.Artifacts;

@@ -5,6 +5,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Contracts;
+using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
 using Pipeline.Storage;
 using Spectre.Console;

@@ -1,8 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Pipeline.Contracts;
-using Pipeline.Hosting;
-using Pipeline.Storage.Repositories;
+using Pipeline.AdaptationRuns;
 
 namespace Pipeline.Deployment;
 
@@ -12,38 +11,18 @@ namespace Pipeline.Deployment;
 /// the reason. Work done again after the move announces the deployment once more, with one row.
 /// </summary>
 public sealed class DeployCandidateConsumer(
-    IAdaptationRunRepository runs, ModelPromoter promoter, ILogger<DeployCandidateConsumer> logger)
+    StageWork stage, ModelPromoter promoter, ILogger<DeployCandidateConsumer> logger)
     : IConsumer<DeployCandidate>
 {
-    private const string Stage = "deploy";
+    public Task Consume(ConsumeContext<DeployCandidate> context) =>
+        stage.DoAsync(context, context.Message, RunStage.Deploy, context.Message.Attempt, () => DeployAsync(context, context.Message),
+            ex => ex is CannotPromoteException, candidate: context.Message.CandidateVersion);
 
-    public async Task Consume(ConsumeContext<DeployCandidate> context)
+    private async Task DeployAsync(ConsumeContext context, DeployCandidate m)
     {
-        var m = context.Message;
         var ct = context.CancellationToken;
-        if (await runs.GetAsync(m.RunId, ct) is not { } run || run.ModelId != m.ModelId)
-        {
-            throw new CommandRejectedException($"run {m.RunId} of {m.ModelId} is unknown");
-        }
-
-        if (run.State != RunState.Deploying || run.CandidateVersion != m.CandidateVersion)
-        {
-            logger.LogInformation("Run {RunId} is {State}; deployment work attempt {Attempt} skipped", m.RunId, run.State, m.Attempt);
-            return;
-        }
-
         var reason = $"run {m.RunId} approved by {m.By} ({m.Mode})";
-        ModelPromoter.Promotion promotion;
-        try
-        {
-            promotion = await promoter.PromoteForRunAsync(m.ModelId, m.BaseVersion, m.CandidateVersion, m.By, reason, m.RunId, ct);
-        }
-        catch (CannotPromoteException ex)
-        {
-            await StageWork.FailAsync(context, logger, m, Stage, ex.Message);
-            return;
-        }
-
+        var promotion = await promoter.PromoteForRunAsync(m.ModelId, m.BaseVersion, m.CandidateVersion, m.By, reason, m.RunId, ct);
         logger.LogInformation("Deployed {ModelId} v{Version} (was v{Previous}) for run {RunId}", m.ModelId, m.CandidateVersion, promotion.PreviousVersion, m.RunId);
         await context.Publish(new ModelDeployed
         {

@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
+using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
 
 namespace Pipeline.Deployment;
@@ -13,6 +14,7 @@ public sealed class DeploymentModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddRunWork();
         services.AddSingleton<ModelPromoter>();
         services.AddAdaptationArtifacts();
         services.AddSingleton<ModelRegistration>();

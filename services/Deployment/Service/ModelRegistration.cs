@@ -3,7 +3,6 @@ using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
-using Pipeline.Hosting.Artifacts;
 using Pipeline.ML.Data;
 using Pipeline.ML.Evaluation;
 using Pipeline.ML.Models;
@@ -143,17 +142,7 @@ public sealed class ModelRegistration(IArtifactStore artifacts, ModelArtifacts m
 
     private static (FeatureBlob Drift, FeatureBlob Replay, FeatureBlob Holdout) Thirds(FeatureBlob rows, int seed)
     {
-        var order = Enumerable.Range(0, rows.Rows).ToArray();
-        new Random(seed).Shuffle(order);
-        var features = new float[rows.Features.Length];
-        var labels = new int[rows.Rows];
-        for (var i = 0; i < order.Length; i++)
-        {
-            rows.Row(order[i]).CopyTo(features.AsSpan(i * rows.Columns));
-            labels[i] = rows.Labels![order[i]];
-        }
-
-        var shuffled = new FeatureBlob(rows.Rows, rows.Columns, features, labels);
+        var shuffled = RegimeSets.Shuffled(rows, seed);
         var (drift, rest) = shuffled.Split(rows.Rows / 3);
         var (replay, holdout) = rest.Split(rows.Rows / 3);
         return (drift, replay, holdout);

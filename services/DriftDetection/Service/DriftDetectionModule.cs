@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
+using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
 
 namespace Pipeline.DriftDetection;
@@ -15,6 +16,7 @@ public sealed class DriftDetectionModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddRunWork();
         services.AddValidatedOptions<DriftDetectionOptions>(configuration, DriftDetectionOptions.Section);
         services.AddAdaptationArtifacts();
         services.AddSingleton<ReferenceProfiles>();

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
+using Pipeline.AdaptationRuns;
 using Pipeline.Drift.Monitoring;
 using Pipeline.Storage.Repositories;
 
@@ -19,11 +20,11 @@ public sealed record MonitorLease(DriftMonitor Monitor, IReadOnlyList<WindowRepo
 /// pending rows differ from the monitor's (another replica handled the model meanwhile, or a failure left it
 /// behind), and then it re-ingests the stored batch rows not yet counted in a window, with the embeddings Inference
 /// stored beside them: the model is never loaded for production rows, only for a profile. Run in flight and
-/// cooldown come from the run owner's events (read from the database when a monitor is built); pause is
+/// cooldown come from the run owner's events (asked of the run module's query when a monitor is built); pause is
 /// synchronised from the database before every batch.
 /// </summary>
 public sealed class MonitorRegistry(
-    ReferenceProfiles profiles, IDriftWindowRepository windows, IAdaptationRunRepository runs, IAdaptationPauseRepository pauses,
+    ReferenceProfiles profiles, IDriftWindowRepository windows, RunWorkQuery runs, IAdaptationPauseRepository pauses,
     DatasetArtifacts datasets, IOptions<DriftDetectionOptions> options, TimeProvider time, ILogger<MonitorRegistry> logger)
 {
     private readonly ConcurrentDictionary<string, Entry> monitors = new();
@@ -156,13 +157,10 @@ public sealed class MonitorRegistry(
 
     private async Task<DriftMonitorState> InitialStateAsync(string modelId, DriftWindowProgress progress, CancellationToken ct)
     {
-        var active = await runs.GetActiveRunAsync(modelId, ct) is not null;
+        var activity = await runs.ActivityAsync(modelId, ct);
         var paused = await pauses.IsPausedAsync(modelId, ct);
-        var last = (await runs.ListByModelAsync(modelId, 1, ct)).FirstOrDefault();
-        DateTimeOffset? cooldown = last is { State: RunState.Deployed or RunState.Rejected, FinishedAt: { } finished }
-            ? finished + options.Value.Cooldown
-            : null;
-        return new DriftMonitorState(progress.LastWindow, progress.Consecutive, active, paused, cooldown);
+        DateTimeOffset? cooldown = activity.LastDecidedAt is { } finished ? finished + options.Value.Cooldown : null;
+        return new DriftMonitorState(progress.LastWindow, progress.Consecutive, activity.Active, paused, cooldown);
     }
 
     private async Task SyncAsync(string modelId, DriftMonitor monitor, CancellationToken ct)

@@ -2,7 +2,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
 using Pipeline.Drift.Monitoring;
-using Pipeline.Hosting.Artifacts;
 using Pipeline.ML.Models;
 using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;

@@ -3,10 +3,10 @@ using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
+using Pipeline.AdaptationRuns;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.ML.Evaluation;
-using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
 
 namespace Pipeline.EvaluationGate;
@@ -17,35 +17,23 @@ namespace Pipeline.EvaluationGate;
 /// on the decision; measuring twice stores the same evaluation again.
 /// </summary>
 public sealed class EvaluateCandidateConsumer(
-    IAdaptationRunRepository runs, IEvaluationRepository evaluations, ModelArtifacts models, DatasetArtifacts datasets,
+    StageWork stage, IEvaluationRepository evaluations, ModelArtifacts models, DatasetArtifacts datasets,
     IOptions<GateOptions> options, ILogger<EvaluateCandidateConsumer> logger)
     : IConsumer<EvaluateCandidate>
 {
-    public async Task Consume(ConsumeContext<EvaluateCandidate> context)
+    // A measurement that cannot be made drops only this candidate out of a tournament.
+    public Task Consume(ConsumeContext<EvaluateCandidate> context) =>
+        stage.DoAsync(context, context.Message, RunStage.Evaluate, context.Message.Attempt, () => EvaluateAsync(context, context.Message),
+            ArtifactFailures.IsKnown, failed: context.Message.Strategy);
+
+    private async Task EvaluateAsync(ConsumeContext context, EvaluateCandidate m)
     {
-        var m = context.Message;
         var ct = context.CancellationToken;
         var o = options.Value;
-        if (!await StageWork.IsWantedAsync(runs, m, m.Attempt, logger, ct))
-        {
-            return;
-        }
-
-        GateMeasurements measured;
-        try
-        {
-            measured = await MeasureAsync(m, o, ct);
-        }
-        catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException)
-        {
-            // In a tournament only this candidate drops out.
-            await StageWork.FailAsync(context, logger, m, "evaluate", ex.Message, $"v{m.CandidateVersion}");
-            return;
-        }
-
+        var measured = await MeasureAsync(m, o, ct);
         if (GatePolicy.InsufficientData(measured.Shifted.Count, measured.Original.Count, o) is { } tooLittle)
         {
-            await StageWork.FailAsync(context, logger, m, "evaluate", tooLittle);
+            await stage.FailAsync(context, m, RunStage.Evaluate, tooLittle);
             return;
         }
 
@@ -96,49 +84,8 @@ public sealed class EvaluateCandidateConsumer(
         using var shifted = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.ShiftedHoldout, ct), production.Info.InputShape);
         using var original = DatasetArtifacts.ToDataset(await datasets.LoadAsync(referenceRef, ct), production.Info.InputShape);
 
-        return ComputeClock.Time(() => Compare(productionModel, candidateModel, shifted, original, o));
-    }
-
-    /// <summary>The gate's compute: both models on both holdouts, paired, and their latency.</summary>
-    private static GateMeasurements Compare(
-        ML.Models.ModelBundle productionModel, ML.Models.ModelBundle candidateModel, ML.Data.ImageDataset shifted, ML.Data.ImageDataset original, GateOptions o)
-    {
-        var truthOriginal = original.LabelArray();
-        var productionOriginal = Correct(productionModel, original, truthOriginal);
-        var candidateOriginal = Correct(candidateModel, original, truthOriginal);
-        var truthShifted = shifted.LabelArray();
-        var shiftedDifference = PairedComparison.Compare(
-            Correct(productionModel, shifted, truthShifted), Correct(candidateModel, shifted, truthShifted), o.Confidence);
-        var originalDifference = PairedComparison.Compare(productionOriginal, candidateOriginal, o.Confidence);
-        var byClass = PairedComparison.CompareByClass(
-            productionOriginal, candidateOriginal, truthOriginal, productionModel.Info.Classes.Length,
-            GatePolicy.ClassConfidence(o, productionModel.Info.Classes.Length));
-        return new GateMeasurements(shiftedDifference, originalDifference, byClass, MeasureLatency(productionModel, candidateModel, o));
-    }
-
-    /// <summary>Per row: is the model's top class the label? Both models are judged on the same rows (paired).</summary>
-    private static bool[] Correct(ML.Models.ModelBundle model, ML.Data.ImageDataset data, long[] truth)
-    {
-        using var probabilities = model.PredictProbabilities(data.Images);
-        using var predicted = probabilities.argmax(1).cpu();
-        var classes = predicted.data<long>().ToArray();
-        return classes.Select((c, i) => c == truth[i]).ToArray();
-    }
-
-    /// <summary>
-    /// Latency only when the compute changed (ComputeSignature); then a paired comparison with an interval, taken under
-    /// the process's exclusive lease (no candidate trains in this process meanwhile).
-    /// </summary>
-    private static LatencyJudgement MeasureLatency(ML.Models.ModelBundle production, ML.Models.ModelBundle candidate, GateOptions o)
-    {
-        var changes = ComputeSignature.Differences(production, candidate);
-        if (changes.Count == 0 && !o.AlwaysJudgeLatency)
-        {
-            return LatencyJudgement.Unchanged(Evaluator.MeasureLatency(production, o.LatencyBatchSize, iterations: 5, warmup: 1).MsPerBatch);
-        }
-
-        using var quiet = ProcessCompute.Quiet(TimeSpan.FromSeconds(o.LatencyQuietWaitSeconds));
-        var comparison = LatencyComparison.Measure(production, candidate, o.LatencyBatchSize, o.LatencyPairs, warmup: 3, o.Confidence);
-        return new LatencyJudgement(changes.Count > 0 ? changes : ["none (Gate:AlwaysJudgeLatency)"], comparison, comparison.MsBefore, quiet is not null);
+        var settings = new GateMeasurementSettings(o.Confidence, GatePolicy.ClassConfidence(o, production.Info.Classes.Length),
+            o.LatencyBatchSize, o.LatencyPairs, o.AlwaysJudgeLatency, TimeSpan.FromSeconds(o.LatencyQuietWaitSeconds));
+        return ComputeClock.Time(() => GateMeasurement.Measure(productionModel, candidateModel, shifted, original, settings));
     }
 }

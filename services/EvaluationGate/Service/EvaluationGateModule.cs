@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
+using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
 
 namespace Pipeline.EvaluationGate;
@@ -13,6 +14,7 @@ public sealed class EvaluationGateModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddRunWork();
         services.AddValidatedOptions<GateOptions>(configuration, GateOptions.Section);
         services.AddAdaptationArtifacts();
     }

@@ -1,3 +1,4 @@
+using Pipeline.ML.Evaluation;
 using Prometheus;
 
 namespace Pipeline.EvaluationGate;

@@ -5,61 +5,6 @@ using Pipeline.ML.Evaluation;
 namespace Pipeline.EvaluationGate;
 
 /// <summary>
-/// Latency as the gate took it. <see cref="ComputeChanges"/> empty: the candidate runs the same operations on the same
-/// shapes as production (weights merged or retrained in place, a prototype folded into the classifier), so its
-/// latency is production's by construction and is not judged; <see cref="Comparison"/> is then null and
-/// <see cref="ProductionMs"/> is production's own time. Otherwise a paired comparison with an interval, taken while
-/// no candidate trained in the process (<see cref="Quiet"/> false: the wait ran out and it was taken anyway).
-/// </summary>
-public sealed record LatencyJudgement(IReadOnlyList<string> ComputeChanges, LatencyComparison? Comparison, double ProductionMs, bool Quiet = true)
-{
-    public bool Judged => Comparison is not null;
-
-    /// <summary>Same compute: nothing to judge.</summary>
-    public static LatencyJudgement Unchanged(double productionMs) => new([], null, productionMs);
-
-    /// <summary>A comparison from two single figures (tests and older records): a zero-width interval.</summary>
-    public static LatencyJudgement Point(double before, double after, params string[] changes)
-    {
-        var increase = before <= 0 ? 0 : (after - before) / before;
-        return new(changes.Length > 0 ? changes : ["compute changed"], new LatencyComparison(before, after, increase, increase, increase, 1, 0.95), before);
-    }
-}
-
-/// <summary>
-/// Production and candidate measured on the same rows: the shifted holdout, the original-distribution
-/// holdout, per class of the original holdout, and latency (judged only when the compute changed).
-/// </summary>
-public sealed record GateMeasurements(
-    PairedDifference Shifted, PairedDifference Original, IReadOnlyList<PairedDifference> OriginalByClass, LatencyJudgement Latency)
-{
-    public double ShiftedBefore => Shifted.BaselineAccuracy;
-
-    public double ShiftedAfter => Shifted.CandidateAccuracy;
-
-    public double OriginalBefore => Original.BaselineAccuracy;
-
-    public double OriginalAfter => Original.CandidateAccuracy;
-
-    public double Gain => Shifted.Difference;
-
-    public (double Lower, double Upper) GainInterval => (Shifted.Lower, Shifted.Upper);
-
-    public double Forgetting => -Original.Difference;
-
-    /// <summary>Forgetting is the negated difference, so its interval is the difference's, negated and swapped.</summary>
-    public (double Lower, double Upper) ForgettingInterval => (-Original.Upper, -Original.Lower);
-
-    public double LatencyMsBefore => Latency.Comparison?.MsBefore ?? Latency.ProductionMs;
-
-    /// <summary>Not judged (same compute): production's time, which is the candidate's by construction.</summary>
-    public double LatencyMsAfter => Latency.Comparison?.MsAfter ?? Latency.ProductionMs;
-
-    /// <summary>Relative increase (paired estimate); 0 when not judged.</summary>
-    public double LatencyIncrease => Latency.Comparison?.Increase ?? 0;
-}
-
-/// <summary>
 /// The promotion decision, on confidence intervals rather than point estimates. A check passes when
 /// its whole interval is on the right side of the limit (gain's lower bound ≥ MinGain, forgetting's
 /// upper bound ≤ MaxForgetting); it fails when the whole interval is on the wrong side; otherwise the

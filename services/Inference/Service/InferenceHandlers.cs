@@ -9,7 +9,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
 using Pipeline.Contracts;
-using Pipeline.Hosting.Artifacts;
 using Pipeline.ML.Data;
 
 namespace Pipeline.Inference;

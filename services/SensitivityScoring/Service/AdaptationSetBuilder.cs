@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
-using Pipeline.Hosting.Artifacts;
 using Pipeline.Storage.Repositories;
 
 namespace Pipeline.SensitivityScoring;
@@ -95,17 +94,7 @@ public sealed class AdaptationSetBuilder(
     /// <summary>Seeded shuffle, then split into adaptation set and holdout.</summary>
     public static (FeatureBlob Adaptation, FeatureBlob Holdout) Split(FeatureBlob rows, double holdoutFraction, int seed)
     {
-        var order = Enumerable.Range(0, rows.Rows).ToArray();
-        new Random(seed).Shuffle(order);
-        var features = new float[rows.Features.Length];
-        var labels = new int[rows.Rows];
-        for (var i = 0; i < order.Length; i++)
-        {
-            rows.Row(order[i]).CopyTo(features.AsSpan(i * rows.Columns));
-            labels[i] = rows.Labels![order[i]];
-        }
-
-        var shuffled = new FeatureBlob(rows.Rows, rows.Columns, features, labels);
+        var shuffled = RegimeSets.Shuffled(rows, seed);
         var holdout = (int)Math.Round(rows.Rows * holdoutFraction);
         var (head, tail) = shuffled.Split(holdout);
         return (tail, head);

@@ -3,6 +3,7 @@ using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
+using Pipeline.AdaptationRuns;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.ML.Sensitivity;
@@ -16,82 +17,59 @@ namespace Pipeline.SensitivityScoring;
 /// mask in the artifact store → SensitivityScored. Doing it twice writes the same artifacts again.
 /// </summary>
 public sealed class ScoreSensitivityConsumer(
-    IAdaptationRunRepository runs, ISensitivityMaskRepository masks, IArtifactStore artifacts,
+    StageWork stage, ISensitivityMaskRepository masks, IArtifactStore artifacts,
     AdaptationSetBuilder builder, ModelArtifacts models, DatasetArtifacts datasets,
     IOptions<ScoringServiceOptions> options, ILogger<ScoreSensitivityConsumer> logger)
     : IConsumer<ScoreSensitivity>
 {
-    private const string Stage = "score";
+    public Task Consume(ConsumeContext<ScoreSensitivity> context) =>
+        stage.DoAsync(context, context.Message, RunStage.Score, context.Message.Attempt, () => ScoreAsync(context, context.Message), ArtifactFailures.IsKnown);
 
-    public async Task Consume(ConsumeContext<ScoreSensitivity> context)
+    private async Task ScoreAsync(ConsumeContext context, ScoreSensitivity m)
     {
-        var m = context.Message;
         var ct = context.CancellationToken;
         var o = options.Value;
-        if (!await StageWork.IsWantedAsync(runs, m, m.Attempt, logger, ct))
-        {
-            return;
-        }
-
         var (rows, available) = await builder.WaitForLabelsAsync(m.ModelId, m.BaseVersion, m.DriftStartedAt, ct);
         if (rows is null)
         {
-            await StageWork.FailAsync(context, logger, m, Stage,
+            await stage.FailAsync(context, m, RunStage.Score,
                 $"not enough labelled rows: {available} of {o.MinLabelledRows} after waiting {o.LabelWaitTimeout}");
             return;
         }
 
-        try
+        var (shifted, holdout) = AdaptationSetBuilder.Split(rows, o.HoldoutFraction, o.Seed);
+        var (model, baseRecord) = await models.LoadAsync(m.ModelId, m.BaseVersion, o.Device, ct);
+        using var baseModel = model;
+        var replay = VersionMetadata.Parse(baseRecord.MetadataJson).ReplaySet;
+        var adaptation = replay is null || o.ReplayFraction <= 0
+            ? shifted
+            : AdaptationSetBuilder.WithReplay(shifted, await datasets.LoadAsync(replay, ct), o.ReplayFraction, o.Seed, o.ClassBalancedReplay);
+        var setId = Guid.NewGuid();
+        var adaptationRef = await datasets.SaveAsync(adaptation, "datasets", $"{m.ModelId}/{m.RunId}/adaptation.pfb", ct);
+        var holdoutRef = await datasets.SaveAsync(holdout, "datasets", $"{m.ModelId}/{m.RunId}/holdout.pfb", ct);
+
+        using var data = DatasetArtifacts.ToDataset(adaptation, model.Info.InputShape);
+        using var mask = ComputeClock.Time(() => SensitivityScorer.Score(baseModel, data,
+            new ScoringOptions { SelectRate = o.SelectRate, Seed = o.Seed, Device = o.Device }, cancellationToken: ct));
+
+        var stored = await artifacts.PutWrittenAsync(mask.Save, "masks", $"{m.ModelId}/{m.RunId}/mask.bin", ct);
+
+        var coverage = mask.Coverage.Select(c => new Contracts.LayerCoverage { Layer = c.Name, Total = c.Total, Selected = c.Selected }).ToList();
+        await masks.UpsertAsync(new Storage.Repositories.SensitivityMaskRecord
         {
-            var (shifted, holdout) = AdaptationSetBuilder.Split(rows, o.HoldoutFraction, o.Seed);
-            var (model, baseRecord) = await models.LoadAsync(m.ModelId, m.BaseVersion, o.Device, ct);
-            using var baseModel = model;
-            var replay = VersionMetadata.Parse(baseRecord.MetadataJson).ReplaySet;
-            var adaptation = replay is null || o.ReplayFraction <= 0
-                ? shifted
-                : AdaptationSetBuilder.WithReplay(shifted, await datasets.LoadAsync(replay, ct), o.ReplayFraction, o.Seed, o.ClassBalancedReplay);
-            var setId = Guid.NewGuid();
-            var adaptationRef = await datasets.SaveAsync(adaptation, "datasets", $"{m.ModelId}/{m.RunId}/adaptation.pfb", ct);
-            var holdoutRef = await datasets.SaveAsync(holdout, "datasets", $"{m.ModelId}/{m.RunId}/holdout.pfb", ct);
+            RunId = m.RunId, MaskUri = stored.Uri, Sha256 = stored.Sha256, SelectedFraction = mask.SelectedFraction,
+            CoverageJson = JsonSerializer.Serialize(coverage), AdaptationSetId = setId.ToString(),
+        }, ct);
 
-            using var data = DatasetArtifacts.ToDataset(adaptation, model.Info.InputShape);
-            using var mask = ComputeClock.Time(() => SensitivityScorer.Score(baseModel, data,
-                new ScoringOptions { SelectRate = o.SelectRate, Seed = o.Seed, Device = o.Device }, cancellationToken: ct));
-
-            var temp = Path.Combine(Path.GetTempPath(), $"pipeline-mask-{Guid.NewGuid():N}.bin");
-            ArtifactRef stored;
-            try
-            {
-                mask.Save(temp);
-                await using var file = File.OpenRead(temp);
-                stored = await artifacts.PutAsync(file, "masks", $"{m.ModelId}/{m.RunId}/mask.bin", ct);
-            }
-            finally
-            {
-                File.Delete(temp);
-            }
-
-            var coverage = mask.Coverage.Select(c => new Contracts.LayerCoverage { Layer = c.Name, Total = c.Total, Selected = c.Selected }).ToList();
-            await masks.UpsertAsync(new Storage.Repositories.SensitivityMaskRecord
-            {
-                RunId = m.RunId, MaskUri = stored.Uri, Sha256 = stored.Sha256, SelectedFraction = mask.SelectedFraction,
-                CoverageJson = JsonSerializer.Serialize(coverage), AdaptationSetId = setId.ToString(),
-            }, ct);
-
-            logger.LogInformation(
-                "Run {RunId}: scored {Rows} rows ({Shifted} shifted, {Replay} replayed; {Holdout} shifted rows held out); mask selects {Fraction:P2} of parameters",
-                m.RunId, adaptation.Rows, shifted.Rows, adaptation.Rows - shifted.Rows, holdout.Rows, mask.SelectedFraction);
-            await context.Publish(new SensitivityScored
-            {
-                RunId = m.RunId, ModelId = m.ModelId, ModelVersion = m.BaseVersion, MaskUri = stored.Uri, Sha256 = stored.Sha256,
-                SelectedFraction = mask.SelectedFraction, Coverage = coverage, AdaptationSetId = setId,
-                AdaptationSet = adaptationRef, ShiftedHoldout = holdoutRef, LabelledRows = shifted.Rows,
-            }, ct);
-        }
-        catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException)
+        logger.LogInformation(
+            "Run {RunId}: scored {Rows} rows ({Shifted} shifted, {Replay} replayed; {Holdout} shifted rows held out); mask selects {Fraction:P2} of parameters",
+            m.RunId, adaptation.Rows, shifted.Rows, adaptation.Rows - shifted.Rows, holdout.Rows, mask.SelectedFraction);
+        await context.Publish(new SensitivityScored
         {
-            await StageWork.FailAsync(context, logger, m, Stage, ex.Message);
-        }
+            RunId = m.RunId, ModelId = m.ModelId, ModelVersion = m.BaseVersion, MaskUri = stored.Uri, Sha256 = stored.Sha256,
+            SelectedFraction = mask.SelectedFraction, Coverage = coverage, AdaptationSetId = setId,
+            AdaptationSet = adaptationRef, ShiftedHoldout = holdoutRef, LabelledRows = shifted.Rows,
+        }, ct);
     }
 }
 

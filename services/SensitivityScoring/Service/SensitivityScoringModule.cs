@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
+using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
 
 namespace Pipeline.SensitivityScoring;
@@ -13,6 +14,7 @@ public sealed class SensitivityScoringModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddRunWork();
         services.AddValidatedOptions<ScoringServiceOptions>(configuration, ScoringServiceOptions.Section);
         services.AddAdaptationArtifacts();
         services.AddSingleton<AdaptationSetBuilder>();

@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
+using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
 
 namespace Pipeline.SparseTuning;
@@ -13,6 +14,7 @@ public sealed class SparseTuningModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddRunWork();
         services.AddValidatedOptions<TuningServiceOptions>(configuration, TuningServiceOptions.Section);
         services.AddAdaptationArtifacts();
         // Before the bus (AddPipelineServices adds MassTransit after the modules; hosted services start in order).

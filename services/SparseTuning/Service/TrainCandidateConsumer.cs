@@ -3,13 +3,13 @@ using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Adaptation;
+using Pipeline.AdaptationRuns;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.ML.Data;
 using Pipeline.ML.Models;
 using Pipeline.ML.Strategies;
 using Pipeline.ML.Tuning;
-using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
 
 namespace Pipeline.SparseTuning;
@@ -22,30 +22,16 @@ namespace Pipeline.SparseTuning;
 /// Work done twice announces the version already registered for the run and strategy instead of registering another.
 /// </summary>
 public sealed class TrainCandidateConsumer(
-    IAdaptationRunRepository runs, ModelArtifacts models, DatasetArtifacts datasets, IBus bus,
+    StageWork stage, ModelArtifacts models, DatasetArtifacts datasets, IBus bus,
     IOptions<TuningServiceOptions> options, ILogger<TrainCandidateConsumer> logger)
     : IConsumer<TrainCandidate>
 {
-    private const string Stage = "tune";
-
-    public async Task Consume(ConsumeContext<TrainCandidate> context)
+    public Task Consume(ConsumeContext<TrainCandidate> context)
     {
         var m = context.Message;
-        var ct = context.CancellationToken;
-        if (!await StageWork.IsWantedAsync(runs, m, m.Attempt, logger, ct))
-        {
-            return;
-        }
-
         var strategy = m.Strategy ?? options.Value.Strategy;
-        try
-        {
-            await TuneAsync(context, m, strategy, options.Value, ct);
-        }
-        catch (Exception ex) when (ex is ModelNotFoundException or ArtifactStoreException or InvalidDataException or ArgumentException)
-        {
-            await StageWork.FailAsync(context, logger, m, Stage, $"{strategy}: {ex.Message}", m.Strategy);
-        }
+        return stage.DoAsync(context, m, RunStage.Tune, m.Attempt, () => TuneAsync(context, m, strategy, options.Value, context.CancellationToken),
+            ex => ArtifactFailures.IsKnown(ex) || ex is ArgumentException, describe: ex => $"{strategy}: {ex.Message}", failed: m.Strategy);
     }
 
     private async Task TuneAsync(ConsumeContext context, TrainCandidate m, string strategy, TuningServiceOptions o, CancellationToken ct)

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Pipeline.Adaptation;
 using Pipeline.Hosting;
+using Pipeline.Launch;
 
 namespace Pipeline.Standalone.Demo;
 

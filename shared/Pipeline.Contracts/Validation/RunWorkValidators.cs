@@ -43,6 +43,7 @@ public sealed class EvaluateCandidateValidator : AbstractValidator<EvaluateCandi
         RuleFor(x => x.BaseVersion).GreaterThan(0);
         RuleFor(x => x.CandidateVersion).GreaterThan(x => x.BaseVersion);
         RuleFor(x => x.ShiftedHoldout).NotNull().SetValidator(new PayloadRefValidator());
+        RuleFor(x => x.Strategy).MaximumLength(64);
         RuleFor(x => x.Attempt).GreaterThan(0);
         RuleFor(x => x.Timestamp).ValidTimestamp();
     }
@@ -69,7 +70,7 @@ public sealed class AdaptationStageFailedValidator : AbstractValidator<Adaptatio
     {
         RuleFor(x => x.RunId).Required();
         RuleFor(x => x.ModelId).ValidModelId();
-        RuleFor(x => x.Stage).NotEmpty().MaximumLength(32);
+        RuleFor(x => x.Stage).IsInEnum();
         RuleFor(x => x.Reason).Reason();
         RuleFor(x => x.Candidate).MaximumLength(64);
         RuleFor(x => x.Timestamp).ValidTimestamp();

@@ -4,7 +4,10 @@ using Pipeline.Storage.Sql;
 
 namespace Pipeline.Storage.Repositories;
 
-/// <summary>States of an adaptation run (persisted by name).</summary>
+/// <summary>
+/// States of an adaptation run, persisted by name. Which moves between them exist is the run owner's
+/// (Pipeline.AdaptationRuns.RunLifecycle); this repository moves a row only from the state it is told to expect.
+/// </summary>
 public enum RunState
 {
     /// <summary>Drift detected; run created.</summary>
@@ -33,38 +36,6 @@ public enum RunState
 
     /// <summary>Terminal: failed at some stage.</summary>
     Failed = 8,
-}
-
-/// <summary>The run state machine's rules.</summary>
-public static class RunStates
-{
-    /// <summary>True for Deployed, Rejected and Failed.</summary>
-    public static bool IsTerminal(RunState state) => state is RunState.Deployed or RunState.Rejected or RunState.Failed;
-
-    /// <summary>
-    /// Allowed transitions: Detected → Scoring → Tuning → Evaluating → (AwaitingApproval) →
-    /// Deploying → Deployed; Evaluating/AwaitingApproval → Rejected; any non-terminal → Failed.
-    /// </summary>
-    public static bool CanTransition(RunState from, RunState to)
-    {
-        if (IsTerminal(from))
-        {
-            return false;
-        }
-
-        return to switch
-        {
-            RunState.Failed => true,
-            RunState.Scoring => from == RunState.Detected,
-            RunState.Tuning => from == RunState.Scoring,
-            RunState.Evaluating => from == RunState.Tuning,
-            RunState.AwaitingApproval => from == RunState.Evaluating,
-            RunState.Deploying => from is RunState.Evaluating or RunState.AwaitingApproval,
-            RunState.Rejected => from is RunState.Evaluating or RunState.AwaitingApproval,
-            RunState.Deployed => from == RunState.Deploying,
-            _ => false,
-        };
-    }
 }
 
 /// <summary>A persisted adaptation run.</summary>
@@ -215,8 +186,7 @@ public interface IAdaptationRunRepository
 
     /// <summary>
     /// Optimistic transition: <c>UPDATE … WHERE run_id = @id AND state = @expected</c>. Returns
-    /// false when the run is not in <paramref name="expected"/> (someone else moved it). Throws
-    /// <see cref="InvalidOperationException"/> when the state machine forbids the transition.
+    /// false when the run is not in <paramref name="expected"/> (someone else moved it).
     /// Sets the stage timestamp of <paramref name="next"/> and writes a history row.
     /// </summary>
     Task<bool> TryTransitionAsync(Guid runId, RunState expected, RunState next, RunUpdate? update = null, string? detail = null, CancellationToken cancellationToken = default);
@@ -311,11 +281,6 @@ public sealed class AdaptationRunRepository : RepositoryBase, IAdaptationRunRepo
     /// <inheritdoc />
     public async Task<bool> TryTransitionAsync(Guid runId, RunState expected, RunState next, RunUpdate? update = null, string? detail = null, CancellationToken cancellationToken = default)
     {
-        if (!RunStates.CanTransition(expected, next))
-        {
-            throw new InvalidOperationException($"Run transition {expected} -> {next} is not allowed.");
-        }
-
         update ??= new RunUpdate();
         var now = Now;
         await using var c = await OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -357,7 +322,8 @@ public sealed class AdaptationRunRepository : RepositoryBase, IAdaptationRunRepo
         for (var attempt = 0; attempt < 5; attempt++)
         {
             var run = await GetAsync(runId, cancellationToken).ConfigureAwait(false);
-            if (run is null || RunStates.IsTerminal(run.State))
+            // finished_at is set on entering a terminal state (AdaptationRunSql.Transition).
+            if (run is null || run.FinishedAt is not null)
             {
                 return false;
             }

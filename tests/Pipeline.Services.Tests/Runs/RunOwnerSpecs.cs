@@ -95,11 +95,11 @@ public sealed class RunOwnerSpecs
         await w.Owner.OnScoredAsync(Scored(run), None);
         await w.DrainOutboxAsync();
 
-        await w.Owner.OnStageFailedAsync(new AdaptationStageFailed { RunId = run, ModelId = Model, Stage = "score", Reason = "late" }, None);
+        await w.Owner.OnStageFailedAsync(new AdaptationStageFailed { RunId = run, ModelId = Model, Stage = RunStage.Score, Reason = "late" }, None);
         Assert.Equal(RunState.Tuning, await w.StateAsync(run));
         Assert.Empty(await w.DrainOutboxAsync());
 
-        await w.Owner.OnStageFailedAsync(new AdaptationStageFailed { RunId = run, ModelId = Model, Stage = "tune", Reason = "out of memory" }, None);
+        await w.Owner.OnStageFailedAsync(new AdaptationStageFailed { RunId = run, ModelId = Model, Stage = RunStage.Tune, Reason = "out of memory" }, None);
         var failed = await w.Runs.GetAsync(run);
         Assert.Equal(RunState.Failed, failed!.State);
         Assert.Equal("tune", failed.FailureStage);
@@ -183,17 +183,13 @@ public sealed class RunOwnerSpecs
     public async Task A_tournament_waits_for_every_entrant_drops_the_failed_one_and_picks_the_best_not_the_last()
     {
         await using var w = await CreateAsync(candidates: 3);
-        var run = await w.StartAsync();
-        await w.DrainOutboxAsync();
-        await w.Owner.OnScoredAsync(Scored(run), None);
-        var entrants = (await w.DrainOutboxAsync())
-            .Select(m => JsonDocument.Parse(m.Body).RootElement.GetProperty("strategy").GetString()!).ToList();
+        var (run, entrants) = await w.StartScoredTournamentAsync();
         Assert.Equal(3, entrants.Distinct().Count());
 
         await w.Owner.OnTrainedAsync(Trained(run, 2, entrants[0]), None);
         await w.Owner.OnTrainedAsync(Trained(run, 2, entrants[0]), None); // duplicate
         Assert.Equal(RunState.Tuning, await w.StateAsync(run));
-        await w.Owner.OnStageFailedAsync(new AdaptationStageFailed { RunId = run, ModelId = Model, Stage = "tune", Reason = "diverged", Candidate = entrants[1] }, None);
+        await w.Owner.OnStageFailedAsync(new AdaptationStageFailed { RunId = run, ModelId = Model, Stage = RunStage.Tune, Reason = "diverged", Candidate = entrants[1] }, None);
         Assert.Equal(RunState.Tuning, await w.StateAsync(run));
         await w.Owner.OnTrainedAsync(Trained(run, 3, entrants[2]), None);
         Assert.Equal(RunState.Evaluating, await w.StateAsync(run));

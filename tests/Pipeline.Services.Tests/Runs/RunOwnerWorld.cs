@@ -91,6 +91,17 @@ internal sealed class RunOwnerWorld : IAsyncDisposable
         return runId;
     }
 
+    /// <summary>A started tournament run, scored: its entrants' strategies, in the order their work was sent.</summary>
+    public async Task<(Guid Run, IReadOnlyList<string> Entrants)> StartScoredTournamentAsync()
+    {
+        var run = await StartAsync();
+        await DrainOutboxAsync();
+        await Owner.OnScoredAsync(Scored(run), CancellationToken.None);
+        var entrants = (await DrainOutboxAsync())
+            .Select(m => System.Text.Json.JsonDocument.Parse(m.Body).RootElement.GetProperty("strategy").GetString()!).ToList();
+        return (run, entrants);
+    }
+
     public async Task<RunState> StateAsync(Guid runId) => (await Runs.GetAsync(runId))!.State;
 
     /// <summary>The committed, not yet relayed messages, by short type name, in order; then they count as relayed.</summary>

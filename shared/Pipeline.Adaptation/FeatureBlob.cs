@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
-namespace Pipeline.Hosting.Artifacts;
+namespace Pipeline.Adaptation;
 
 /// <summary>
 /// A batch of float32 feature rows with optional int labels, as stored in the artifact store for

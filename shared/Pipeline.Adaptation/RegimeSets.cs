@@ -1,4 +1,4 @@
-namespace Pipeline.Hosting.Artifacts;
+namespace Pipeline.Adaptation;
 
 /// <summary>
 /// Labelled rows kept per regime (the original distribution and every shift a model has adapted to), bounded and
@@ -54,6 +54,15 @@ public static class RegimeSets
         }
 
         return new FeatureBlob(indices.Count, blob.Columns, features, blob.Labels is { } l ? indices.Select(i => l[i]).ToArray() : null);
+    }
+
+    /// <summary>Every row once, in a seeded random order (the same seed gives the same order).</summary>
+    public static FeatureBlob Shuffled(FeatureBlob rows, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var order = Enumerable.Range(0, rows.Rows).ToArray();
+        new Random(seed).Shuffle(order);
+        return Rows(rows, order);
     }
 
     /// <summary>

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Pipeline.Hosting;
+namespace Pipeline.Launch;
 
 /// <summary>
 /// Every service as its own process, from its built host executable (as in docker compose), with the given settings

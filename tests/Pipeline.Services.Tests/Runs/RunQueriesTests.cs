@@ -1,13 +1,13 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Contracts;
-using Pipeline.Hosting;
+using Pipeline.AdaptationRuns;
 using Pipeline.Storage;
 using Pipeline.Storage.Data;
 using Pipeline.Storage.Migrations;
 using Pipeline.Storage.Repositories;
 
-namespace Pipeline.Platform.Tests;
+namespace Pipeline.Services.Tests.Runs;
 
 /// <summary>runs show (and its JSON) shows the approver the candidate awaiting approval, not the last one evaluated.</summary>
 public sealed class RunQueriesTests

@@ -1,7 +1,7 @@
 using Pipeline.Contracts;
 using Pipeline.Storage.Repositories;
 
-namespace Pipeline.Hosting;
+namespace Pipeline.AdaptationRuns;
 
 /// <summary>
 /// Adaptation runs as operators see them (<see cref="RunList"/>, <see cref="RunDetails"/>), read from the run
