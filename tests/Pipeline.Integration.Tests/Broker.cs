@@ -26,30 +26,45 @@ public static class Broker
         return await factory.CreateConnectionAsync();
     }
 
-    /// <summary>Polls a queue until a message arrives or the timeout passes (the queue may not exist yet).</summary>
+    /// <summary>
+    /// Polls a queue until a message arrives or the timeout passes (the queue may not exist yet). A basic.get on a
+    /// missing queue closes the channel; on a quorum queue whose leader is still starting (a fresh error queue on a
+    /// busy broker) it closes the connection (541 noproc): the poll then goes on over a guest connection of its own.
+    /// </summary>
     public static async Task<BasicGetResult?> GetAsync(IConnection connection, string queue, TimeSpan timeout)
     {
         var until = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < until)
+        IConnection? own = null;
+        try
         {
-            // A basic.get on a missing queue closes the channel, so each attempt gets a fresh one.
-            await using var channel = await connection.CreateChannelAsync();
-            try
+            while (DateTime.UtcNow < until)
             {
-                var result = await channel.BasicGetAsync(queue, autoAck: true);
-                if (result is not null)
+                var current = connection.IsOpen ? connection : own is { IsOpen: true } ? own : own = await ConnectAsync();
+                try
                 {
-                    return result;
+                    await using var channel = await current.CreateChannelAsync();
+                    var result = await channel.BasicGetAsync(queue, autoAck: true);
+                    if (result is not null)
+                    {
+                        return result;
+                    }
                 }
-            }
-            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
-            {
-                // not declared yet: MassTransit creates an error queue with its first fault
+                catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.OperationInterruptedException or RabbitMQ.Client.Exceptions.AlreadyClosedException)
+                {
+                    // not declared yet (MassTransit creates an error queue with its first fault), or not started yet
+                }
+
+                await Task.Delay(200);
             }
 
-            await Task.Delay(200);
+            return null;
         }
-
-        return null;
+        finally
+        {
+            if (own is not null)
+            {
+                await own.DisposeAsync();
+            }
+        }
     }
 }
