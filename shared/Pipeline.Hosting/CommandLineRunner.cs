@@ -45,7 +45,8 @@ public static class CommandLineRunner
             {
                 UserErrorException or FileNotFoundException or DirectoryNotFoundException or ArgumentException or FormatException
                     or InvalidDataException or UnauthorizedAccessException or TimeoutException => inner.Message,
-                Microsoft.Data.Sqlite.SqliteException { SqliteErrorCode: 1 } sql when sql.Message.Contains("no such table", StringComparison.Ordinal)
+                // SQLite's "no such table" (SqliteException, a DbException: Hosting references no database provider).
+                System.Data.Common.DbException sql when sql.Message.Contains("no such table", StringComparison.Ordinal)
                     => "that database has no pipeline tables: is --db (or Storage__ConnectionString) the right file?",
                 _ => $"{inner.GetType().Name}: {inner.Message}",
             };

@@ -11,8 +11,6 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Pipeline.Contracts.Validation;
-using Pipeline.Storage;
-using Pipeline.Storage.Health;
 using Prometheus;
 
 namespace Pipeline.Hosting;
@@ -20,7 +18,8 @@ namespace Pipeline.Hosting;
 /// <summary>
 /// Service defaults every host calls (the ServiceDefaults pattern): configuration from appsettings
 /// and environment variables with validated options, structured logging, /health/live,
-/// /health/ready (broker and database), /metrics, storage, and MassTransit from configuration.
+/// /health/ready (the broker, and what the modules add: the database, …), /metrics, and MassTransit from
+/// configuration. It knows no storage: a module that uses the database registers it and its readiness check.
 /// </summary>
 public static class PipelineHost
 {
@@ -55,13 +54,12 @@ public static class PipelineHost
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddValidatorsFromAssemblyContaining<PayloadRefValidator>(ServiceLifetime.Singleton);
-        services.AddPipelineStorage(configuration);
         services.AddPipelineTelemetry(configuration, string.Join('+', modules.Select(m => m.Name)));
         services.TryAddSingleton(new HopServiceName(string.Join('+', modules.Select(m => m.Name))));
 
+        // The modules add their readiness checks: the database (Pipeline.Storage's AddServiceStorage), models, ….
         services.AddHealthChecks()
-            .AddCheck("self", () => HealthCheckResult.Healthy(), tags: [LiveTag])
-            .AddCheck<DatabaseHealthCheck>("database", tags: [ReadyTag]);
+            .AddCheck("self", () => HealthCheckResult.Healthy(), tags: [LiveTag]);
 
         foreach (var module in modules)
         {
@@ -221,17 +219,5 @@ public static class PipelineHost
         app.Lifetime.ApplicationStarted.Register(() => log.LogInformation("{Service} ready", module.Name));
         await app.RunAsync();
         return 0;
-    }
-}
-
-internal sealed class DatabaseHealthCheck(IDatabaseHealth database) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        var result = await database.CheckAsync(cancellationToken);
-        var description = $"{result.Provider} in {result.Elapsed.TotalMilliseconds:F0} ms";
-        return result.Healthy
-            ? HealthCheckResult.Healthy(description)
-            : HealthCheckResult.Unhealthy($"{result.Provider}: {result.Error}");
     }
 }

@@ -41,6 +41,23 @@ public static class StorageServiceCollectionExtensions
         return services.AddPipelineStorageCore();
     }
 
+    /// <summary>
+    /// The storage a service host runs with: <see cref="AddPipelineStorage(IServiceCollection, IConfiguration, Action{StorageOptions}?)"/>
+    /// and the "database" readiness check (<see cref="DatabaseHealthCheck"/>). Every module that reads or writes the
+    /// database calls it; safe to call once per module of a host.
+    /// </summary>
+    public static IServiceCollection AddServiceStorage(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddPipelineStorage(configuration);
+        if (services.All(d => d.ServiceType != typeof(DatabaseHealthCheck)))
+        {
+            services.AddSingleton<DatabaseHealthCheck>();
+            services.AddHealthChecks().AddCheck<DatabaseHealthCheck>(DatabaseHealthCheck.Name, tags: [DatabaseHealthCheck.ReadyTag]);
+        }
+
+        return services;
+    }
+
     private static IServiceCollection AddPipelineStorageCore(this IServiceCollection services)
     {
         services.AddOptions<StorageOptions>()

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Pipeline.Hosting;
+using Pipeline.Storage;
 
 namespace Pipeline.Integration.Tests;
 
@@ -98,6 +99,7 @@ public sealed class ServiceHosts : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole().SetMinimumLevel(
             Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("PIPELINE_TEST_LOGLEVEL"), out var level) ? level : LogLevel.Warning);
+        builder.Services.AddServiceStorage(builder.Configuration);
         builder.Services.AddPipelineServices(builder.Configuration, modules);
         configure?.Invoke(builder.Services);
         var host = builder.Build();
@@ -120,6 +122,7 @@ public sealed class ServiceHosts : IAsyncDisposable
         builder.Logging.AddSimpleConsole().SetMinimumLevel(
             Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("PIPELINE_TEST_LOGLEVEL"), out var level) ? level : LogLevel.Warning);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddServiceStorage(builder.Configuration);
         builder.Services.AddPipelineServices(builder.Configuration, modules);
         var app = builder.Build();
         map(app);

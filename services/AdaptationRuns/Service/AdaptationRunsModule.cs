@@ -2,6 +2,7 @@ using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Hosting;
+using Pipeline.Storage;
 
 namespace Pipeline.AdaptationRuns;
 
@@ -12,6 +13,7 @@ public sealed class AdaptationRunsModule : IServiceModule, IAnnouncesRunEvents
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddServiceStorage(configuration);
         services.AddValidatedOptions<RunOwnerOptions>(configuration, RunOwnerOptions.Section);
         services.AddValidatedOptions<TournamentOptions>(configuration, TournamentOptions.Section);
         services.AddOptions<TournamentPolicyOptions>()

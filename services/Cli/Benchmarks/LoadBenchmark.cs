@@ -17,6 +17,7 @@ using Pipeline.ML.Models;
 using Pipeline.ML.Training;
 using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
+using Pipeline.Storage;
 
 namespace Pipeline.Cli.Benchmarks;
 
@@ -231,6 +232,7 @@ public static class LoadBenchmark
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddServiceStorage(builder.Configuration);
         builder.Services.AddPipelineServices(builder.Configuration, new WindowRecorderModule(recorder));
         var host = builder.Build();
         await host.StartAsync(ct);

@@ -11,6 +11,7 @@ using Pipeline.ML.Data;
 using Pipeline.ML.Training;
 using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
+using Pipeline.Storage;
 
 namespace Pipeline.Cli.Benchmarks;
 
@@ -222,6 +223,7 @@ public static class PipelineBench
         builder.Configuration.AddInMemoryCollection(ServiceProcesses.BrokerSettings(broker).Concat(storage));
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddServiceStorage(builder.Configuration);
         builder.Services.AddPipelineServices(builder.Configuration, new PipelineBenchObserverModule(events));
         var client = builder.Build();
         try

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
 using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
+using Pipeline.Storage;
 
 namespace Pipeline.DriftDetection;
 
@@ -16,6 +17,7 @@ public sealed class DriftDetectionModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddServiceStorage(configuration);
         services.AddRunWork();
         services.AddValidatedOptions<DriftDetectionOptions>(configuration, DriftDetectionOptions.Section);
         services.AddAdaptationArtifacts();

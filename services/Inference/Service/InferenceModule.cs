@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
 using Pipeline.Hosting;
+using Pipeline.Storage;
 
 namespace Pipeline.Inference;
 
@@ -25,6 +26,7 @@ public sealed class InferenceModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddServiceStorage(configuration);
         services.AddValidatedOptions<InferenceOptions>(configuration, InferenceOptions.Section);
         services.AddAdaptationArtifacts();
         services.AddSingleton<ProductionModel>();

@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Adaptation;
 using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
+using Pipeline.Storage;
 
 namespace Pipeline.SensitivityScoring;
 
@@ -14,6 +15,7 @@ public sealed class SensitivityScoringModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddServiceStorage(configuration);
         services.AddRunWork();
         services.AddValidatedOptions<ScoringServiceOptions>(configuration, ScoringServiceOptions.Section);
         services.AddAdaptationArtifacts();

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Pipeline.Adaptation;
 using Pipeline.Hosting;
 using Pipeline.Launch;
+using Pipeline.Storage;
 
 namespace Pipeline.Standalone.Demo;
 
@@ -76,6 +77,7 @@ public sealed class DistributedEnvironment : IDemoEnvironment
         builder.Configuration.AddInMemoryCollection(ServiceProcesses.BrokerSettings(broker).Concat(storage));
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddServiceStorage(builder.Configuration);
         builder.Services.AddPipelineServices(builder.Configuration, new DemoObserverModule(events));
         builder.Services.AddAdaptationArtifacts();
         client = builder.Build();
