@@ -8,7 +8,8 @@ namespace Pipeline.Launch;
 /// <summary>
 /// Every service as its own process, from its built host executable (as in docker compose), with the given settings
 /// as environment variables, each on a free loopback port with its log in <c>logDirectory</c>. Used by
-/// <c>./pipeline demo --distributed</c> and <c>./pipeline bench pipeline</c>.
+/// <c>./pipeline demo --distributed</c>, <c>./pipeline bench pipeline</c> and the integration tests that kill a service
+/// (<see cref="StartHost(string, string, IReadOnlyDictionary{string, string?}, Action{string?})"/>).
 /// </summary>
 public sealed class ServiceProcesses : IAsyncDisposable
 {
@@ -75,7 +76,7 @@ public sealed class ServiceProcesses : IAsyncDisposable
         var root = RepositoryRoot();
         foreach (var (name, project) in Hosts)
         {
-            var dll = Path.Combine(root, "services", project, "Host", "bin", "Release", "net10.0", $"Pipeline.{project}.Host.dll");
+            var dll = HostDll(root, project, "Release");
             if (!File.Exists(dll))
             {
                 throw new FileNotFoundException($"{dll} is not built: run ./pipeline setup", dll);
@@ -86,13 +87,26 @@ public sealed class ServiceProcesses : IAsyncDisposable
         }
     }
 
+    /// <summary>The built host executable of services/<paramref name="project"/>/Host in a configuration (Release, Debug).</summary>
+    public static string HostDll(string root, string project, string configuration) =>
+        Path.Combine(root, "services", project, "Host", "bin", configuration, "net10.0", $"Pipeline.{project}.Host.dll");
+
     /// <summary>
     /// Starts one built host on a free loopback port with these settings (keys as in appsettings, ':'
-    /// separated, passed as environment variables), its output appended to <paramref name="logPath"/>.
+    /// separated, passed as environment variables), its output written to <paramref name="logPath"/>.
     /// </summary>
     public static (Process Process, Uri Url) StartHost(string name, string dll, IReadOnlyDictionary<string, string?> settings, string logPath)
     {
+        var log = File.CreateText(logPath);
+        log.AutoFlush = true;
+        return StartHost(name, dll, settings, line => Append(log, line));
+    }
+
+    /// <summary>Starts one built host as <see cref="StartHost(string, string, IReadOnlyDictionary{string, string?}, string)"/>, each line of its output to <paramref name="output"/>.</summary>
+    public static (Process Process, Uri Url) StartHost(string name, string dll, IReadOnlyDictionary<string, string?> settings, Action<string?> output)
+    {
         ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(output);
         var url = new Uri($"http://127.0.0.1:{FreePort()}");
         var start = new ProcessStartInfo("dotnet")
         {
@@ -108,10 +122,8 @@ public sealed class ServiceProcesses : IAsyncDisposable
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {name}");
-        var log = File.CreateText(logPath);
-        log.AutoFlush = true;
-        process.OutputDataReceived += (_, e) => Append(log, e.Data);
-        process.ErrorDataReceived += (_, e) => Append(log, e.Data);
+        process.OutputDataReceived += (_, e) => output(e.Data);
+        process.ErrorDataReceived += (_, e) => output(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return (process, url);

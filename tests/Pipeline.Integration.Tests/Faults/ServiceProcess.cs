@@ -1,11 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
+using Pipeline.Launch;
 
 namespace Pipeline.Integration.Tests.Faults;
 
-/// <summary>A service host executable as its own process (as in docker compose), that a test can SIGKILL and start again.</summary>
+/// <summary>
+/// A service host executable as its own process (as in docker compose), that a test can SIGKILL and start again;
+/// started by the one launcher (Pipeline.Launch's <see cref="ServiceProcesses.StartHost(string, string, IReadOnlyDictionary{string, string?}, Action{string?})"/>).
+/// </summary>
 public sealed class ServiceProcess : IAsyncDisposable
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(2) };
@@ -19,7 +21,7 @@ public sealed class ServiceProcess : IAsyncDisposable
     {
         Name = project;
         this.settings = settings;
-        dll = Path.Combine(RepositoryRoot(), "services", project, "Host", "bin", Configuration(), "net10.0", $"Pipeline.{project}.Host.dll");
+        dll = ServiceProcesses.HostDll(RepositoryRoot(), project, Configuration());
         logPath = Path.Combine(logDirectory, $"{project}.log");
     }
 
@@ -35,29 +37,14 @@ public sealed class ServiceProcess : IAsyncDisposable
             throw new FileNotFoundException($"{dll} is not built (dotnet build Pipeline.sln)", dll);
         }
 
-        Url = new Uri($"http://127.0.0.1:{FreePort()}");
-        var start = new ProcessStartInfo("dotnet")
-        {
-            ArgumentList = { dll, "--urls", Url.ToString() },
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var (k, v) in settings.Concat(overrides ?? new Dictionary<string, string?>()))
-        {
-            start.Environment[k.Replace(":", "__", StringComparison.Ordinal)] = v;
-        }
-
-        start.Environment["Logging__LogLevel__Default"] = "Information";
-        start.Environment["Logging__LogLevel__MassTransit"] = "Warning";
         log ??= new StreamWriter(File.Open(logPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite)) { AutoFlush = true };
         await log.WriteLineAsync($"---- start {DateTime.UtcNow:O}");
-        var p = Process.Start(start) ?? throw new InvalidOperationException($"could not start {Name}");
-        p.OutputDataReceived += (_, e) => Write(e.Data);
-        p.ErrorDataReceived += (_, e) => Write(e.Data);
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
+        var environment = settings.Concat(overrides ?? new Dictionary<string, string?>())
+            .Append(new("Logging:LogLevel:Default", "Information"))
+            .Append(new("Logging:LogLevel:MassTransit", "Warning"))
+            .GroupBy(kv => kv.Key).ToDictionary(g => g.Key, g => g.Last().Value);
+        var (p, url) = ServiceProcesses.StartHost(Name, dll, environment, Write);
+        Url = url;
         process = p;
 
         var deadline = DateTime.UtcNow + timeout;
@@ -135,29 +122,11 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     /// <summary>The configuration this test assembly was built in (bin/Release or bin/Debug), used for the hosts too.</summary>
     private static string Configuration() =>
         new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
 
-    public static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Pipeline.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Pipeline.sln not found above the test assembly");
-    }
+    public static string RepositoryRoot() => ServiceProcesses.RepositoryRoot();
 
     public async ValueTask DisposeAsync()
     {
