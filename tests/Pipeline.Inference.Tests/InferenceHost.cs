@@ -17,6 +17,7 @@ using Pipeline.Storage;
 using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Migrations;
 using Pipeline.Storage.Repositories;
+using Pipeline.TestHosting;
 
 namespace Pipeline.Inference.Tests;
 
@@ -105,23 +106,14 @@ public sealed class InferenceHost : IAsyncDisposable
             await SeedAsync(settings, seed);
         }
 
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = directory });
-        builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection(settings);
         var logs = new CapturingLoggerProvider();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(logs);
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddPipelineServices(builder.Configuration, new InferenceModule(), new RecorderModule());
-
-        var app = builder.Build();
-        app.MapPipelineEndpoints();
-        app.MapInferenceEndpoints();
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        await app.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, cts.Token);
-        return new InferenceHost(app, directory, logs, new Uri(address));
+        var (app, address) = await TestHost.StartWebAsync(directory, settings, [new InferenceModule(), new RecorderModule()],
+            logging => logging.AddProvider(logs), web =>
+            {
+                web.MapPipelineEndpoints();
+                web.MapInferenceEndpoints();
+            }, TimeSpan.FromSeconds(20));
+        return new InferenceHost(app, directory, logs, address);
     }
 
     private static async Task SeedAsync(Dictionary<string, string?> settings, Func<IServiceProvider, Task> seed)
@@ -223,25 +215,12 @@ public sealed class InferenceHost : IAsyncDisposable
         Http.Dispose();
         try
         {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await app.StopAsync(cts.Token);
+            await TestHost.StopAsync([app]);
         }
         finally
         {
-            await app.DisposeAsync();
             SqliteConnection.ClearAllPools();
-            try
-            {
-                System.IO.Directory.Delete(Directory, recursive: true);
-            }
-            catch (IOException)
-            {
-                // best effort
-            }
-            catch (UnauthorizedAccessException)
-            {
-                // best effort
-            }
+            TestHost.DeleteDirectory(Directory);
         }
     }
 }

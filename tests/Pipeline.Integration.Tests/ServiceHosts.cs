@@ -1,11 +1,10 @@
 using MassTransit;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Pipeline.Hosting;
-using Pipeline.Storage;
+using Pipeline.TestHosting;
 
 namespace Pipeline.Integration.Tests;
 
@@ -93,21 +92,8 @@ public sealed class ServiceHosts : IAsyncDisposable
     public async Task<IHost> StartAsync(IServiceModule[] modules, IDictionary<string, string?>? extra = null,
         Action<IServiceCollection>? configure = null)
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection(SettingsFor(modules, extra));
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole().SetMinimumLevel(
-            Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("PIPELINE_TEST_LOGLEVEL"), out var level) ? level : LogLevel.Warning);
-        builder.Services.AddServiceStorage(builder.Configuration);
-        builder.Services.AddPipelineServices(builder.Configuration, modules);
-        configure?.Invoke(builder.Services);
-        var host = builder.Build();
-        await host.StartAsync();
+        var host = await TestHost.StartAsync(SettingsFor(modules, extra), modules, Logging, configure);
         hosts.Add(host);
-        var bus = host.Services.GetRequiredService<IBusControl>();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await bus.WaitForHealthStatus(BusHealthStatus.Healthy, cts.Token);
         return host;
     }
 
@@ -115,49 +101,19 @@ public sealed class ServiceHosts : IAsyncDisposable
     public async Task<(IHost Host, Uri Address)> StartWebAsync(IServiceModule[] modules, IDictionary<string, string?>? extra,
         Action<Microsoft.AspNetCore.Builder.WebApplication> map)
     {
-        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder(new Microsoft.AspNetCore.Builder.WebApplicationOptions { ContentRootPath = Directory });
-        builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection(SettingsFor(modules, extra));
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole().SetMinimumLevel(
-            Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("PIPELINE_TEST_LOGLEVEL"), out var level) ? level : LogLevel.Warning);
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddServiceStorage(builder.Configuration);
-        builder.Services.AddPipelineServices(builder.Configuration, modules);
-        var app = builder.Build();
-        map(app);
-        await app.StartAsync();
+        var (app, address) = await TestHost.StartWebAsync(Directory, SettingsFor(modules, extra), modules, Logging, map);
         hosts.Add(app);
-        var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
-            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await app.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, cts.Token);
-        return (app, new Uri(address));
+        return (app, address);
     }
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var host in Enumerable.Reverse(hosts))
-        {
-            try
-            {
-                await host.StopAsync(TimeSpan.FromSeconds(10));
-            }
-            finally
-            {
-                host.Dispose();
-            }
-        }
-
-        try
-        {
-            System.IO.Directory.Delete(Directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // best effort: SQLite may still hold a WAL file briefly
-        }
+        await TestHost.StopAsync(hosts);
+        TestHost.DeleteDirectory(Directory);
     }
+
+    private static void Logging(ILoggingBuilder logging) => logging.AddSimpleConsole().SetMinimumLevel(
+        Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("PIPELINE_TEST_LOGLEVEL"), out var level) ? level : LogLevel.Warning);
 }
 
 /// <summary>No consumers: the bus of <see cref="ServiceHosts.PublisherAsync"/>.</summary>

@@ -19,12 +19,13 @@ using Pipeline.ML.Models;
 using Pipeline.Storage;
 using Pipeline.Storage.Migrations;
 using Pipeline.Storage.Repositories;
+using Pipeline.TestHosting;
 
 namespace Pipeline.Observability.Tests;
 
 /// <summary>
-/// Two real service hosts in this process, built with the project's hosting defaults
-/// (AddPipelineDefaults + MapPipelineEndpoints), each on Kestrel at a free loopback port: Inference
+/// Two real service hosts in this process, built with the project's hosting defaults by the tests' one harness
+/// (Pipeline.TestHosting, then MapPipelineEndpoints), each on Kestrel at a free loopback port: Inference
 /// (with its HTTP API) and DriftDetection. They share one SQLite database and artifact folder, as
 /// the services share SQL Server and the artifact volume under compose. Each has MassTransit's
 /// in-memory transport; a bridge consumer in the inference host republishes ObservationsIngested
@@ -113,20 +114,12 @@ public sealed class ServiceHosts : IAsyncDisposable
 
     private async Task<(WebApplication App, Uri Address)> StartHostAsync(IServiceModule[] modules, Action<WebApplication> map)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = Directory });
-        builder.Configuration.Sources.Clear();
-        builder.Configuration.AddInMemoryCollection(Settings());
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.AddPipelineDefaults(modules);
-        var app = builder.Build();
-        app.MapPipelineEndpoints();
-        map(app);
+        var (app, address) = await TestHost.StartWebAsync(Directory, Settings(), modules, _ => { }, web =>
+        {
+            web.MapPipelineEndpoints();
+            map(web);
+        });
         apps.Add(app);
-        await app.StartAsync();
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await app.Services.GetRequiredService<IBusControl>().WaitForHealthStatus(BusHealthStatus.Healthy, cts.Token);
         return (app, address);
     }
 
@@ -245,32 +238,9 @@ public sealed class ServiceHosts : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         InferenceHttp?.Dispose();
-        foreach (var app in Enumerable.Reverse(apps))
-        {
-            try
-            {
-                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-                await app.StopAsync(cts.Token);
-            }
-            finally
-            {
-                await app.DisposeAsync();
-            }
-        }
-
+        await TestHost.StopAsync(apps);
         SqliteConnection.ClearAllPools();
-        try
-        {
-            System.IO.Directory.Delete(Directory, recursive: true);
-        }
-        catch (IOException)
-        {
-            // best effort
-        }
-        catch (UnauthorizedAccessException)
-        {
-            // best effort
-        }
+        TestHost.DeleteDirectory(Directory);
     }
 }
 
