@@ -31,7 +31,7 @@ public class DriftServedEmbeddingsTests
         });
         var record = await Seed.BaseModelAsync(drift.Services, ModelId);
         var store = drift.Services.GetRequiredService<IArtifactStore>();
-        var profile = await drift.Services.GetRequiredService<ReferenceProfiles>().EnsureProfileAsync(ModelId, 1, CancellationToken.None);
+        var profile = await drift.Services.GetRequiredService<ReferenceProfileStore>().EnsureProfileAsync(ModelId, 1, CancellationToken.None);
         Assert.Equal("embedding", profile.Multivariate!.Source);
 
         // Serve the rows as Inference does (one pass), then take the model's file away: DriftDetection cannot load it.

@@ -21,7 +21,7 @@ public sealed class DriftDetectionModule : IServiceModule
         services.AddRunWork();
         services.AddValidatedOptions<DriftDetectionOptions>(configuration, DriftDetectionOptions.Section);
         services.AddAdaptationArtifacts();
-        services.AddSingleton<ReferenceProfiles>();
+        services.AddSingleton<ReferenceProfileStore>();
         services.AddSingleton<MonitorRegistry>();
         services.AddSingleton<WindowRecorder>();
         services.AddSingleton<IRabbitMqEndpointContributor, DriftPartitions>();

@@ -24,7 +24,7 @@ public sealed record MonitorLease(DriftMonitor Monitor, IReadOnlyList<WindowRepo
 /// synchronised from the database before every batch.
 /// </summary>
 public sealed class MonitorRegistry(
-    ReferenceProfiles profiles, IDriftWindowRepository windows, RunWorkQuery runs, IAdaptationPauseRepository pauses,
+    ReferenceProfileStore profiles, IDriftWindowRepository windows, RunWorkQuery runs, IAdaptationPauseRepository pauses,
     DatasetArtifacts datasets, IOptions<DriftDetectionOptions> options, TimeProvider time, ILogger<MonitorRegistry> logger)
 {
     private readonly ConcurrentDictionary<string, Entry> monitors = new();
@@ -142,7 +142,7 @@ public sealed class MonitorRegistry(
                 embeddings = embeddings?.Split(from).Tail;
             }
 
-            var observations = ReferenceProfiles.ToObservations(
+            var observations = ReferenceProfileStore.ToObservations(
                 rows, embeddings, batch.Predictions.Skip(from).ToList(), batch.Confidences?.Skip(from).ToList(), batch.Labels?.Skip(from).ToList());
             var result = entry.Monitor.Ingest(observations, new RowSource(batch.BatchId, batch.AcceptedAt));
             closed.AddRange(result.Windows);

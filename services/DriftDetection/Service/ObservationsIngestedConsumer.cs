@@ -117,7 +117,7 @@ public sealed class ObservationsIngestedConsumer(
         }
 
         var result = lease.Monitor.Ingest(
-            ReferenceProfiles.ToObservations(rows, embeddings, m.Predictions, m.Confidences, m.Labels),
+            ReferenceProfileStore.ToObservations(rows, embeddings, m.Predictions, m.Confidences, m.Labels),
             new RowSource(m.BatchId.ToString(), m.Timestamp));
         if (result.Rejected > 0)
         {

@@ -12,9 +12,9 @@ namespace Pipeline.DriftDetection;
 /// The drift reference profile of each model version: loaded from the artifact store, or built once from
 /// the version's drift reference rows (with its confidence calibration) and stored for every replica.
 /// </summary>
-public sealed class ReferenceProfiles(
+public sealed class ReferenceProfileStore(
     IDriftRepository drift, IArtifactStore artifacts, ModelArtifacts models, DatasetArtifacts datasets, IOptions<DriftDetectionOptions> options,
-    TimeProvider time, ILogger<ReferenceProfiles> logger)
+    TimeProvider time, ILogger<ReferenceProfileStore> logger)
 {
     /// <summary>Loads the stored profile of a version, or builds it from the version's drift reference rows.</summary>
     public async Task<ReferenceProfile> EnsureProfileAsync(string modelId, int version, CancellationToken ct)
