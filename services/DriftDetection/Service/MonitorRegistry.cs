@@ -9,10 +9,11 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.DriftDetection;
 
 /// <summary>
-/// A model's monitor as <see cref="MonitorRegistry.GetAsync"/> hands it out: the windows that closed while it
-/// was rebuilt from stored batches, and the stored rows it rejected then, still to be recorded by the caller.
+/// A model's monitor synchronised with storage, as <see cref="MonitorRegistry.GetAsync"/> hands it out: the windows
+/// that closed while it was rebuilt from stored batches, and the stored rows it rejected then, still to be recorded
+/// by the caller (both empty when the monitor was current).
 /// </summary>
-public sealed record MonitorLease(DriftMonitor Monitor, IReadOnlyList<WindowReport> Closed, IReadOnlyList<(string BatchId, int Rows)> Rejected);
+public sealed record SyncedMonitor(DriftMonitor Monitor, IReadOnlyList<WindowReport> Closed, IReadOnlyList<(string BatchId, int Rows)> Rejected);
 
 /// <summary>
 /// The monitor cache: one drift monitor per model, for the version serving production traffic. Storage is
@@ -44,7 +45,7 @@ public sealed class MonitorRegistry(
     /// The monitor for this model version, as storage says it should be (call under the model's lock, before
     /// storing a new batch), with suppression synchronised from the database.
     /// </summary>
-    public async Task<MonitorLease> GetAsync(string modelId, int version, CancellationToken ct)
+    public async Task<SyncedMonitor> GetAsync(string modelId, int version, CancellationToken ct)
     {
         var progress = await windows.GetProgressAsync(modelId, ct);
         var pending = await windows.CountPendingRowsAsync(modelId, version, ct);
@@ -52,7 +53,7 @@ public sealed class MonitorRegistry(
             && entry.Monitor.LastWindowId == progress.LastWindow && entry.Monitor.PendingRows == pending)
         {
             await SyncAsync(modelId, entry.Monitor, ct);
-            return new MonitorLease(entry.Monitor, [], []);
+            return new SyncedMonitor(entry.Monitor, [], []);
         }
 
         if (entry is not null && entry.Version == version)
@@ -72,7 +73,7 @@ public sealed class MonitorRegistry(
             "Monitoring {ModelId} v{Version} against a profile of {Rows} reference rows from window {Window} on, {Pending} stored rows replayed",
             modelId, version, profile.Rows, progress.LastWindow + 1, pending);
         await SyncAsync(modelId, monitor, ct);
-        return new MonitorLease(monitor, closed, rejected);
+        return new SyncedMonitor(monitor, closed, rejected);
     }
 
     /// <summary>Forgets the model's monitor (after a failure that may have left it ahead of storage): the next batch rebuilds it.</summary>

@@ -72,20 +72,20 @@ public sealed class ObservationsIngestedConsumer(
     {
         // The monitor first, as storage says it should be before this batch: a rebuild replays the stored rows
         // not yet counted (this batch too, when an earlier attempt stored it and then failed).
-        MonitorLease? lease = null;
+        SyncedMonitor? synced = null;
         string? unavailable = null;
         try
         {
-            lease = await monitors.GetAsync(m.ModelId, m.ModelVersion, ct);
+            synced = await monitors.GetAsync(m.ModelId, m.ModelVersion, ct);
         }
         catch (Exception ex) when (ex is ModelNotFoundException or InvalidDataException or ArtifactStoreException or Drift.DriftInputException)
         {
             unavailable = ex.Message;
         }
 
-        if (lease is not null)
+        if (synced is not null)
         {
-            await RecordAsync(context, m.ModelId, lease.Closed, lease.Rejected, ct);
+            await RecordAsync(context, m.ModelId, synced.Closed, synced.Rejected, ct);
         }
 
         var added = await observations.AddBatchAsync(new ObservationBatch
@@ -102,7 +102,7 @@ public sealed class ObservationsIngestedConsumer(
         }
 
         DriftMetrics.RecordLabels(m.ModelId, m.ModelVersion, m.Predictions, m.Labels);
-        if (lease is null)
+        if (synced is null)
         {
             // The batch is stored (and counted once a monitor can be built); without a profile it cannot be judged now.
             logger.LogError("Batch {BatchId} of {ModelId} v{Version} stored but not evaluated: {Reason}", m.BatchId, m.ModelId, m.ModelVersion, unavailable);
@@ -110,13 +110,13 @@ public sealed class ObservationsIngestedConsumer(
             return;
         }
 
-        if (embeddings is null && lease.Monitor.Profile.Multivariate?.Source == "embedding")
+        if (embeddings is null && synced.Monitor.Profile.Multivariate?.Source == "embedding")
         {
             // An older client's batch: judged on everything but the embedding MMD (the window says so); never a second forward here.
             DriftMetrics.RowsWithoutEmbedding.WithLabels(m.ModelId).Inc(m.Count);
         }
 
-        var result = lease.Monitor.Ingest(
+        var result = synced.Monitor.Ingest(
             ReferenceProfileStore.ToObservations(rows, embeddings, m.Predictions, m.Confidences, m.Labels),
             new RowSource(m.BatchId.ToString(), m.Timestamp));
         if (result.Rejected > 0)
