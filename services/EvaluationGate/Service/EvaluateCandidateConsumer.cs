@@ -74,18 +74,18 @@ public sealed class EvaluateCandidateConsumer(
 
     private async Task<GateMeasurements> MeasureAsync(EvaluateCandidate m, GateOptions o, CancellationToken ct)
     {
-        var (production, productionRecord) = await models.LoadAsync(m.ModelId, m.BaseVersion, o.Device, ct);
-        using var productionModel = production;
+        var (baseBundle, baseRecord) = await models.LoadAsync(m.ModelId, m.BaseVersion, o.Device, ct);
+        using var baseModel = baseBundle;
         var (candidate, _) = await models.LoadAsync(m.ModelId, m.CandidateVersion, o.Device, ct);
         using var candidateModel = candidate;
 
-        var referenceRef = VersionMetadata.Parse(productionRecord.MetadataJson).ReferenceHoldout
+        var referenceRef = VersionMetadata.Parse(baseRecord.MetadataJson).ReferenceHoldout
             ?? throw new InvalidDataException($"{m.ModelId} v{m.BaseVersion} has no reference holdout in its metadata");
-        using var shifted = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.ShiftedHoldout, ct), production.Info.InputShape);
-        using var original = DatasetArtifacts.ToDataset(await datasets.LoadAsync(referenceRef, ct), production.Info.InputShape);
+        using var shifted = DatasetArtifacts.ToDataset(await datasets.LoadAsync(m.ShiftedHoldout, ct), baseBundle.Info.InputShape);
+        using var original = DatasetArtifacts.ToDataset(await datasets.LoadAsync(referenceRef, ct), baseBundle.Info.InputShape);
 
-        var settings = new GateMeasurementSettings(o.Confidence, GatePolicy.ClassConfidence(o, production.Info.Classes.Length),
+        var settings = new GateMeasurementSettings(o.Confidence, GatePolicy.ClassConfidence(o, baseBundle.Info.Classes.Length),
             o.LatencyBatchSize, o.LatencyPairs, o.AlwaysJudgeLatency, TimeSpan.FromSeconds(o.LatencyQuietWaitSeconds));
-        return ComputeClock.Time(() => GateMeasurement.Measure(productionModel, candidateModel, shifted, original, settings));
+        return ComputeClock.Time(() => GateMeasurement.Measure(baseModel, candidateModel, shifted, original, settings));
     }
 }

@@ -8,7 +8,7 @@ using Pipeline.Storage;
 
 namespace Pipeline.EvaluationGate;
 
-/// <summary>Measures candidates against production and decides: approve, reject, or ask a person (the run owner acts on it).</summary>
+/// <summary>Measures candidates against their run's base version and decides: approve, reject, or ask a person (the run owner acts on it).</summary>
 public sealed class EvaluationGateModule : IServiceModule
 {
     public string Name => "evaluation-gate";

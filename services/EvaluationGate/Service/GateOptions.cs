@@ -58,7 +58,7 @@ public sealed class GateOptions
     public double Precision { get; set; } = 0.04;
 
     /// <summary>
-    /// Share of holdout rows on which exactly one of production and candidate is right. Only those
+    /// Share of holdout rows on which exactly one of the base version and candidate is right. Only those
     /// rows inform the difference; the demo's runs measured 0.05–0.25.
     /// </summary>
     [Range(0.001, 1.0)]

@@ -32,7 +32,7 @@ public static class GatePolicy
 
     /// <summary>
     /// Confidence of each class's interval in the collapse rule: Bonferroni over the classes, so that a candidate as
-    /// good as production on every class is rejected for "a collapsed class" at most 1 − Confidence of the time in all
+    /// good as the base version on every class is rejected for "a collapsed class" at most 1 − Confidence of the time in all
     /// (the simulation in CollapseRuleSimulationTests measured 16–19 % false rejections on the smallest holdout
     /// with a per-class 95 % level).
     /// </summary>
