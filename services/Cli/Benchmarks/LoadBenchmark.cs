@@ -118,7 +118,7 @@ public static class LoadBenchmark
             Settings = new LoadSettings
             {
                 Rate = o.Rate, Batch = o.Batch, Models = o.Models, WindowRows = o.WindowRows, RowsPerModel = o.RowsPerModel,
-                Services = "processes", MaxInFlight = LoadTraffic.MaxInFlight,
+                Services = "processes", MaxInFlight = LoadTraffic.MaxInFlight, MicroBatchRows = o.MicroBatchRows,
             },
             Targets = new LoadTargets
             {
@@ -219,7 +219,7 @@ public static class LoadBenchmark
         [
             ("Inference:ModelId", defaultModel), ($"Inference:Auth:ApiKeys:{ClientId}", apiKey),
             ("Inference:Limits:RequestsPerSecond", Str(requestsPerSecond)), ("Inference:Limits:Burst", Str(2 * requestsPerSecond)),
-            ("Inference:Limits:MaxStoredRows", Str(Math.Max(1_000_000, 2 * rows))),
+            ("Inference:Limits:MaxStoredRows", Str(Math.Max(1_000_000, 2 * rows))), ("Inference:MicroBatchMaxRows", Str(o.MicroBatchRows)),
             ("Inference:Limits:MaxStoredBytes", Str(Math.Max(4L << 30, 2 * rows * FashionMnist.ImageLength * sizeof(float)))),
         ];
     }

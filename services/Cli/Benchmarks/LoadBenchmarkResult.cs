@@ -63,6 +63,8 @@ public sealed record LoadSettings
     /// <summary>"processes": each service its own host process, as in production.</summary>
     public required string Services { get; init; }
     public required int MaxInFlight { get; init; }
+    /// <summary>Inference:MicroBatchMaxRows of the run (0: micro-batching off, each request its own forward pass).</summary>
+    public int MicroBatchRows { get; init; }
 }
 
 public sealed record LoadTargets
