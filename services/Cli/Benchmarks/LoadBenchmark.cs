@@ -82,6 +82,7 @@ public static class LoadBenchmark
         var plan = LoadMath.Plan(o.RowsPerModel, o.Batch, o.Models, o.Rate);
         var loadBefore = LoadAverage();
         var cpuBefore = Cpu(services);
+        await using var memory = new LoadMemorySampler(services.All);
         var inferenceBefore = await services.MetricsAsync("inference", ct);
         var driftBefore = await services.MetricsAsync("drift-detection", ct);
         log($"traffic: {plan.Sum(p => p.Rows):N0} rows in {plan.Count:N0} requests at {o.Rate:N0} rows/s over {o.Models} model(s)");
@@ -97,6 +98,7 @@ public static class LoadBenchmark
 
         var (tailSeconds, timedOut) = await TailAsync(recorder, sent, o.Tail, ct, openWindowRows);
         var cpuAfter = Cpu(services);
+        var memoryMb = await memory.StopAsync();
         var loadAfter = LoadAverage();
         var inferenceMetrics = await services.MetricsAsync("inference", ct);
         var driftMetrics = await services.MetricsAsync("drift-detection", ct);
@@ -140,6 +142,7 @@ public static class LoadBenchmark
                 WindowFillP50Ms = R(outcome.WindowFillP50Ms), WindowFillP99Ms = R(outcome.WindowFillP99Ms),
                 WindowCloseP50Ms = R(outcome.WindowCloseP50Ms), WindowCloseP99Ms = R(outcome.WindowCloseP99Ms),
                 CpuSeconds = cpuAfter.ToDictionary(kv => kv.Key, kv => kv.Value - cpuBefore.GetValueOrDefault(kv.Key) is { } d ? Math.Round(d, 2) : (double?)null),
+                MemoryMb = memoryMb,
             },
             Ceiling = ceiling with { RowsPerSecond = Math.Round(ceiling.RowsPerSecond, 1), Seconds = Math.Round(ceiling.Seconds, 3) },
             Machine = new LoadMachine
