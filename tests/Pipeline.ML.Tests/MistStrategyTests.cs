@@ -130,6 +130,27 @@ public class MistStrategyTests
         }
     }
 
+    [Theory]
+    [InlineData("mist")]
+    [InlineData("random")]
+    public void The_select_rate_sets_the_share_of_the_backbone_selected(string name)
+    {
+        using var model = ModelBundle.Create("mlp", 5);
+        using var data = Synthetic.Dataset(32, 1);
+        using var reference = Synthetic.Dataset(20, 2);
+        using var small = ContinualStrategies.Create(name, 10, 0.01);
+        using var large = ContinualStrategies.Create(name, 10, 0.2);
+        var (a, sa) = small.Adapt(model, data, Context(model, reference, 0));
+        var (b, sb) = large.Adapt(model, data, Context(model, reference, 0));
+        using (a)
+        using (b)
+        {
+            Assert.InRange(sa.SelectedFraction, 0.001, 0.02);
+            Assert.InRange(sb.SelectedFraction, 0.15, 0.25);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => ContinualStrategies.Create(name, 10, 0));
+    }
+
     [Fact]
     public void Replay_plan_is_method_independent_and_holds_only_the_past()
     {

@@ -68,6 +68,7 @@ public static class LoadBenchmark
         var plan = LoadMath.Plan(o.RowsPerModel, o.Batch, o.Models, o.Rate);
         var loadBefore = LoadMeasurement.LoadAverage();
         var cpuBefore = LoadMeasurement.Cpu(services);
+        await using var memory = new LoadMemorySampler(services.All);
         var inferenceBefore = await services.MetricsAsync("inference", ct);
         var driftBefore = await services.MetricsAsync("drift-detection", ct);
         log($"traffic: {plan.Sum(p => p.Rows):N0} rows in {plan.Count:N0} requests at {o.Rate:N0} rows/s over {o.Models} model(s)");
@@ -83,6 +84,7 @@ public static class LoadBenchmark
 
         var (tailSeconds, timedOut) = await LoadMeasurement.TailAsync(recorder, sent, o.Tail, ct, openWindowRows);
         var cpuAfter = LoadMeasurement.Cpu(services);
+        var memoryMb = await memory.StopAsync();
         var loadAfter = LoadMeasurement.LoadAverage();
         var inferenceMetrics = await services.MetricsAsync("inference", ct);
         var driftMetrics = await services.MetricsAsync("drift-detection", ct);
@@ -96,7 +98,7 @@ public static class LoadBenchmark
             RejectedRows = rejectedRows, UnsentRows = unsentRows, OpenWindowRows = openWindowRows, ForwardMs = forwardMs,
             TailSeconds = tailSeconds, TailTimedOut = timedOut, Ceiling = ceiling,
             InferenceMetricsBefore = inferenceBefore, InferenceMetricsAfter = inferenceMetrics, DriftMetricsBefore = driftBefore, DriftMetricsAfter = driftMetrics,
-            CpuBefore = cpuBefore, CpuAfter = cpuAfter, LoadAverageBefore = loadBefore, LoadAverageAfter = loadAfter,
+            CpuBefore = cpuBefore, CpuAfter = cpuAfter, MemoryMb = memoryMb, LoadAverageBefore = loadBefore, LoadAverageAfter = loadAfter,
             Device = ComputeDevice.Describe(baseModel.Device),
         });
     }

@@ -63,6 +63,8 @@ public sealed record LoadSettings
     /// <summary>"processes": each service its own host process, as in production.</summary>
     public required string Services { get; init; }
     public required int MaxInFlight { get; init; }
+    /// <summary>Inference:MicroBatchMaxRows of the run (0: micro-batching off, each request its own forward pass).</summary>
+    public int MicroBatchRows { get; init; }
 }
 
 public sealed record LoadTargets
@@ -114,6 +116,8 @@ public sealed record LoadStages
     public required double? WindowCloseP99Ms { get; init; }
     /// <summary>CPU seconds each process used during the traffic and its tail (the machine's cores are shared by all).</summary>
     public required IReadOnlyDictionary<string, double?> CpuSeconds { get; init; }
+    /// <summary>Each service's resident memory over the traffic and its tail, sampled once a second (MiB: start, peak, end).</summary>
+    public IReadOnlyDictionary<string, LoadMemory>? MemoryMb { get; init; }
 }
 
 public sealed record LoadMachine

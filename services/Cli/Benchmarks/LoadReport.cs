@@ -9,6 +9,9 @@ internal sealed record LoadRunFigures
 
     public required double SendSeconds { get; init; }
 
+    /// <summary>Each service's resident memory over the traffic and its tail (start, peak, end).</summary>
+    public IReadOnlyDictionary<string, LoadMemory>? MemoryMb { get; init; }
+
     public required IReadOnlyList<SentBatch> Sent { get; init; }
 
     public required IReadOnlyList<Contracts.DriftWindowEvaluated> Windows { get; init; }
@@ -68,7 +71,7 @@ internal static class LoadReport
             Settings = new LoadSettings
             {
                 Rate = o.Rate, Batch = o.Batch, Models = o.Models, WindowRows = o.WindowRows, RowsPerModel = o.RowsPerModel,
-                Services = "processes", MaxInFlight = LoadTraffic.MaxInFlight,
+                Services = "processes", MaxInFlight = LoadTraffic.MaxInFlight, MicroBatchRows = o.MicroBatchRows,
             },
             Targets = new LoadTargets
             {
@@ -90,6 +93,7 @@ internal static class LoadReport
                 WindowFillP50Ms = R(outcome.WindowFillP50Ms), WindowFillP99Ms = R(outcome.WindowFillP99Ms),
                 WindowCloseP50Ms = R(outcome.WindowCloseP50Ms), WindowCloseP99Ms = R(outcome.WindowCloseP99Ms),
                 CpuSeconds = f.CpuAfter.ToDictionary(kv => kv.Key, kv => kv.Value - f.CpuBefore.GetValueOrDefault(kv.Key) is { } d ? Math.Round(d, 2) : (double?)null),
+                MemoryMb = f.MemoryMb,
             },
             Ceiling = ceiling with { RowsPerSecond = Math.Round(ceiling.RowsPerSecond, 1), Seconds = Math.Round(ceiling.Seconds, 3) },
             Machine = new LoadMachine

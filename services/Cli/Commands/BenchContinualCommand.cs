@@ -30,6 +30,10 @@ public static class BenchContinualCommand
             Description = "Comma-separated methods: " + string.Join(", ", ContinualStrategies.All),
             DefaultValueFactory = _ => string.Join(",", ContinualStrategies.All),
         };
+        var selectRate = new Option<double?>("--select-rate")
+        {
+            Description = "Share of each backbone tensor MIST's selection keeps, for mist, mist-ridge and random (default 0.05): the MI-against-random sweep",
+        };
         var replay = new Option<int>("--replay") { Description = "Replay buffer size shared by every method (0 = none)", DefaultValueFactory = _ => 0 };
         var labels = new Option<int>("--labels") { Description = "Labelled rows per regime", DefaultValueFactory = _ => 1000 };
         var seed = new Option<int>("--seed") { Description = "Seed of splits, base model and adaptation", DefaultValueFactory = _ => 1 };
@@ -49,7 +53,7 @@ public static class BenchContinualCommand
 
         var command = new Command("continual", "Continual benchmark: each method adapts to a sequence of regimes and is evaluated on all of them")
         {
-            sequence, regime, methods, replay, labels, seed, budget, output, architecture, device, dataDir, cacheDir, summarize, evidence,
+            sequence, regime, methods, selectRate, replay, labels, seed, budget, output, architecture, device, dataDir, cacheDir, summarize, evidence,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -110,6 +114,11 @@ public static class BenchContinualCommand
                 err.MarkupLine("[red]the sequence is empty[/] (give --sequence and/or --regime)");
                 return 2;
             }
+            if (r.GetValue(selectRate) is { } rate && !(rate > 0 && rate <= 1))
+            {
+                err.MarkupLine("[red]--select-rate must be in (0, 1][/] (e.g. 0.01 keeps 1 % of each backbone tensor)");
+                return 2;
+            }
             if (r.GetValue(labels) < 2 || r.GetValue(replay) < 0)
             {
                 err.MarkupLine("[red]--labels must be ≥ 2 and --replay ≥ 0[/]");
@@ -121,6 +130,7 @@ public static class BenchContinualCommand
                 UserRegimes = users,
                 Methods = methodList,
                 Replay = r.GetValue(replay),
+                SelectRate = r.GetValue(selectRate),
                 Labels = r.GetValue(labels),
                 Seed = r.GetValue(seed),
                 Budget = r.GetValue(budget) ?? "quick",

@@ -23,9 +23,14 @@ public static class BenchLoadCommand
         var workDir = new Option<string?>("--work-dir") { Description = "Database, artifacts and service logs (default .pipeline/bench/load-<time>)" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Fashion-MNIST directory (default $PIPELINE_DATA_DIR or /usr/share/datasets/fashion-mnist)" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Base-model cache (default $PIPELINE_CACHE_DIR or ~/.cache/pipeline)" };
+        var microBatch = new Option<int>("--micro-batch")
+        {
+            Description = "Inference:MicroBatchMaxRows for the run: concurrent requests share forward passes of at most this many rows (0: off, the default)",
+            DefaultValueFactory = _ => 0,
+        };
         var command = new Command("load", "Production traffic through the inference HTTP API into DriftDetection on RabbitMQ; rows in vs rows evaluated, latencies, the broker's ceiling")
         {
-            seconds, rate, batch, models, output, window, tail, broker, workDir, dataDir, cacheDir, protocol,
+            seconds, rate, batch, models, output, window, tail, broker, workDir, dataDir, cacheDir, protocol, microBatch,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -47,7 +52,7 @@ public static class BenchLoadCommand
                 WorkDirectory = r.GetValue(workDir)
                     ?? Path.Combine(".pipeline", "bench", "load-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)),
                 DataDirectory = r.GetValue(dataDir), CacheDirectory = r.GetValue(cacheDir),
-                Protocol = Enum.Parse<LoadProtocol>(r.GetValue(protocol)!, ignoreCase: true),
+                Protocol = Enum.Parse<LoadProtocol>(r.GetValue(protocol)!, ignoreCase: true), MicroBatchRows = r.GetValue(microBatch),
             };
             if (o.Problem() is { } problem)
             {

@@ -87,7 +87,7 @@ public sealed partial class InferenceHandlers
                 recorded = ok;
             }
 
-            outputs = served.Forward(batch.Values, rows, settings.ForwardBatchSize, recorded && settings.PublishEmbeddings);
+            outputs = await forward.ForwardAsync(served, batch.Values, rows, recorded && settings.PublishEmbeddings);
         }
 
         var probabilities = outputs.Probabilities;

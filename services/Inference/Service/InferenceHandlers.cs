@@ -23,6 +23,7 @@ public sealed partial class InferenceHandlers(
     DatasetArtifacts datasets,
     ClientBatchLedger ledger,
     EvaluationLag lag,
+    ForwardBatcher forward,
     IBus bus,
     IOptions<InferenceOptions> options,
     ILogger<InferenceHandlers> logger)

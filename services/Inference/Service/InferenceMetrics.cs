@@ -34,4 +34,8 @@ public static class InferenceMetrics
 
     public static readonly Counter LimitRejections = Metrics.CreateCounter(
         "inference_limit_rejections_total", "Requests refused by a limit, by endpoint and limit (rate, concurrency, quota, lag).", "endpoint", "limit");
+
+    public static readonly Histogram ForwardRows = Metrics.CreateHistogram(
+        "inference_forward_rows", "Rows per forward pass, by model (several requests' rows when micro-batching is on).",
+        new HistogramConfiguration { LabelNames = ["model_id"], Buckets = Histogram.ExponentialBuckets(1, 2, 14) });
 }

@@ -34,6 +34,7 @@ public sealed class InferenceModule : IServiceModule
         services.AddInferenceOpenApi();
         services.AddSingleton<ClientBatchLedger>();
         services.AddSingleton<EvaluationLag>();
+        services.AddSingleton<ForwardBatcher>();
         services.AddSingleton<InferenceHandlers>();
         services.AddInferenceAccess(configuration);
         services.AddHostedService<ProductionModelLoader>();

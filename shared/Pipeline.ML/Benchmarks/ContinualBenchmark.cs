@@ -105,6 +105,9 @@ public sealed record ContinualBenchmarkOptions
 
     /// <summary>Replaces the named budget (tests only).</summary>
     public ContinualBudget? BudgetOverride { get; init; }
+
+    /// <summary>MIST's per-tensor selection share for <c>mist</c>, <c>mist-ridge</c> and <c>random</c> (null: the strategy's 0.05).</summary>
+    public double? SelectRate { get; init; }
 }
 
 /// <summary>
@@ -128,6 +131,7 @@ public static class ContinualBenchmark
         if (methods.Count == 0) throw new ArgumentException("no methods");
         if (options.Labels < 2) throw new ArgumentException("--labels must be at least 2");
         if (options.Replay < 0) throw new ArgumentException("--replay must be ≥ 0");
+        if (options.SelectRate is { } rate && !(rate > 0 && rate <= 1)) throw new ArgumentException("--select-rate must be in (0, 1]");
         var scenarios = options.Sequence.Select(DriftScenario.Parse).ToList();
         if (scenarios.Count + options.UserRegimes.Count == 0) throw new ArgumentException("the sequence is empty");
         var total = Stopwatch.StartNew();
@@ -165,6 +169,7 @@ public static class ContinualBenchmark
             Base = new ContinualBaseResult { Acc = baseAcc, FromCache = fromCache, TrainSeconds = fromCache ? 0 : baseSeconds },
             Protocol = budget,
             Replay = options.Replay,
+            SelectRate = options.SelectRate,
             EvalSizes = regimes.Tests.Select(t => t.Count).ToArray(),
             LoadAverageStart = loadStart,
         };
@@ -188,7 +193,7 @@ public static class ContinualBenchmark
         RegimeData regimes, IReadOnlyList<ImageDataset?> buffers, AdaptationBudget adaptation, ContinualBenchmarkOptions options,
         double[] baseAcc, IProgress<BenchmarkProgress>? progress, CancellationToken ct)
     {
-        using var strategy = ContinualStrategies.Create(method, baseModel.Info.Classes.Length);
+        using var strategy = ContinualStrategies.Create(method, baseModel.Info.Classes.Length, options.SelectRate);
         var current = baseModel.Clone();
         var matrix = new List<double[]>();
         var stats = new List<AdaptationStats>();

@@ -46,6 +46,7 @@ public sealed record ContinualBenchmarkResult
     [JsonPropertyName("results")] public List<ContinualMethodResult> Results { get; init; } = [];
     [JsonPropertyName("protocol")] public required ContinualBudget Protocol { get; init; }
     [JsonPropertyName("replay")] public int Replay { get; init; }
+    [JsonPropertyName("select_rate")] public double? SelectRate { get; init; }
     [JsonPropertyName("eval_sizes")] public int[] EvalSizes { get; init; } = [];
     [JsonPropertyName("total_seconds")] public double TotalSeconds { get; init; }
     [JsonPropertyName("processor_count")] public int ProcessorCount { get; init; } = Environment.ProcessorCount;

@@ -103,14 +103,24 @@ public static class ContinualStrategies
     public static IReadOnlyList<string> All => Contracts.StrategyRegistry.Names;
 
     /// <summary>Creates a strategy by name.</summary>
-    public static IContinualStrategy Create(string name, int classes = 10) =>
-        (name ?? throw new ArgumentNullException(nameof(name))).Trim().ToLowerInvariant() switch
+    /// <param name="name">A registry name.</param>
+    /// <param name="classes">Classes of the model.</param>
+    /// <param name="selectRate">
+    /// The share of each backbone tensor that MIST's selection keeps (<c>mist</c>, <c>mist-ridge</c>, <c>random</c>);
+    /// null keeps <see cref="MistOptions.SelectRate"/>. The benchmarks' selection sweep sets it; other strategies ignore it.
+    /// </param>
+    public static IContinualStrategy Create(string name, int classes = 10, double? selectRate = null)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (selectRate is { } rate && !(rate > 0 && rate <= 1)) throw new ArgumentOutOfRangeException(nameof(selectRate), rate, "the select rate must be in (0, 1]");
+        var mist = selectRate is { } r ? new MistOptions { SelectRate = r } : new MistOptions();
+        return name.Trim().ToLowerInvariant() switch
         {
             "full" => new DenseStrategy("full"),
             "head" => new DenseStrategy("head"),
-            "mist" => new MistStrategy(new MistOptions(), "mist", "prototype", classes),
-            "mist-ridge" => new MistStrategy(new MistOptions(), "mist-ridge", "ridge", classes),
-            "random" => new MistStrategy(new MistOptions { RandomMask = true }, "random", "prototype", classes),
+            "mist" => new MistStrategy(mist, "mist", "prototype", classes),
+            "mist-ridge" => new MistStrategy(mist, "mist-ridge", "ridge", classes),
+            "random" => new MistStrategy(mist with { RandomMask = true }, "random", "prototype", classes),
             "ridge" => new ReadoutStrategy("ridge", "ridge", classes),
             "prototype" => new ReadoutStrategy("prototype", "prototype", classes),
             "ewc" => new EwcStrategy(new EwcOptions()),
@@ -120,4 +130,5 @@ public static class ContinualStrategies
             "retrain" => new RetrainStrategy(),
             _ => throw new ArgumentException($"unknown strategy '{name}' (known: {string.Join(", ", All)})", nameof(name)),
         };
+    }
 }
