@@ -19,6 +19,11 @@ public sealed class EvaluationGateModule : IServiceModule
         services.AddRunWork();
         services.AddValidatedOptions<GateOptions>(configuration, GateOptions.Section);
         services.AddAdaptationArtifacts();
+        // Before the bus (AddPipelineServices adds MassTransit after the modules; hosted services start in order).
+        if (configuration.GetValue(GateOptions.Section + ":WarmUp", true))
+        {
+            services.AddHostedService<GateWarmUp>();
+        }
     }
 
     public void AddConsumers(IBusRegistrationConfigurator bus)

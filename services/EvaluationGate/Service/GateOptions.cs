@@ -81,4 +81,7 @@ public sealed class GateOptions
     /// <summary>Batch size for the latency measurement.</summary>
     [Range(1, 4096)]
     public int LatencyBatchSize { get; set; } = 64;
+
+    /// <summary>Warm libtorch and the model-file path at start, before the first candidate is evaluated (<see cref="GateWarmUp"/>).</summary>
+    public bool WarmUp { get; set; } = true;
 }

@@ -49,4 +49,7 @@ public sealed class ScoringServiceOptions
     public int Seed { get; set; } = 1;
 
     public string Device { get; set; } = "auto";
+
+    /// <summary>Warm libtorch and the model-file path at start, before the first job is taken (<see cref="ScorerWarmUp"/>).</summary>
+    public bool WarmUp { get; set; } = true;
 }

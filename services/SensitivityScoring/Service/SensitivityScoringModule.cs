@@ -20,6 +20,11 @@ public sealed class SensitivityScoringModule : IServiceModule
         services.AddValidatedOptions<ScoringServiceOptions>(configuration, ScoringServiceOptions.Section);
         services.AddAdaptationArtifacts();
         services.AddSingleton<AdaptationSetBuilder>();
+        // Before the bus (AddPipelineServices adds MassTransit after the modules; hosted services start in order).
+        if (configuration.GetValue(ScoringServiceOptions.Section + ":WarmUp", true))
+        {
+            services.AddHostedService<ScorerWarmUp>();
+        }
     }
 
     public void AddConsumers(IBusRegistrationConfigurator bus) =>
