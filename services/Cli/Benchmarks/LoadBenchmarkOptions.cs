@@ -25,6 +25,8 @@ public sealed record LoadBenchmarkOptions
     public LoadProtocol Protocol { get; init; } = LoadProtocol.Json;
     /// <summary>Inference:MicroBatchMaxRows for the run (0: off, the production default).</summary>
     public int MicroBatchRows { get; init; }
+    /// <summary>Inference:TorchThreads for the run (0: libtorch's default, one per core).</summary>
+    public int TorchThreads { get; init; }
 
     public int RowsPerModel => LoadMath.RowsPerModel(Rate, Seconds, Models, WindowRows);
 
@@ -39,6 +41,7 @@ public sealed record LoadBenchmarkOptions
         if (Batch is < 1 or > MaxBatch) return $"--batch must be 1..{MaxBatch} rows (the API's largest request)";
         if (Models is < 1 or > 16) return "--models must be 1..16";
         if (WindowRows is < 30 or > 1_000_000) return "--window must be 30..1000000 rows (DriftDetection:WindowSize)";
+        if (TorchThreads is < 0 or > 256) return "--torch-threads must be 0..256 (0: libtorch's default)";
         if (MicroBatchRows is < 0 or > MaxBatch) return $"--micro-batch must be 0..{MaxBatch} rows (0: off)";
         if (Tail < TimeSpan.FromSeconds(1) || Tail > TimeSpan.FromMinutes(30)) return "--tail-seconds must be 1..1800";
         if (Broker.Scheme is not ("amqp" or "amqps") || string.IsNullOrEmpty(Broker.Host)) return $"broker '{Broker}' is not an amqp:// URI";

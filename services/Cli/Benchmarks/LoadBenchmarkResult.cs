@@ -65,6 +65,8 @@ public sealed record LoadSettings
     public required int MaxInFlight { get; init; }
     /// <summary>Inference:MicroBatchMaxRows of the run (0: micro-batching off, each request its own forward pass).</summary>
     public int MicroBatchRows { get; init; }
+    /// <summary>Inference:TorchThreads of the run (0: libtorch's default, one per core).</summary>
+    public int TorchThreads { get; init; }
 }
 
 public sealed record LoadTargets

@@ -92,6 +92,7 @@ internal static class LoadBenchmarkSetup
             ("Inference:ModelId", defaultModel), ($"Inference:Auth:ApiKeys:{ClientId}", apiKey),
             ("Inference:Limits:RequestsPerSecond", Str(requestsPerSecond)), ("Inference:Limits:Burst", Str(2 * requestsPerSecond)),
             ("Inference:Limits:MaxStoredRows", Str(Math.Max(1_000_000, 2 * rows))), ("Inference:MicroBatchMaxRows", Str(o.MicroBatchRows)),
+            ("Inference:TorchThreads", Str(o.TorchThreads)),
             ("Inference:Limits:MaxStoredBytes", Str(Math.Max(4L << 30, 2 * rows * FashionMnist.ImageLength * sizeof(float)))),
         ];
     }

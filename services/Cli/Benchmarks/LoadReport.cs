@@ -71,7 +71,7 @@ internal static class LoadReport
             Settings = new LoadSettings
             {
                 Rate = o.Rate, Batch = o.Batch, Models = o.Models, WindowRows = o.WindowRows, RowsPerModel = o.RowsPerModel,
-                Services = "processes", MaxInFlight = LoadTraffic.MaxInFlight, MicroBatchRows = o.MicroBatchRows,
+                Services = "processes", MaxInFlight = LoadTraffic.MaxInFlight, MicroBatchRows = o.MicroBatchRows, TorchThreads = o.TorchThreads,
             },
             Targets = new LoadTargets
             {

@@ -28,9 +28,14 @@ public static class BenchLoadCommand
             Description = "Inference:MicroBatchMaxRows for the run: concurrent requests share forward passes of at most this many rows (0: off, the default)",
             DefaultValueFactory = _ => 0,
         };
+        var torchThreads = new Option<int>("--torch-threads")
+        {
+            Description = "Inference:TorchThreads for the run: libtorch intra-op threads in the inference process (0: libtorch's default, one per core)",
+            DefaultValueFactory = _ => 0,
+        };
         var command = new Command("load", "Production traffic through the inference HTTP API into DriftDetection on RabbitMQ; rows in vs rows evaluated, latencies, the broker's ceiling")
         {
-            seconds, rate, batch, models, output, window, tail, broker, workDir, dataDir, cacheDir, protocol, microBatch,
+            seconds, rate, batch, models, output, window, tail, broker, workDir, dataDir, cacheDir, protocol, microBatch, torchThreads,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -53,6 +58,7 @@ public static class BenchLoadCommand
                     ?? Path.Combine(".pipeline", "bench", "load-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)),
                 DataDirectory = r.GetValue(dataDir), CacheDirectory = r.GetValue(cacheDir),
                 Protocol = Enum.Parse<LoadProtocol>(r.GetValue(protocol)!, ignoreCase: true), MicroBatchRows = r.GetValue(microBatch),
+                TorchThreads = r.GetValue(torchThreads),
             };
             if (o.Problem() is { } problem)
             {
