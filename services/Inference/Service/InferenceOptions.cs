@@ -36,7 +36,7 @@ public sealed class InferenceOptions : IValidatableObject
 
     /// <summary>
     /// libtorch intra-op threads for this process (torch.set_num_threads); 0 keeps libtorch's default (one per core).
-    /// Measured on the 2-core machine: docs/inference.md, "Threads".
+    /// Measured on the 2-core machine: docs/inference.md, "Threads and micro-batching".
     /// </summary>
     [Range(0, 256)]
     public int TorchThreads { get; set; }
