@@ -106,7 +106,7 @@ public class StrategyPolicyTests
     }
 
     [Fact]
-    public void With_the_shipped_evidence_mist_ridge_enters_first_on_the_benchmark_s_severe_shifts()
+    public void With_the_shipped_evidence_a_readout_enters_first_on_the_benchmark_s_severe_shifts()
     {
         var shipped = StrategyEvidence.Load(null);
         Assert.NotEmpty(shipped.Rows);
@@ -115,8 +115,10 @@ public class StrategyPolicyTests
         var rotation = StrategyPolicy.Choose(Shift("High", 1000, ("pool_r1_c1", "ks"), ("pool_r2_c3", "ks")), [], 3, Defaults, shipped.Rows);
         var noise = StrategyPolicy.Choose(Shift("High", 1000, ("pixel_std", "ks"), ("ink_fraction", "ks")), [], 3, Defaults, shipped.Rows);
 
-        Assert.Equal("mist-ridge", rotation.Strategies[0]);
-        Assert.Equal("mist-ridge", noise.Strategies[0]);
+        // rotate-30: mist-ridge and ridge measure the same within 0.1 point, mist-ridge ahead; noise and contrast: the
+        // frozen backbone's readout alone (ridge) is ahead, at 1/28 of mist-ridge's sample passes.
+        Assert.Equal(["mist-ridge", "ridge"], rotation.Strategies.Take(2));
+        Assert.Equal(["ridge", "mist-ridge"], noise.Strategies.Take(2));
         Assert.DoesNotContain("retrain", rotation.Strategies); // measured, but not servable
     }
 }

@@ -17,9 +17,15 @@ public static class StrategyEvidenceBuilder
         ArgumentNullException.ThrowIfNull(runs);
         ArgumentNullException.ThrowIfNull(sources);
         var cells = new List<(string Kind, string Severity, string Regime, string Strategy, double Gain, double Forgetting, double? Passes)>();
+        // A run of some methods only (e.g. the readout controls) shares retrain's cost with the run of the same seed,
+        // sequence and budget that has it: the same base model, data and protocol.
+        static string Protocol(ContinualBenchmarkResult r) => $"{r.Seed}|{r.Budget}|{string.Join(",", r.Sequence)}";
+        var retrainOf = runs
+            .SelectMany(r => r.Results.Where(m => m.Method == "retrain").Select(m => (Key: Protocol(r), m.SamplePasses)))
+            .GroupBy(x => x.Key).ToDictionary(g => g.Key, g => g.First().SamplePasses);
         foreach (var run in runs)
         {
-            var retrain = run.Results.FirstOrDefault(m => m.Method == "retrain")?.SamplePasses;
+            long? retrain = retrainOf.TryGetValue(Protocol(run), out var passes) ? passes : null;
             foreach (var m in run.Results)
             {
                 for (var t = 1; t < run.Sequence.Count && t <= m.AccMatrix.Count; t++)
