@@ -20,7 +20,6 @@ public sealed class ForwardBatcher
     private readonly int forwardBatchSize;
     private readonly TimeProvider time;
     private long passes;
-    private long requests;
 
     public ForwardBatcher(IOptions<InferenceOptions> options, TimeProvider time)
     {
@@ -37,16 +36,12 @@ public sealed class ForwardBatcher
     /// <summary>Forward passes run since start (one per request when micro-batching is off).</summary>
     public long ForwardPasses => Interlocked.Read(ref passes);
 
-    /// <summary>Requests served since start.</summary>
-    public long Requests => Interlocked.Read(ref requests);
-
     /// <summary>
     /// The softmax probabilities (and with <paramref name="embeddings"/> the embeddings) of <paramref name="rows"/> rows,
     /// as <see cref="LoadedModel.Forward"/> gives them. Only valid while the caller holds a lease on <paramref name="model"/>.
     /// </summary>
     internal Task<ForwardOutputs> ForwardAsync(LoadedModel model, float[] values, int rows, bool embeddings)
     {
-        Interlocked.Increment(ref requests);
         if (!Enabled || rows >= maxRows)
         {
             var outputs = model.Forward(values, rows, forwardBatchSize, embeddings);
