@@ -202,11 +202,24 @@ public sealed class RidgeReadout : IReadout
     /// <inheritdoc />
     public void Update(Tensor embeddings, Tensor labels)
     {
-        ArgumentNullException.ThrowIfNull(embeddings);
         ArgumentNullException.ThrowIfNull(labels);
+        using var y = torch.nn.functional.one_hot(labels.cpu().to(ScalarType.Int64), classes);
+        UpdateTargets(embeddings, y);
+    }
+
+    /// <summary>
+    /// Adds embeddings [N, D] with regression targets [N, C] (one-hot labels, or soft targets such as a mix of the
+    /// labels and a model's probabilities) to the statistics and refits.
+    /// </summary>
+    public void UpdateTargets(Tensor embeddings, Tensor targets)
+    {
+        ArgumentNullException.ThrowIfNull(embeddings);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (targets.dim() != 2 || targets.shape[1] != classes || targets.shape[0] != embeddings.shape[0])
+            throw new ArgumentException($"targets must be [{embeddings.shape[0]}, {classes}], got [{string.Join(", ", targets.shape)}]", nameof(targets));
         using var scope = torch.NewDisposeScope();
         var h = Project(embeddings);
-        var y = torch.nn.functional.one_hot(labels.cpu().to(ScalarType.Int64), classes).to(ScalarType.Float64);
+        var y = targets.cpu().to(ScalarType.Float64);
         g.add_(h.t().matmul(h));
         q.add_(h.t().matmul(y));
         Lambda = ChooseLambda(h, y);

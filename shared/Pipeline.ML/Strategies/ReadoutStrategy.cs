@@ -18,15 +18,17 @@ public sealed class ReadoutStrategy : IContinualStrategy
     private readonly string readoutKind;
     private readonly int classes;
     private readonly int ridgeDim;
+    private readonly double distillation;
 
     /// <summary>A frozen-backbone strategy with a "prototype" or "ridge" readout.</summary>
-    public ReadoutStrategy(string name, string readoutKind, int classes, int ridgeDim = 1024)
+    public ReadoutStrategy(string name, string readoutKind, int classes, int ridgeDim = 1024, double distillation = ReadoutDefaults.Distillation)
     {
         if (readoutKind is not ("prototype" or "ridge")) throw new ArgumentException($"unknown readout '{readoutKind}' (prototype|ridge)", nameof(readoutKind));
         Name = name;
         this.readoutKind = readoutKind;
         this.classes = classes;
         this.ridgeDim = ridgeDim;
+        this.distillation = distillation;
     }
 
     /// <inheritdoc />
@@ -45,7 +47,7 @@ public sealed class ReadoutStrategy : IContinualStrategy
         var model = current.Clone(ComputeDevice.Resolve(context.Device));
         try
         {
-            var readout = MistStrategy.EnsureReadout(model, context.Reference, readoutKind, classes, ridgeDim, 0, ref passes);
+            var readout = MistStrategy.EnsureReadout(model, context.Reference, readoutKind, classes, ridgeDim, 0, distillation, ref passes);
             using (var emb = model.EmbedTensor(labelled.Images))
             using (var flat = emb.flatten(1))
                 readout.Update(flat, labelled.Labels);
