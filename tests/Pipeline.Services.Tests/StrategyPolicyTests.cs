@@ -115,10 +115,28 @@ public class StrategyPolicyTests
         var rotation = StrategyPolicy.Choose(Shift("High", 1000, ("pool_r1_c1", "ks"), ("pool_r2_c3", "ks")), [], 3, Defaults, shipped.Rows);
         var noise = StrategyPolicy.Choose(Shift("High", 1000, ("pixel_std", "ks"), ("ink_fraction", "ks")), [], 3, Defaults, shipped.Rows);
 
-        // rotate-30: mist-ridge and ridge measure the same within 0.1 point, mist-ridge ahead; noise and contrast: the
-        // frozen backbone's readout alone (ridge) is ahead, at 1/28 of mist-ridge's sample passes.
-        Assert.Equal(["mist-ridge", "ridge"], rotation.Strategies.Take(2));
+        // rotate-30: mist-ridge and ridge measure the same within 0.1 point, a tie, so the cheaper ridge goes first;
+        // noise and contrast: the frozen backbone's readout alone (ridge) is ahead, at 1/28 of mist-ridge's sample passes.
+        Assert.Equal(["ridge", "mist-ridge"], rotation.Strategies.Take(2));
         Assert.Equal(["ridge", "mist-ridge"], noise.Strategies.Take(2));
         Assert.DoesNotContain("retrain", rotation.Strategies); // measured, but not servable
+    }
+
+    [Fact]
+    public void Scores_closer_than_the_tie_tolerance_rank_the_cheaper_strategy_first_and_a_real_lead_still_wins()
+    {
+        static EvidenceRow Priced(string strategy, double gain, double passes) =>
+            Row("Spatial", "High", strategy, gain, 0.01) with { PassesVsRetrain = passes };
+        var shift = Shift("High", 1000, ("pool_r1_c1", "ks"), ("pool_r2_c3", "ks"));
+
+        var tie = StrategyPolicy.Choose(shift, [], 3, Defaults, [Priced("mist-ridge", 0.351, 0.148), Priced("ridge", 0.350, 0.005), Priced("wise", 0.30, 0.08)]);
+        Assert.Equal(["ridge", "mist-ridge", "wise"], tie.Strategies);
+
+        var lead = StrategyPolicy.Choose(shift, [], 3, Defaults, [Priced("mist-ridge", 0.37, 0.148), Priced("ridge", 0.35, 0.005), Priced("wise", 0.30, 0.08)]);
+        Assert.Equal(["mist-ridge", "ridge", "wise"], lead.Strategies);
+
+        var exact = StrategyPolicy.Choose(shift, [], 3, new TournamentPolicyOptions { TieTolerance = 0 },
+            [Priced("mist-ridge", 0.351, 0.148), Priced("ridge", 0.350, 0.005)]);
+        Assert.Equal(["mist-ridge", "ridge"], exact.Strategies.Take(2));
     }
 }

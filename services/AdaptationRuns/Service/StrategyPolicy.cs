@@ -27,6 +27,12 @@ public sealed class TournamentPolicyOptions
     /// <summary>A strategy that entered this many tournaments on the same kind of shift and never won goes to the back.</summary>
     public int DemoteAfterLosses { get; set; } = 3;
 
+    /// <summary>
+    /// Evidence scores closer than this (accuracy, 0.005 = half a point) are a tie the benchmark cannot separate; the
+    /// cheaper strategy (fewer sample passes against retraining) then ranks first (docs/decisions.md 141).
+    /// </summary>
+    public double TieTolerance { get; set; } = 0.005;
+
     /// <summary>Score weights (docs/decisions.md, "Tournament"); the evidence is ranked with the same forgetting weight.</summary>
     public TournamentScoreOptions Score { get; set; } = new();
 
@@ -80,7 +86,7 @@ public static class StrategyPolicy
         }
 
         var (matching, scope) = Matching(evidence, shift);
-        var ranked = Rank(matching, o.Score.Forgetting);
+        var ranked = Rank(matching, o.Score.Forgetting, o.TieTolerance);
         if (ranked.Count > 0)
         {
             why.Add($"evidence ({scope}): " + string.Join(", ", ranked.Take(Math.Max(candidates, 3)).Select(r =>
@@ -94,7 +100,7 @@ public static class StrategyPolicy
         var order = new List<string>();
         order.AddRange(wins.Select(w => w.Strategy));
         order.AddRange(ranked.Select(r => r.Strategy));
-        order.AddRange(Rank(evidence, o.Score.Forgetting).Select(r => r.Strategy));
+        order.AddRange(Rank(evidence, o.Score.Forgetting, o.TieTolerance).Select(r => r.Strategy));
         order.AddRange(pool);
         var excluded = new List<string>();
         if (shift.LabelRows is { } rows && rows < o.SmallLabelBudget)
@@ -125,9 +131,13 @@ public static class StrategyPolicy
         return ofKind.Count > 0 ? (ofKind, $"{kind.ToLowerInvariant()}, any severity") : ([], "none");
     }
 
-    /// <summary>Strategies by their mean (weighted by n) gain − w·max(0, forgetting) over the rows, best first; ties to the cheaper.</summary>
-    internal static IReadOnlyList<(string Strategy, double Gain, double Forgetting, double Score)> Rank(IEnumerable<EvidenceRow> rows, double forgettingWeight) =>
-        rows.GroupBy(r => r.Strategy.ToLowerInvariant())
+    /// <summary>
+    /// Strategies by their mean (weighted by n) gain − w·max(0, forgetting) over the rows, best first; a strategy whose
+    /// score is within <paramref name="tieTolerance"/> of one ranked above it and that costs less goes ahead of it.
+    /// </summary>
+    internal static IReadOnlyList<(string Strategy, double Gain, double Forgetting, double Score)> Rank(IEnumerable<EvidenceRow> rows, double forgettingWeight, double tieTolerance = 0)
+    {
+        var byScore = rows.GroupBy(r => r.Strategy.ToLowerInvariant())
             .Select(g =>
             {
                 var n = Math.Max(1, g.Sum(r => Math.Max(1, r.N)));
@@ -136,6 +146,13 @@ public static class StrategyPolicy
                 var cost = g.Average(r => r.PassesVsRetrain ?? 1);
                 return (Strategy: g.Key, Gain: gain, Forgetting: forgetting, Score: gain - forgettingWeight * Math.Max(0, forgetting), Cost: cost);
             })
-            .OrderByDescending(r => r.Score).ThenBy(r => r.Cost)
-            .Select(r => (r.Strategy, r.Gain, r.Forgetting, r.Score)).ToList();
+            .OrderByDescending(r => r.Score).ThenBy(r => r.Cost).ToList();
+        var ranked = new List<(string Strategy, double Gain, double Forgetting, double Score, double Cost)>();
+        foreach (var r in byScore)
+        {
+            var at = ranked.FindIndex(x => x.Score - r.Score <= tieTolerance && x.Cost > r.Cost);
+            ranked.Insert(at < 0 ? ranked.Count : at, r);
+        }
+        return ranked.Select(r => (r.Strategy, r.Gain, r.Forgetting, r.Score)).ToList();
+    }
 }
