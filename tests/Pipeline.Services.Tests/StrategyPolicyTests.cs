@@ -166,4 +166,20 @@ public class StrategyPolicyTests
         Assert.Equal(["ridge", "mist-ridge"], noise.Strategies.Take(2));
         Assert.DoesNotContain("retrain", rotation.Strategies); // measured, but not servable
     }
+
+    [Fact]
+    public void With_the_shipped_evidence_the_user_s_tabular_shift_enters_what_fixed_the_tabular_regime()
+    {
+        var shipped = StrategyEvidence.Load(null);
+        Assert.Contains(shipped.Rows, r => r is { Kind: "Tabular", Regime: "tabular-mean", Severity: "High" });
+
+        // Issue 22's report: x0 and x1 moved, the predictions with them; 1,000 labelled rows.
+        var mean = StrategyPolicy.Choose(Shift("High", 1000, ("x0", "ks"), ("x1", "ks"), ("prediction", "prediction")), [], 3, Defaults, shipped.Rows);
+
+        Assert.Contains("evidence (tabular, high)", mean.Reason);
+        // The strategies the tabular regime measured within a point of each other at the top (gain − forgetting
+        // 0.38–0.40 on tabular-mean), never the prototype readouts that lost 23 points of the original data there.
+        Assert.Subset(new HashSet<string> { "mist-ridge", "ridge", "lora", "full" }, mean.Strategies.ToHashSet());
+        Assert.Equal(3, mean.Strategies.Count);
+    }
 }
