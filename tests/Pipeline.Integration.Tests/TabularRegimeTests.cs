@@ -78,16 +78,18 @@ public class TabularRegimeTests
         }
     }
 
-    private static async Task<(int Code, string Error, string Out)> Continual(string[] args)
+    private static Task<(int Code, string Error, string Out)> Continual(string[] args) => Invoke(BenchContinualCommand.Create(), ["continual", .. args]);
+
+    private static async Task<(int Code, string Error, string Out)> Invoke(Command command, string[] args)
     {
-        var root = new RootCommand { BenchContinualCommand.Create() };
+        var root = new RootCommand { command };
         var (error, output) = (new StringWriter(), new StringWriter());
         var (savedError, savedOut) = (Console.Error, Console.Out);
         Console.SetError(error);
         Console.SetOut(output);
         try
         {
-            return (await root.Parse(["continual", .. args]).InvokeAsync(), error.ToString(), output.ToString());
+            return (await root.Parse(args).InvokeAsync(), error.ToString(), output.ToString());
         }
         finally
         {
@@ -102,21 +104,9 @@ public class TabularRegimeTests
     [InlineData("tabular-mean --replay 1", "must be from 0 to below 1")]
     public async Task Bad_flags_get_one_line(string args, string expected)
     {
-        var root = new RootCommand { BenchAdaptCommand.Create() };
-        var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        int code;
-        try
-        {
-            code = await root.Parse(["adapt", "--scenario", .. args.Split(' ')]).InvokeAsync();
-        }
-        finally
-        {
-            Console.SetError(saved);
-        }
+        var (code, error, _) = await Invoke(BenchAdaptCommand.Create(), ["adapt", "--scenario", .. args.Split(' ')]);
         Assert.Equal(2, code);
-        Assert.Contains(expected, error.ToString(), StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
     }
 }
