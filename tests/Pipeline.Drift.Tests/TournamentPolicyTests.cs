@@ -21,6 +21,21 @@ public class TournamentPolicyTests
     }
 
     [Fact]
+    public void Moved_columns_of_a_tabular_model_read_as_tabular_and_image_features_keep_their_kinds()
+    {
+        // The user's shift of issue 22: two numeric columns (KS) moved, the predictions with them.
+        Assert.Equal(ShiftKind.Tabular, Shift("High", 1000, ("x0", "ks"), ("x1", "ks"), ("prediction", "prediction")).Kind);
+        Assert.Equal(ShiftKind.Tabular, Shift("Low", 1000, ("plan", "chi2")).Kind); // a categorical mix change
+        Assert.Equal(ShiftKind.Tabular, Shift("Medium", null, ("embedding", "mmd"), ("income", "ks")).Kind);
+        // Names of the image summary are never columns; an embedding dimension tested by KS is no column either.
+        Assert.Equal(ShiftKind.Spatial, Shift("High", null, ("pool_r1_c2", "ks"), ("x0", "ks")).Kind);
+        Assert.Equal(ShiftKind.Intensity, Shift("High", null, ("pixel_mean", "ks"), ("pixel_std", "ks"), ("x0", "ks")).Kind);
+        Assert.Equal(ShiftKind.Embedding, Shift("High", null, ("embedding_3", "ks"), ("prediction", "prediction")).Kind);
+        Assert.True(ShiftSignature.IsImageFeature("ink_fraction"));
+        Assert.False(ShiftSignature.IsImageFeature("plan"));
+    }
+
+    [Fact]
     public void Every_drifted_feature_counts_and_cells_that_move_with_intensity_do_not_make_it_mixed()
     {
         // A contrast change: the three intensity statistics and every cell moved; the cells moved less.

@@ -43,26 +43,70 @@ public class TabularRegimeTests
     }
 
     [Theory]
+    [InlineData("tabular-mean,rotate-30", "tabular shifts only")]
+    [InlineData("tabular-mean --regime a=x.idx:y.idx", "leave out --regime")]
+    [InlineData("tabular-mean --replay-fraction 0.3 --replay 100", "not with --replay")]
+    [InlineData("tabular-mean --methods head,retrain", "leave out retrain")]
+    public async Task Continual_bad_flags_get_one_line(string args, string expected)
+    {
+        var (code, error, _) = await Continual(["--sequence", .. args.Split(' ')]);
+        Assert.NotEqual(0, code);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bench_continual_runs_the_tabular_sequence_with_the_services_replay()
+    {
+        var output = Path.Combine(Path.GetTempPath(), "continual-tabular-" + Guid.NewGuid().ToString("N") + ".json");
+        try
+        {
+            var (code, error, _) = await Continual(["--sequence", "tabular-mean,tabular-mix", "--methods", "head,ridge", "--labels", "70",
+                "--replay-fraction", "0.3", "--device", "cpu", "--out", output]);
+            Assert.True(code == 0, error);
+            var r = Pipeline.ML.Benchmarks.ContinualBenchmarkResult.FromJson(File.ReadAllText(output));
+            Assert.Equal(("csv", 0.3), (r.Dataset, r.ReplayFraction));
+            Assert.Equal(["original", "tabular-mean", "tabular-mix"], r.Sequence);
+            Assert.Equal([30, 30], r.ReplayRows ?? []);
+            Assert.True(r.Base.Acc[1] < r.Base.Acc[0] - 0.3, "the mean shift breaks the regime's model");
+            Assert.Equal((20000L + 70) * 25 + (20000L + 140) * 25, r.RetrainReferencePasses);
+            Assert.Equal(["head", "ridge"], r.Results.Select(m => m.Method));
+        }
+        finally
+        {
+            File.Delete(output);
+        }
+    }
+
+    private static Task<(int Code, string Error, string Out)> Continual(string[] args) => Invoke(BenchContinualCommand.Create(), ["continual", .. args]);
+
+    private static async Task<(int Code, string Error, string Out)> Invoke(Command command, string[] args)
+    {
+        var root = new RootCommand { command };
+        var (error, output) = (new StringWriter(), new StringWriter());
+        var (savedError, savedOut) = (Console.Error, Console.Out);
+        Console.SetError(error);
+        Console.SetOut(output);
+        try
+        {
+            return (await root.Parse(args).InvokeAsync(), error.ToString(), output.ToString());
+        }
+        finally
+        {
+            Console.SetError(savedError);
+            Console.SetOut(savedOut);
+        }
+    }
+
+    [Theory]
     [InlineData("tabular-rotate", "unknown tabular scenario")]
     [InlineData("tabular-mean --model m.pt --manifest m.json", "brings its own model and data")]
     [InlineData("tabular-mean --replay 1", "must be from 0 to below 1")]
     public async Task Bad_flags_get_one_line(string args, string expected)
     {
-        var root = new RootCommand { BenchAdaptCommand.Create() };
-        var error = new StringWriter();
-        var saved = Console.Error;
-        Console.SetError(error);
-        int code;
-        try
-        {
-            code = await root.Parse(["adapt", "--scenario", .. args.Split(' ')]).InvokeAsync();
-        }
-        finally
-        {
-            Console.SetError(saved);
-        }
+        var (code, error, _) = await Invoke(BenchAdaptCommand.Create(), ["adapt", "--scenario", .. args.Split(' ')]);
         Assert.Equal(2, code);
-        Assert.Contains(expected, error.ToString(), StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", error.ToString(), StringComparison.Ordinal);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
     }
 }

@@ -44,6 +44,51 @@ public class StrategyPolicyTests
         Assert.Contains("intensity, any severity", intensityLow.Reason);
     }
 
+    /// <summary>Made-up tabular evidence: on the tabular regime's shifts the readouts are best, full is worst.</summary>
+    private static readonly EvidenceRow[] TabularEvidence =
+    [
+        Row("Tabular", "High", "ridge", 0.35, 0.01),
+        Row("Tabular", "High", "mist-ridge", 0.34, 0.01),
+        Row("Tabular", "High", "lora", 0.20, 0.01),
+        Row("Tabular", "High", "ewc", 0.05, 0.00),
+        Row("Tabular", "Low", "full", 0.02, 0.00),
+        Row("Tabular", "Low", "wise", 0.01, 0.00),
+    ];
+
+    [Fact]
+    public void A_tabular_shift_ranks_by_the_tabular_evidence_and_an_image_shift_never_reads_it()
+    {
+        var all = Evidence.Concat(TabularEvidence).ToList();
+        var mean = StrategyPolicy.Choose(Shift("High", 1000, ("x0", "ks"), ("x1", "ks")), [], 3, Defaults, all);
+        Assert.Equal(["ridge", "mist-ridge", "lora"], mean.Strategies);
+        Assert.Contains("tabular shift", mean.Reason);
+        Assert.Contains("evidence (tabular, high)", mean.Reason);
+
+        // Beyond the kind's rows, the rest of the tabular evidence, not the image rows (ewc leads the image table).
+        var medium = StrategyPolicy.Choose(Shift("Medium", 1000, ("plan", "chi2")), [], 6, Defaults, all);
+        Assert.Contains("tabular, any severity", medium.Reason);
+        Assert.Equal(["ridge", "mist-ridge", "lora", "ewc", "full", "wise"], medium.Strategies);
+
+        // An image shift chooses as it did without the tabular rows, also where it has no evidence of its own.
+        foreach (var image in new[] { Shift("High", 2000, ("pool_r1_c1", "ks")), Shift("High", 2000, ("embedding", "mmd")) })
+            Assert.Equal(StrategyPolicy.Choose(image, [], 4, Defaults, Evidence), StrategyPolicy.Choose(image, [], 4, Defaults, all), PolicyChoiceComparer.Instance);
+
+        // A tabular shift without tabular evidence does not borrow the image rows.
+        var none = StrategyPolicy.Choose(Shift("High", 1000, ("x0", "ks")), [], 3, Defaults, Evidence);
+        Assert.Contains("no evidence for this shift", none.Reason);
+        Assert.Equal(Defaults.PoolList().Take(3), none.Strategies);
+    }
+
+    private sealed class PolicyChoiceComparer : IEqualityComparer<PolicyChoice>
+    {
+        public static readonly PolicyChoiceComparer Instance = new();
+
+        public bool Equals(PolicyChoice? x, PolicyChoice? y) =>
+            x is not null && y is not null && x.Strategies.SequenceEqual(y.Strategies) && x.Reason == y.Reason;
+
+        public int GetHashCode(PolicyChoice obj) => obj.Reason.GetHashCode(StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_kind_without_evidence_takes_the_best_over_every_shift_then_the_pool()
     {
@@ -138,5 +183,21 @@ public class StrategyPolicyTests
         var exact = StrategyPolicy.Choose(shift, [], 3, new TournamentPolicyOptions { TieTolerance = 0 },
             [Priced("mist-ridge", 0.351, 0.148), Priced("ridge", 0.350, 0.005)]);
         Assert.Equal(["mist-ridge", "ridge"], exact.Strategies.Take(2));
+    }
+
+    [Fact]
+    public void With_the_shipped_evidence_the_user_s_tabular_shift_enters_what_fixed_the_tabular_regime()
+    {
+        var shipped = StrategyEvidence.Load(null);
+        Assert.Contains(shipped.Rows, r => r is { Kind: "Tabular", Regime: "tabular-mean", Severity: "High" });
+
+        // Issue 22's report: x0 and x1 moved, the predictions with them; 1,000 labelled rows.
+        var mean = StrategyPolicy.Choose(Shift("High", 1000, ("x0", "ks"), ("x1", "ks"), ("prediction", "prediction")), [], 3, Defaults, shipped.Rows);
+
+        Assert.Contains("evidence (tabular, high)", mean.Reason);
+        // The strategies the tabular regime measured at the top of the tabular-mean rows (gain − forgetting 0.34–0.37,
+        // five full-budget runs), never the prototype readouts, which forget 14 points there.
+        Assert.Subset(new HashSet<string> { "mist-ridge", "ridge", "lora", "full" }, mean.Strategies.ToHashSet());
+        Assert.Equal(3, mean.Strategies.Count);
     }
 }

@@ -29,7 +29,7 @@ public sealed class TournamentPolicyOptions
 
     /// <summary>
     /// Evidence scores closer than this (accuracy, 0.005 = half a point) are a tie the benchmark cannot separate; the
-    /// cheaper strategy (fewer sample passes against retraining) then ranks first (docs/decisions.md 141).
+    /// cheaper strategy (fewer sample passes against retraining) then ranks first (docs/decisions.md 138).
     /// </summary>
     public double TieTolerance { get; set; } = 0.005;
 
@@ -53,7 +53,8 @@ public sealed record PolicyChoice(IReadOnlyList<string> Strategies, string Reaso
 /// Chooses a tournament's entrants from measurements, never from hand-written preferences: first the
 /// strategies that won earlier tournaments of this model on the same kind of shift (most wins first: the model's own
 /// history takes precedence), then the benchmark's evidence for this kind and severity of shift ranked by
-/// gain − forgetting (the tournament score's weight), then the rest of the pool by its evidence over every shift.
+/// gain − forgetting (the tournament score's weight), then the rest of the pool by its evidence over every shift of the
+/// same domain (a tabular shift reads the tabular rows, any other shift the image rows).
 /// A small label budget keeps high-capacity strategies out; a strategy that keeps losing on this kind goes last.
 /// </summary>
 public static class StrategyPolicy
@@ -85,6 +86,8 @@ public static class StrategyPolicy
             why.Add($"never won in {o.DemoteAfterLosses}+ entries, last: " + string.Join(", ", losers));
         }
 
+        // A tabular model's evidence says nothing of images and the reverse: a shift reads the rows of its own domain only.
+        evidence = evidence.Where(r => IsTabular(r) == (shift.Kind == ShiftKind.Tabular)).ToList();
         var (matching, scope) = Matching(evidence, shift);
         var ranked = Rank(matching, o.Score.Forgetting, o.TieTolerance);
         if (ranked.Count > 0)
@@ -120,6 +123,8 @@ public static class StrategyPolicy
 
         return new PolicyChoice(chosen, string.Join("; ", why));
     }
+
+    private static bool IsTabular(EvidenceRow r) => string.Equals(r.Kind, nameof(ShiftKind.Tabular), StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The rows for this kind and severity; else this kind at any severity; else none.</summary>
     private static (IReadOnlyList<EvidenceRow> Rows, string Scope) Matching(IReadOnlyList<EvidenceRow> evidence, ShiftSignature shift)

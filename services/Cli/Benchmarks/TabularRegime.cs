@@ -14,6 +14,12 @@ public static class TabularRegime
     /// <summary>The shifts the script writes (shifted-SHIFT.csv).</summary>
     public static IReadOnlyList<string> Shifts { get; } = ["mean", "scale", "mix"];
 
+    /// <summary>
+    /// The script's training recipe (its --train-rows and --epochs defaults, which <see cref="Ensure"/> keeps): the cost
+    /// reference of retraining the model, which <c>bench continual</c> counts rather than runs.
+    /// </summary>
+    public static (int Rows, int Epochs) TrainingRecipe { get; } = (20000, 25);
+
     /// <summary>The shift of a <c>tabular-SHIFT</c> scenario name, or null when the name is not one.</summary>
     public static string? ShiftOf(string scenario)
     {

@@ -17,7 +17,7 @@ public static class BenchContinualCommand
     {
         var sequence = new Option<string>("--sequence")
         {
-            Description = "Comma-separated drift scenarios in order (rotate-DEG, noise-SIGMA, contrast-F, brightness-D, blur-SIGMA, invert, prior-shift-P)",
+            Description = "Comma-separated drift scenarios in order (rotate-DEG, noise-SIGMA, contrast-F, brightness-D, blur-SIGMA, invert, prior-shift-P); or tabular shifts only (tabular-mean, tabular-scale, tabular-mix): the tabular regime's model and data, as bench adapt's",
             DefaultValueFactory = _ => "rotate-15,rotate-30,noise-0.3,contrast-0.3",
         };
         var regime = new Option<string[]>("--regime")
@@ -35,6 +35,11 @@ public static class BenchContinualCommand
             Description = "Share of each backbone tensor MIST's selection keeps, for mist, mist-ridge and random (default 0.05): the MI-against-random sweep",
         };
         var replay = new Option<int>("--replay") { Description = "Replay buffer size shared by every method (0 = none)", DefaultValueFactory = _ => 0 };
+        var replayFraction = new Option<double>("--replay-fraction")
+        {
+            Description = "Share of each adaptation set made of class-balanced reference rows, as the services' replay and bench adapt --replay (0.3 there); not with --replay",
+            DefaultValueFactory = _ => 0,
+        };
         var labels = new Option<int>("--labels") { Description = "Labelled rows per regime", DefaultValueFactory = _ => 1000 };
         var seed = new Option<int>("--seed") { Description = "Seed of splits, base model and adaptation", DefaultValueFactory = _ => 1 };
         var budget = new Option<string>("--budget") { Description = "quick (< 10 min on 2 cores) or full", DefaultValueFactory = _ => "quick" };
@@ -53,7 +58,7 @@ public static class BenchContinualCommand
 
         var command = new Command("continual", "Continual benchmark: each method adapts to a sequence of regimes and is evaluated on all of them")
         {
-            sequence, regime, methods, selectRate, replay, labels, seed, budget, output, architecture, device, dataDir, cacheDir, summarize, evidence,
+            sequence, regime, methods, selectRate, replay, replayFraction, labels, seed, budget, output, architecture, device, dataDir, cacheDir, summarize, evidence,
         };
 
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
@@ -93,6 +98,24 @@ public static class BenchContinualCommand
                 return 2;
             }
             var names = Split(r.GetValue(sequence));
+            if (r.GetValue(replayFraction) is var fraction && (fraction is < 0 or >= 1 || (fraction > 0 && r.GetValue(replay) > 0)))
+            {
+                err.MarkupLine("[red]--replay-fraction must be from 0 to below 1, and not with --replay[/]");
+                return 2;
+            }
+            var tabular = Tabular(names, r.GetValue(seed), r.GetValue(cacheDir), err);
+            if (tabular.Exit is { } exit) return exit;
+            if (tabular.Options is not null)
+            {
+                if (r.GetValue(regime) is { Length: > 0 })
+                {
+                    err.MarkupLine("[red]a tabular sequence brings its own model and data: leave out --regime[/]");
+                    return 2;
+                }
+                // retrain cannot rebuild a user's model from scratch; its cost reference is the regime's training recipe.
+                if (r.GetResult(methods) is null or { Implicit: true }) methodList.Remove("retrain");
+                names = [];
+            }
             var badScenario = names.FirstOrDefault(n => !DriftScenario.TryParse(n, out _));
             if (badScenario is not null)
             {
@@ -109,7 +132,7 @@ public static class BenchContinualCommand
                 err.MarkupLineInterpolated($"[red]{e.Message}[/]");
                 return 2;
             }
-            if (names.Count + users.Count == 0)
+            if (names.Count + users.Count == 0 && tabular.Options is null)
             {
                 err.MarkupLine("[red]the sequence is empty[/] (give --sequence and/or --regime)");
                 return 2;
@@ -124,13 +147,14 @@ public static class BenchContinualCommand
                 err.MarkupLine("[red]--labels must be ≥ 2 and --replay ≥ 0[/]");
                 return 2;
             }
-            var options = new ContinualBenchmarkOptions
+            var options = (tabular.Options ?? new ContinualBenchmarkOptions()) with
             {
                 Sequence = names,
                 UserRegimes = users,
                 Methods = methodList,
                 Replay = r.GetValue(replay),
                 SelectRate = r.GetValue(selectRate),
+                ReplayFraction = r.GetValue(replayFraction),
                 Labels = r.GetValue(labels),
                 Seed = r.GetValue(seed),
                 Budget = r.GetValue(budget) ?? "quick",
@@ -175,6 +199,51 @@ public static class BenchContinualCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A sequence of tabular shifts: the tabular regime's model and CSV files (made once per seed, as for bench adapt)
+    /// as options to complete; null options when the sequence has no tabular shift, an exit code for a bad one.
+    /// </summary>
+    private static (ContinualBenchmarkOptions? Options, int? Exit) Tabular(List<string> names, int seed, string? cacheDir, IAnsiConsole err)
+    {
+        List<string?> shifts;
+        try
+        {
+            shifts = names.Select(Benchmarks.TabularRegime.ShiftOf).ToList();
+        }
+        catch (ArgumentException e)
+        {
+            err.MarkupLineInterpolated($"[red]{e.Message}[/]");
+            return (null, 2);
+        }
+        if (shifts.All(s => s is null)) return (null, null);
+        if (shifts.Any(s => s is null))
+        {
+            err.MarkupLine("[red]a tabular sequence holds tabular shifts only (tabular-mean, tabular-scale, tabular-mix)[/]");
+            return (null, 2);
+        }
+        err.MarkupLine("[grey]tabular regime: model and data from tools/byom/tabular_regime.py (cached after the first run)[/]");
+        string dir;
+        try
+        {
+            dir = Benchmarks.TabularRegime.Ensure(seed, cacheDir ?? Pipeline.ML.Training.BaseTrainer.DefaultCacheDirectory);
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException or InvalidOperationException)
+        {
+            err.MarkupLineInterpolated($"[red]{e.Message}[/]");
+            return (null, 1);
+        }
+        return (new ContinualBenchmarkOptions
+        {
+            Sequence = [],
+            ModelPath = Path.Combine(dir, "model.pt"),
+            ManifestPath = Path.Combine(dir, "model.json"),
+            OriginalCsv = Path.Combine(dir, "original.csv"),
+            LabelColumn = "label",
+            CsvRegimes = names.Select((n, i) => new CsvRegime(n.ToLowerInvariant(), Path.Combine(dir, $"shifted-{shifts[i]}.csv"))).ToList(),
+            RetrainRecipe = Benchmarks.TabularRegime.TrainingRecipe,
+        }, null);
     }
 
     private static List<string> Split(string? s) =>

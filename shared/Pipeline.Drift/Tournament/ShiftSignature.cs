@@ -19,6 +19,9 @@ public enum ShiftKind
 
     /// <summary>Intensity and spatial features both moved.</summary>
     Mixed,
+
+    /// <summary>Columns of a tabular model's input moved (numeric by KS, categorical by chi-squared), no image feature did.</summary>
+    Tabular,
 }
 
 /// <summary>A moved feature of the drift report: its name, the test that flagged it (ks, chi2, mmd, prediction) and its statistic.</summary>
@@ -34,8 +37,9 @@ public sealed record ShiftSignature(string Severity, double DriftScore, ShiftKin
     /// A change of intensity (contrast, brightness, noise) moves the pooled cells too, so at least two of the three
     /// global intensity statistics make it Intensity whatever the cells do, unless a cell moved more than any of them
     /// (by the test statistic, when known): then Mixed. Cells with at most one intensity statistic are Spatial
-    /// (rotation, translation and blur keep the intensity distribution, ink fraction at most). Only the embedding or
-    /// the predictions: Embedding.
+    /// (rotation, translation and blur keep the intensity distribution, ink fraction at most). No image feature but a
+    /// column of a tabular model's input (any other name, tested by KS or chi-squared): Tabular, whatever the embedding
+    /// or the predictions do. Only the embedding or the predictions: Embedding.
     /// </summary>
     public static ShiftSignature From(string severity, double driftScore, IReadOnlyList<MovedFeature> features, int? labelRows = null)
     {
@@ -43,7 +47,9 @@ public sealed record ShiftSignature(string Severity, double DriftScore, ShiftKin
         var intensityMoved = features.Where(f => IntensityFeatures.Contains(f.Name)).ToList();
         var spatialMoved = features.Where(f => f.Name.StartsWith("pool_", StringComparison.Ordinal)).ToList();
         var intensity = intensityMoved.Select(f => f.Name).Distinct().Count();
-        var embedding = features.Count(f => f.Test is "mmd" or "prediction" || f.Name.StartsWith("embedding", StringComparison.Ordinal));
+        bool IsEmbedding(MovedFeature f) => f.Test is "mmd" or "prediction" || f.Name.StartsWith("embedding", StringComparison.Ordinal);
+        var embedding = features.Count(IsEmbedding);
+        var columns = features.Count(f => f.Test is "ks" or "chi2" && !IsEmbedding(f) && !IsImageFeature(f.Name));
         var cellsLead = spatialMoved.Count > 0 && intensityMoved.Count > 0
             && spatialMoved.Max(f => f.Statistic ?? double.NegativeInfinity) > intensityMoved.Max(f => f.Statistic ?? double.PositiveInfinity);
         var kind = (intensity, spatialMoved.Count) switch
@@ -52,10 +58,15 @@ public sealed record ShiftSignature(string Severity, double DriftScore, ShiftKin
             (>= 2, _) => ShiftKind.Intensity,
             (_, > 0) => ShiftKind.Spatial,
             (1, 0) => ShiftKind.Intensity,
+            _ when columns > 0 => ShiftKind.Tabular,
             _ => embedding > 0 ? ShiftKind.Embedding : ShiftKind.Unknown,
         };
         return new ShiftSignature(severity, driftScore, kind, features.Select(f => f.Name).Distinct().ToList(), labelRows);
     }
+
+    /// <summary>A feature of the image summary (docs/drift.md): a pooled cell or a global intensity statistic.</summary>
+    public static bool IsImageFeature(string name) =>
+        IntensityFeatures.Contains(name) || name.StartsWith("pool_", StringComparison.Ordinal);
 
     /// <summary>Severity as the drift report names it, compared case-insensitively.</summary>
     public bool IsSeverity(string name) => string.Equals(Severity, name, StringComparison.OrdinalIgnoreCase);

@@ -75,21 +75,29 @@ public sealed class BenchmarkData : IDisposable
         return data;
     }
 
-    /// <summary>
-    /// The services' replay (ScoringService ReplayFraction): class-balanced reference rows join the adaptation rows so
-    /// that they make up <paramref name="fraction"/> of the result, shuffled with a fixed seed. Every method gets the
-    /// same mixed set.
-    /// </summary>
     private void AddReplay(double fraction, int seed)
     {
-        var wanted = (int)Math.Round(Adapt.Count * fraction / (1 - fraction));
-        var picked = ClassBalancedPick(Reference.LabelArray(), wanted, seed + 1);
-        using var replay = Reference.Select(picked);
-        using var joined = new ImageDataset(TorchSharp.torch.cat([Adapt.Images, replay.Images], 0), TorchSharp.torch.cat([Adapt.Labels, replay.Labels], 0));
-        var mixed = joined.Shuffle(seed + 2);
+        var (mixed, rows) = WithReplay(Adapt, Reference, fraction, seed);
         Adapt.Dispose();
         Adapt = mixed;
-        ReplayRows = picked.Length;
+        ReplayRows = rows;
+    }
+
+    /// <summary>
+    /// The services' replay (ScoringService ReplayFraction): class-balanced <paramref name="reference"/> rows join the
+    /// adaptation rows so that they make up <paramref name="fraction"/> of the result, shuffled with a fixed seed. Every
+    /// method gets the same mixed set. Returns a new dataset (the caller owns it) and the number of replayed rows.
+    /// </summary>
+    public static (ImageDataset Mixed, int ReplayRows) WithReplay(ImageDataset adapt, ImageDataset reference, double fraction, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(adapt);
+        ArgumentNullException.ThrowIfNull(reference);
+        if (fraction is < 0 or >= 1) throw new ArgumentException($"the replay fraction must be from 0 to below 1, not {fraction}", nameof(fraction));
+        var wanted = (int)Math.Round(adapt.Count * fraction / (1 - fraction));
+        var picked = ClassBalancedPick(reference.LabelArray(), wanted, seed + 1);
+        using var replay = reference.Select(picked);
+        using var joined = new ImageDataset(TorchSharp.torch.cat([adapt.Images, replay.Images], 0), TorchSharp.torch.cat([adapt.Labels, replay.Labels], 0));
+        return (joined.Shuffle(seed + 2), picked.Length);
     }
 
     /// <summary>
@@ -126,22 +134,46 @@ public sealed class BenchmarkData : IDisposable
         if (model is null) throw new ArgumentException("CSV data needs a user's model (--model and --manifest)");
         if (options.OriginalCsv is null || options.ShiftedCsv is null || options.LabelColumn is null)
             throw new ArgumentException("--original-csv, --shifted-csv and --label-column go together");
+        using var original = LoadCsv(options.OriginalCsv, model, options.LabelColumn);
+        using var shifted = LoadCsv(options.ShiftedCsv, model, options.LabelColumn);
+        var (adapt, shiftedTest) = SplitShifted(shifted, budget.AdaptSize, budget.EvalSize, options.Seed + 1);
+        var (originalTest, reference) = SplitOriginal(original, budget.EvalSize, options.Seed);
+        return new BenchmarkData(null, originalTest, adapt, shiftedTest, $"csv:{options.ShiftedCsv}", "csv", reference ?? adapt.Take(adapt.Count));
+    }
+
+    /// <summary>Labelled rows of a CSV file with a header, in the columns of the model's manifest (x0, x1, … without names).</summary>
+    public static ImageDataset LoadCsv(string path, ModelInfo model, string labelColumn)
+    {
+        ArgumentNullException.ThrowIfNull(model);
         if (model.InputShape.Length != 1)
             throw new ArgumentException($"CSV rows are flat; the model takes [{string.Join(", ", model.InputShape)}]");
         var names = model.Features?.Select(f => f.Name).ToList()
             ?? Enumerable.Range(0, model.InputShape[0]).Select(i => $"x{i}").ToList();
-        using var original = LabelledCsv.Load(options.OriginalCsv, names, options.LabelColumn, model.Classes);
-        using var shifted = LabelledCsv.Load(options.ShiftedCsv, names, options.LabelColumn, model.Classes);
-        using var originalShuffled = original.Shuffle(options.Seed);
-        using var shiftedShuffled = shifted.Shuffle(options.Seed + 1);
-        var nAdapt = Math.Min(budget.AdaptSize, shiftedShuffled.Count / 2);
-        var adapt = shiftedShuffled.Slice(0, nAdapt);
-        var shiftedTest = shiftedShuffled.Slice(nAdapt, Math.Min(budget.EvalSize, shiftedShuffled.Count - nAdapt));
-        var originalTest = originalShuffled.Take(budget.EvalSize);
-        var reference = originalShuffled.Count > originalTest.Count
-            ? originalShuffled.Slice(originalTest.Count, Math.Min(ReferenceRows, originalShuffled.Count - originalTest.Count))
-            : adapt.Take(adapt.Count);
-        return new BenchmarkData(null, originalTest, adapt, shiftedTest, $"csv:{options.ShiftedCsv}", "csv", reference);
+        return LabelledCsv.Load(path, names, labelColumn, model.Classes);
+    }
+
+    /// <summary>
+    /// Original rows shuffled with <paramref name="seed"/>: the first <paramref name="evalSize"/> are the original test
+    /// rows, the next (at most <see cref="ReferenceRows"/>) the reference, never tested on; null when none are left.
+    /// </summary>
+    public static (ImageDataset Test, ImageDataset? Reference) SplitOriginal(ImageDataset original, int evalSize, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(original);
+        using var shuffled = original.Shuffle(seed);
+        var test = shuffled.Take(evalSize);
+        var reference = shuffled.Count > test.Count
+            ? shuffled.Slice(test.Count, Math.Min(ReferenceRows, shuffled.Count - test.Count))
+            : null;
+        return (test, reference);
+    }
+
+    /// <summary>Shifted rows shuffled with <paramref name="seed"/>: at most half (and <paramref name="adaptSize"/>) to adapt on, then the test rows.</summary>
+    public static (ImageDataset Adapt, ImageDataset Test) SplitShifted(ImageDataset shifted, int adaptSize, int evalSize, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(shifted);
+        using var shuffled = shifted.Shuffle(seed);
+        var nAdapt = Math.Min(adaptSize, shuffled.Count / 2);
+        return (shuffled.Slice(0, nAdapt), shuffled.Slice(nAdapt, Math.Min(evalSize, shuffled.Count - nAdapt)));
     }
 
     private static BenchmarkData FromFashionMnist(AdaptBenchmarkOptions options, BenchmarkBudget budget)

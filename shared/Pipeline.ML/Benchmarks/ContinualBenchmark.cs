@@ -108,6 +108,34 @@ public sealed record ContinualBenchmarkOptions
 
     /// <summary>MIST's per-tensor selection share for <c>mist</c>, <c>mist-ridge</c> and <c>random</c> (null: the strategy's 0.05).</summary>
     public double? SelectRate { get; init; }
+
+    /// <summary>
+    /// Share of each adaptation set made of class-balanced reference rows, as the services' replay and
+    /// <c>bench adapt --replay</c> (0.3 there); 0: none. The same sets for every method; not with <see cref="Replay"/>.
+    /// </summary>
+    public double ReplayFraction { get; init; }
+
+    /// <summary>A user's TorchScript model (with <see cref="ManifestPath"/>) on CSV regimes instead of a built-in model on Fashion-MNIST.</summary>
+    public string? ModelPath { get; init; }
+
+    /// <summary>The manifest of <see cref="ModelPath"/>.</summary>
+    public string? ManifestPath { get; init; }
+
+    /// <summary>Labelled original rows of the user's model (CSV): the original test rows, then the reference rows.</summary>
+    public string? OriginalCsv { get; init; }
+
+    /// <summary>The user's model's regimes in order (CSV), instead of <see cref="Sequence"/> and <see cref="UserRegimes"/>.</summary>
+    public IReadOnlyList<CsvRegime> CsvRegimes { get; init; } = [];
+
+    /// <summary>The label column of the CSV files.</summary>
+    public string? LabelColumn { get; init; }
+
+    /// <summary>
+    /// The user's model's own training recipe (rows, epochs). <c>retrain</c> cannot rebuild a user's model from
+    /// scratch here, so its cost reference is counted from the recipe instead: per adaptation, (rows + the labelled
+    /// rows so far) × epochs, as <c>retrain</c> counts its passes.
+    /// </summary>
+    public (int Rows, int Epochs)? RetrainRecipe { get; init; }
 }
 
 /// <summary>
@@ -132,15 +160,28 @@ public static class ContinualBenchmark
         if (options.Labels < 2) throw new ArgumentException("--labels must be at least 2");
         if (options.Replay < 0) throw new ArgumentException("--replay must be ≥ 0");
         if (options.SelectRate is { } rate && !(rate > 0 && rate <= 1)) throw new ArgumentException("--select-rate must be in (0, 1]");
+        if (options.ReplayFraction is < 0 or >= 1) throw new ArgumentException($"the replay fraction must be from 0 to below 1, not {options.ReplayFraction}");
+        if (options.ReplayFraction > 0 && options.Replay > 0) throw new ArgumentException("--replay (a buffer) and --replay-fraction (the services' replay) exclude each other");
+        var csv = options.ModelPath is not null;
+        if (csv && (options.ManifestPath is null || options.OriginalCsv is null || options.LabelColumn is null || options.CsvRegimes.Count == 0))
+            throw new ArgumentException("a user's model needs its manifest, the original CSV, the label column and at least one CSV regime");
+        if (csv && (options.Sequence.Count + options.UserRegimes.Count > 0))
+            throw new ArgumentException("CSV regimes of a user's model do not mix with Fashion-MNIST scenarios or image regimes");
+        if (csv && methods.Contains("retrain"))
+            throw new ArgumentException("retrain rebuilds a built-in model from scratch and a user's model cannot be: leave out retrain (its cost reference is counted from the model's training recipe)");
         var scenarios = options.Sequence.Select(DriftScenario.Parse).ToList();
-        if (scenarios.Count + options.UserRegimes.Count == 0) throw new ArgumentException("the sequence is empty");
+        if (scenarios.Count + options.UserRegimes.Count + options.CsvRegimes.Count == 0) throw new ArgumentException("the sequence is empty");
         var total = Stopwatch.StartNew();
         var loadStart = LoadAverage();
 
-        progress?.Report(new BenchmarkProgress("data", "loading Fashion-MNIST", 0, 1));
-        using var splits = FashionMnist.LoadSplits(options.Seed, options.DataDirectory);
-        using var regimes = RegimeData.Build(splits, scenarios, options.UserRegimes, options.Labels, budget.EvalSize, options.Seed);
-        using var reference = splits.ReferenceHoldout.Take(budget.ReferenceSize);
+        using var userModel = csv ? ModelBundle.FromTorchScript(options.ModelPath!, ModelManifest.Load(options.ManifestPath!), ComputeDevice.Resolve(options.Device)) : null;
+        progress?.Report(new BenchmarkProgress("data", csv ? "loading CSV regimes" : "loading Fashion-MNIST", 0, 1));
+        using var splits = csv ? null : FashionMnist.LoadSplits(options.Seed, options.DataDirectory);
+        var (regimes, reference) = splits is null
+            ? RegimeData.FromCsv(options.OriginalCsv!, options.CsvRegimes, options.LabelColumn!, userModel!.Info, options.Labels, budget.EvalSize, options.Seed)
+            : (RegimeData.Build(splits, scenarios, options.UserRegimes, options.Labels, budget.EvalSize, options.Seed), splits.ReferenceHoldout.Take(budget.ReferenceSize));
+        using var regimesOwned = regimes;
+        using var referenceOwned = reference;
         progress?.Report(new BenchmarkProgress("data", "ready", 1, 1));
 
         var baseOptions = new BaseTrainingOptions
@@ -148,27 +189,37 @@ public static class ContinualBenchmark
             Architecture = options.Architecture, Epochs = budget.BaseEpochs, TrainSize = budget.BaseTrainSize, Seed = options.Seed, Device = options.Device,
         };
         var baseWatch = Stopwatch.StartNew();
-        var (baseModel, fromCache) = BaseTrainer.TrainOrLoad(splits.Train, baseOptions, options.CacheDirectory, null, ct);
+        var (baseModel, fromCache) = splits is null ? (userModel!.Clone(), false) : BaseTrainer.TrainOrLoad(splits.Train, baseOptions, options.CacheDirectory, null, ct);
         using var baseOwned = baseModel;
         var baseSeconds = baseWatch.Elapsed.TotalSeconds;
         progress?.Report(new BenchmarkProgress("base", fromCache ? "loaded from cache" : "trained", 1, 1));
         var baseAcc = regimes.Tests.Select(t => Accuracy(ParameterOps.PredictWithClassifier(baseModel, t.Images), t)).ToArray();
 
         var buffers = ReplayPlan(reference, regimes.Labelled, options.Replay, options.Seed);
+        // The services' replay: each regime's rows with class-balanced reference rows, the same sets for every method.
+        var replayed = options.ReplayFraction > 0
+            ? regimes.Labelled.Select((l, t) => BenchmarkData.WithReplay(l, reference, options.ReplayFraction, options.Seed + 10 * t)).ToList()
+            : null;
         var adaptation = new AdaptationBudget
         {
             Epochs = budget.Epochs, BatchSize = budget.BatchSize, RetrainEpochs = budget.BaseEpochs, RetrainOriginalSize = budget.BaseTrainSize,
         };
         var result = new ContinualBenchmarkResult
         {
+            Dataset = csv ? "csv" : "fashion-mnist",
             Sequence = ["original", .. regimes.Names],
             Seed = options.Seed,
             Budget = budget.Name,
             LabelsPerRegime = options.Labels,
             Model = new BenchmarkModelInfo(baseModel.Info.Architecture, baseModel.Info.ParamsTotal),
-            Base = new ContinualBaseResult { Acc = baseAcc, FromCache = fromCache, TrainSeconds = fromCache ? 0 : baseSeconds },
+            Base = new ContinualBaseResult { Acc = baseAcc, FromCache = fromCache, TrainSeconds = fromCache || csv ? 0 : baseSeconds },
             Protocol = budget,
             Replay = options.Replay,
+            ReplayFraction = options.ReplayFraction,
+            ReplayRows = replayed?.Select(x => x.ReplayRows).ToArray(),
+            RetrainReferencePasses = options.RetrainRecipe is { } recipe
+                ? regimes.Labelled.Select((_, t) => (long)(recipe.Rows + regimes.Labelled.Take(t + 1).Sum(l => l.Count)) * recipe.Epochs).Sum()
+                : null,
             SelectRate = options.SelectRate,
             EvalSizes = regimes.Tests.Select(t => t.Count).ToArray(),
             LoadAverageStart = loadStart,
@@ -178,19 +229,22 @@ public static class ContinualBenchmark
             foreach (var method in methods)
             {
                 ct.ThrowIfCancellationRequested();
-                result.Results.Add(RunMethod(method, baseModel, splits.Train, reference, regimes, buffers, adaptation, options, baseAcc, progress, ct));
+                var sets = replayed?.Select(x => x.Mixed).ToList() ?? (IReadOnlyList<ImageDataset?>)buffers;
+                result.Results.Add(RunMethod(method, baseModel, splits?.Train, reference, regimes, sets, replayed is null, adaptation, options, baseAcc, progress, ct));
             }
         }
         finally
         {
             foreach (var b in buffers) b?.Dispose();
+            foreach (var r in replayed ?? []) r.Mixed.Dispose();
         }
         result.LoadAverageEnd = LoadAverage();
         return result with { TotalSeconds = total.Elapsed.TotalSeconds };
     }
 
-    private static ContinualMethodResult RunMethod(string method, ModelBundle baseModel, ImageDataset originalTrain, ImageDataset reference,
-        RegimeData regimes, IReadOnlyList<ImageDataset?> buffers, AdaptationBudget adaptation, ContinualBenchmarkOptions options,
+    // replays: per regime, the buffer to join to its rows (joinBuffer) or the rows already mixed with replay; null: the rows alone.
+    private static ContinualMethodResult RunMethod(string method, ModelBundle baseModel, ImageDataset? originalTrain, ImageDataset reference,
+        RegimeData regimes, IReadOnlyList<ImageDataset?> replays, bool joinBuffer, AdaptationBudget adaptation, ContinualBenchmarkOptions options,
         double[] baseAcc, IProgress<BenchmarkProgress>? progress, CancellationToken ct)
     {
         using var strategy = ContinualStrategies.Create(method, baseModel.Info.Classes.Length, options.SelectRate);
@@ -204,8 +258,8 @@ public static class ContinualBenchmark
             for (var t = 0; t < n; t++)
             {
                 progress?.Report(new BenchmarkProgress(method, $"adapting to {regimes.Names[t]}", t, n));
-                var replay = method == "retrain" ? null : buffers[t];
-                using var joined = replay is null ? null : Concat(regimes.Labelled[t], replay);
+                var replay = method == "retrain" ? null : replays[t];
+                using var joined = replay is null || !joinBuffer ? null : Concat(regimes.Labelled[t], replay);
                 var context = new AdaptationContext
                 {
                     Seed = options.Seed * 1000 + t,
@@ -217,7 +271,7 @@ public static class ContinualBenchmark
                     Device = options.Device,
                     Index = t,
                 };
-                var (next, s) = strategy.Adapt(current, joined ?? regimes.Labelled[t], context, ct);
+                var (next, s) = strategy.Adapt(current, joined ?? replay ?? regimes.Labelled[t], context, ct);
                 current.Dispose();
                 current = next;
                 stats.Add(s);
@@ -327,56 +381,5 @@ public static class ContinualBenchmark
         {
             return null;
         }
-    }
-}
-
-/// <summary>Labelled rows and held-out test sets of the regimes (test 0 = original distribution).</summary>
-internal sealed class RegimeData : IDisposable
-{
-    public List<string> Names { get; } = [];
-    public List<ImageDataset> Labelled { get; } = [];
-    public List<ImageDataset> Tests { get; } = [];
-
-    public static RegimeData Build(FashionMnistSplits splits, IReadOnlyList<DriftScenario> scenarios, IReadOnlyList<UserRegime> users,
-        int labels, int evalSize, int seed)
-    {
-        var data = new RegimeData();
-        try
-        {
-            using var originalTest = splits.Test.Take(evalSize);
-            data.Tests.Add(originalTest.Select(Enumerable.Range(0, originalTest.Count).Select(i => (long)i).ToArray()));
-            // Disjoint slices of the validation split (never seen by the base model), wrapping when exhausted.
-            var pool = splits.Validation;
-            for (var j = 0; j < scenarios.Count; j++)
-            {
-                var sc = scenarios[j];
-                var idx = Enumerable.Range(0, Math.Min(labels, pool.Count)).Select(i => (long)((j * labels + i) % pool.Count)).ToArray();
-                using var raw = pool.Select(idx);
-                data.Labelled.Add(sc.Apply(raw, seed * 100 + j));
-                data.Tests.Add(sc.Apply(originalTest, seed * 100 + 50 + j));
-                data.Names.Add(sc.Name);
-            }
-            foreach (var u in users)
-            {
-                using var all = FashionMnist.LoadIdx(u.Images, u.Labels);
-                using var shuffled = all.Shuffle(seed);
-                var nAdapt = Math.Min(labels, shuffled.Count / 2);
-                if (nAdapt < 2) throw new ArgumentException($"--regime {u.Name}: needs at least 4 samples");
-                data.Labelled.Add(shuffled.Slice(0, nAdapt));
-                data.Tests.Add(shuffled.Slice(nAdapt, Math.Min(evalSize, shuffled.Count - nAdapt)));
-                data.Names.Add(u.Name);
-            }
-            return data;
-        }
-        catch
-        {
-            data.Dispose();
-            throw;
-        }
-    }
-
-    public void Dispose()
-    {
-        foreach (var d in Labelled.Concat(Tests)) d.Dispose();
     }
 }

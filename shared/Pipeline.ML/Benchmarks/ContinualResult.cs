@@ -47,6 +47,13 @@ public sealed record ContinualBenchmarkResult
     [JsonPropertyName("protocol")] public required ContinualBudget Protocol { get; init; }
     [JsonPropertyName("replay")] public int Replay { get; init; }
     [JsonPropertyName("select_rate")] public double? SelectRate { get; init; }
+    [JsonPropertyName("replay_fraction")] public double ReplayFraction { get; init; }
+
+    /// <summary>Reference rows the services' replay joined to each regime's rows (null: no such replay).</summary>
+    [JsonPropertyName("replay_rows")] public int[]? ReplayRows { get; init; }
+
+    /// <summary>For a user's model: retrain's sample passes counted from the model's own training recipe, not run (null: retrain ran, or nothing to count from).</summary>
+    [JsonPropertyName("retrain_reference_passes")] public long? RetrainReferencePasses { get; init; }
     [JsonPropertyName("eval_sizes")] public int[] EvalSizes { get; init; } = [];
     [JsonPropertyName("total_seconds")] public double TotalSeconds { get; init; }
     [JsonPropertyName("processor_count")] public int ProcessorCount { get; init; } = Environment.ProcessorCount;

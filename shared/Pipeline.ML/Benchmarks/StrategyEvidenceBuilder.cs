@@ -7,7 +7,8 @@ namespace Pipeline.ML.Benchmarks;
 /// <summary>
 /// Turns <c>bench continual</c> results into the policy's evidence table: per regime (its kind and severity) and
 /// strategy, the mean gain of the adaptation to it, the forgetting that adaptation caused, and the cost relative to
-/// retraining. Regimes of a user's own data (no built-in scenario) have no known kind and are left out.
+/// retraining. The tabular regime's shifts are Tabular; other regimes of a user's own data (no built-in scenario) have
+/// no known kind and are left out.
 /// </summary>
 public static class StrategyEvidenceBuilder
 {
@@ -25,17 +26,18 @@ public static class StrategyEvidenceBuilder
             .GroupBy(x => x.Key).ToDictionary(g => g.Key, g => g.First().SamplePasses);
         foreach (var run in runs)
         {
-            long? retrain = retrainOf.TryGetValue(Protocol(run), out var passes) ? passes : null;
+            // A user's model cannot be retrained here: its run counts retrain's passes from the model's training recipe.
+            long? retrain = retrainOf.TryGetValue(Protocol(run), out var passes) ? passes : run.RetrainReferencePasses;
             foreach (var m in run.Results)
             {
                 for (var t = 1; t < run.Sequence.Count && t <= m.AccMatrix.Count; t++)
                 {
-                    if (!DriftScenario.TryParse(run.Sequence[t], out var scenario) || scenario is null || KindOf(scenario) is not { } kind) continue;
+                    if (RegimeOf(run, run.Sequence[t]) is not { } regime) continue;
                     var before = t == 1 ? run.Base.Acc : m.AccMatrix[t - 2];
                     var after = m.AccMatrix[t - 1];
                     var forgetting = Enumerable.Range(0, t).Average(j => before[j] - after[j]);
                     var drop = run.Base.Acc[0] - run.Base.Acc[t];
-                    cells.Add((kind, SeverityOf(drop), scenario.Name, m.Method, after[t] - before[t], forgetting,
+                    cells.Add((regime.Kind, SeverityOf(drop), regime.Name, m.Method, after[t] - before[t], forgetting,
                         retrain is > 0 ? m.SamplePasses / (double)retrain : null));
                 }
             }
@@ -60,6 +62,19 @@ public static class StrategyEvidenceBuilder
             Rows = rows,
         };
     }
+
+    /// <summary>The kind and name of a regime of <paramref name="run"/>, or null when its kind is not known.</summary>
+    private static (string Kind, string Name)? RegimeOf(ContinualBenchmarkResult run, string name)
+    {
+        if (run.Dataset == "csv") return name.StartsWith(TabularPrefix, StringComparison.Ordinal) ? ("Tabular", name) : null;
+        return DriftScenario.TryParse(name, out var scenario) && scenario is not null && KindOf(scenario) is { } kind ? (kind, scenario.Name) : null;
+    }
+
+    /// <summary>
+    /// The tabular regime's shifts (<c>bench continual --sequence tabular-mean,…</c>): columns of a tabular model's input
+    /// moved, which the drift report reads as Tabular. Other CSV regimes are a user's own, of no known kind.
+    /// </summary>
+    public const string TabularPrefix = "tabular-";
 
     /// <summary>
     /// The kind of shift the drift report reads for a built-in scenario: rotation and blur move where the ink is (the
