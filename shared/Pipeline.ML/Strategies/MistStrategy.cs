@@ -43,7 +43,7 @@ public sealed record MistOptions
 
     /// <summary>
     /// Weight of the deployed model's own probabilities in a new ridge readout's targets on the reference rows
-    /// (0 = labels only, as RanPAC; see <see cref="MistStrategy.EnsureReadout"/>).
+    /// (0 = labels only, as RanPAC; see <see cref="ReadoutStart.Ensure"/>).
     /// </summary>
     public double ReadoutDistillation { get; init; } = ReadoutDefaults.Distillation;
 }
@@ -93,7 +93,7 @@ public sealed class MistStrategy : IContinualStrategy
         var model = current.Clone(device);
         try
         {
-            var readout = EnsureReadout(model, context.Reference, readoutKind, classes, options.RidgeProjectionDim, readoutSeed, options.ReadoutDistillation, ref passes);
+            var readout = ReadoutStart.Ensure(model, context.Reference, readoutKind, classes, options.RidgeProjectionDim, readoutSeed, options.ReadoutDistillation, ref passes);
             var frozen = model.FrozenElements;
             var net = model.Model;
             var all = ParameterOps.Named(model);
@@ -264,45 +264,6 @@ public sealed class MistStrategy : IContinualStrategy
         }
     }
 
-
-    /// <summary>
-    /// The readout of <paramref name="model"/> (cloned from the model it started from), or a new one whose first domain is
-    /// <paramref name="reference"/> (the deployed model's own distribution) when the model has none of that kind.
-    /// </summary>
-    /// <remarks>
-    /// A new ridge readout regresses the reference rows on <c>(1 − distillation) · one-hot label + distillation ·
-    /// the model's own probabilities</c> (both from one pass), so its first domain starts from what the deployed
-    /// model does on its own data rather than from a fit of a few thousand labels alone. Later regimes add plain labels.
-    /// </remarks>
-    internal static IReadout EnsureReadout(ModelBundle model, ImageDataset reference, string kind, int classes, int ridgeDim, int seed, double distillation, ref long passes)
-    {
-        if (model.Readout is { } readout && readout.Kind == kind) return readout;
-        if (!(distillation >= 0 && distillation <= 1)) throw new ArgumentOutOfRangeException(nameof(distillation), distillation, "the readout's distillation weight must be in [0, 1]");
-        var (probs, flat) = model.Serve(reference.Images);
-        using (probs)
-        using (flat)
-        {
-            if (kind == "prototype")
-            {
-                readout = new PrototypeReadout(classes, (int)flat.shape[1]);
-                readout.Update(flat, reference.Labels);
-            }
-            else
-            {
-                var ridge = new RidgeReadout(classes, (int)flat.shape[1], ridgeDim, seed);
-                using var onehot = torch.nn.functional.one_hot(reference.Labels.cpu().to(ScalarType.Int64), classes).to(ScalarType.Float64);
-                // The model's own probabilities are only a teacher when its classifier serves (not a readout's cosines).
-                var teach = distillation > 0 && !model.ServesReadout;
-                using var soft = teach ? probs.to(ScalarType.Float64) : onehot.alias();
-                using var targets = onehot * (1 - (teach ? distillation : 0)) + soft * (teach ? distillation : 0);
-                ridge.UpdateTargets(flat, targets);
-                readout = ridge;
-            }
-        }
-        passes += reference.Count;
-        model.AttachReadout(readout, serves: false);
-        return readout;
-    }
 
     /// <summary>
     /// How much the backbone update matters: the relative L2 change of the backbone weights, and on how many of

@@ -47,7 +47,7 @@ public sealed class ReadoutStrategy : IContinualStrategy
         var model = current.Clone(ComputeDevice.Resolve(context.Device));
         try
         {
-            var readout = MistStrategy.EnsureReadout(model, context.Reference, readoutKind, classes, ridgeDim, 0, distillation, ref passes);
+            var readout = ReadoutStart.Ensure(model, context.Reference, readoutKind, classes, ridgeDim, 0, distillation, ref passes);
             using (var emb = model.EmbedTensor(labelled.Images))
             using (var flat = emb.flatten(1))
                 readout.Update(flat, labelled.Labels);
