@@ -103,7 +103,9 @@ public sealed class BadRequestTests(LoadedHostFixture fixture) : IClassFixture<L
         // MaxBatchRows 4 allows about 4 × 784 × 24 bytes + 64 KiB; 60 rows are well over that.
         var body = "{\"instances\":[" + string.Join(",", Enumerable.Repeat(Row(), 60)) + "]}";
 
-        var response = await fixture.Host.PostJsonAsync("/predict", body);
+        // Own client: the refusal closes its connection, which must not be the next test's pooled one.
+        using var own = fixture.Host.ClientWith(InferenceHost.ApiKey);
+        var response = await InferenceHost.PostJsonAsync(own, "/predict", body);
 
         await AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "", "oversized");
     }

@@ -65,7 +65,10 @@ public sealed class BinaryRowsTests(LoadedHostFixture fixture) : IClassFixture<L
     [MemberData(nameof(BadBodies))]
     public async Task Bad_binary_bodies_get_400_with_the_reason(string name, int bytes, string query, string expected)
     {
-        var response = await PostBinaryAsync(new byte[bytes], "/predict" + query);
+        // A refusal may close its connection (the body is not read): on a client of its own, so that no other test's
+        // request goes out on the closing connection of the shared client's pool.
+        using var own = fixture.Host.ClientWith(InferenceHost.ApiKey);
+        var response = await PostBinaryAsync(new byte[bytes], "/predict" + query, own);
 
         await BadRequestTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, expected, name);
     }
@@ -86,8 +89,9 @@ public sealed class BinaryRowsTests(LoadedHostFixture fixture) : IClassFixture<L
     [Fact]
     public async Task A_body_over_the_size_limit_is_refused_with_413()
     {
-        // MaxBatchRows is 4 in this fixture: 5 rows are over the limit.
-        var response = await PostBinaryAsync(new byte[5 * 784 * 4]);
+        // MaxBatchRows is 4 in this fixture: 5 rows are over the limit. Own client: the refusal closes the connection.
+        using var own = fixture.Host.ClientWith(InferenceHost.ApiKey);
+        var response = await PostBinaryAsync(new byte[5 * 784 * 4], http: own);
 
         await BadRequestTests.AssertProblemAsync(response, HttpStatusCode.RequestEntityTooLarge, "at most 12544", "oversized");
     }
