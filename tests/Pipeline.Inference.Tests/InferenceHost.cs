@@ -9,7 +9,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.ML.Models;
@@ -122,7 +122,7 @@ public sealed class InferenceHost : IAsyncDisposable
         var services = new ServiceCollection()
             .AddLogging()
             .AddPipelineStorage(configuration)
-            .AddAdaptationArtifacts();
+            .AddArtifacts();
         await using var provider = services.BuildServiceProvider();
         await provider.GetRequiredService<MigrationRunner>().MigrateAsync();
         await seed(provider);

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Contracts;
 using Pipeline.ML.Models;
 using Microsoft.Extensions.DependencyInjection;

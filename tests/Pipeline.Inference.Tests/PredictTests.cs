@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using Pipeline.Contracts;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.ML.Data;
 using Pipeline.Storage.Artifacts;
 using Microsoft.Extensions.DependencyInjection;

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Contracts;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.ML.Models;
 using Pipeline.Storage.Artifacts;
 

@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Cli.Commands;
 using Pipeline.Contracts;
 using Pipeline.Hosting;

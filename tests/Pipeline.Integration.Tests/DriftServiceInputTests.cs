@@ -1,7 +1,7 @@
 using System.Text;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Contracts;
 using Pipeline.DriftDetection;
 using Pipeline.Storage.Artifacts;

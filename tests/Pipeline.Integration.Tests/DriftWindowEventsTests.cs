@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Contracts;
 using Pipeline.DriftDetection;
 using Pipeline.Hosting;

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Contracts;
 using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.ML.Data;
 using Pipeline.ML.Models;
 using Pipeline.ML.Training;

@@ -44,7 +44,7 @@ public class TournamentFlowTests(TournamentWorld world) : IClassFixture<Tourname
 
         // The new version remembers both regimes: its replay set and gate holdout hold the original rows and the run's.
         var deployed = await world.Get<IModelRegistry>().GetVersionAsync(model, production.Version);
-        var meta = Pipeline.Adaptation.VersionMetadata.Parse(deployed!.MetadataJson);
+        var meta = Pipeline.Artifacts.VersionMetadata.Parse(deployed!.MetadataJson);
         Assert.Equal(2, meta.ReplayRegimeRows!.Count);
         Assert.Equal(2, meta.HoldoutRegimeRows!.Count);
         Assert.All(meta.HoldoutRegimeRows, n => Assert.True(n > 0));

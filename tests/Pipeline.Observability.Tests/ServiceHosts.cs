@@ -10,7 +10,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Contracts;
 using Pipeline.DriftDetection;
 using Pipeline.Hosting;
@@ -95,7 +95,7 @@ public sealed class ServiceHosts : IAsyncDisposable
     {
         // The registry and artifacts exist before the services start, as in production.
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(Settings()).Build();
-        await using (var seed = new ServiceCollection().AddLogging().AddPipelineStorage(configuration).AddAdaptationArtifacts().BuildServiceProvider())
+        await using (var seed = new ServiceCollection().AddLogging().AddPipelineStorage(configuration).AddArtifacts().BuildServiceProvider())
         {
             await seed.GetRequiredService<MigrationRunner>().MigrateAsync();
             var rows = Rows(200, seed: 0, scale: 1f);

@@ -2,7 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using MassTransit;
 using Pipeline.Contracts;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.ML.Data;
 using Pipeline.ML.Models;
 using Pipeline.Storage.Artifacts;

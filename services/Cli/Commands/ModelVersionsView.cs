@@ -1,5 +1,5 @@
 using System.Globalization;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Contracts;
 using Spectre.Console;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Pipeline.Contracts;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.ML.Data;
 using Pipeline.ML.Models;
 using Pipeline.Storage.Artifacts;

@@ -1,7 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
 using Pipeline.Storage;
@@ -18,7 +18,7 @@ public sealed class DeploymentModule : IServiceModule
         services.AddServiceStorage(configuration);
         services.AddRunWork();
         services.AddSingleton<ModelPromoter>();
-        services.AddAdaptationArtifacts();
+        services.AddArtifacts();
         services.AddSingleton<ModelRegistration>();
         services.AddValidatedOptions<RegistrationGateOptions>(configuration, RegistrationGateOptions.Section);
     }

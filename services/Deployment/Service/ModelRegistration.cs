@@ -1,6 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.ML.Data;

@@ -95,7 +95,7 @@ public sealed class RegisterModelConsumer(
         {
             ModelId = m.ModelId, Version = record.Version, ArtifactUri = record.ArtifactUri, Sha256 = record.Sha256,
             Architecture = record.Architecture, InputShape = record.InputShape, Classes = record.Classes,
-            ReferenceData = Pipeline.Adaptation.VersionMetadata.Parse(record.MetadataJson).DriftReference, RegisteredBy = record.CreatedBy,
+            ReferenceData = Pipeline.Artifacts.VersionMetadata.Parse(record.MetadataJson).DriftReference, RegisteredBy = record.CreatedBy,
             Warning = warning,
         };
         await context.Publish(registered, ct);

@@ -1,7 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
 using Pipeline.Storage;
@@ -20,7 +20,7 @@ public sealed class DriftDetectionModule : IServiceModule
         services.AddServiceStorage(configuration);
         services.AddRunWork();
         services.AddValidatedOptions<DriftDetectionOptions>(configuration, DriftDetectionOptions.Section);
-        services.AddAdaptationArtifacts();
+        services.AddArtifacts();
         services.AddSingleton<ReferenceProfileStore>();
         services.AddSingleton<MonitorRegistry>();
         services.AddSingleton<WindowRecorder>();

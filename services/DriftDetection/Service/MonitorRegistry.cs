@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.AdaptationRuns;
 using Pipeline.Drift.Monitoring;
 using Pipeline.Storage.Repositories;

@@ -1,6 +1,6 @@
 using MassTransit;
 using Microsoft.Extensions.Logging;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Contracts;
 using Pipeline.Drift.Monitoring;
 using Pipeline.Hosting;
@@ -25,8 +25,8 @@ public sealed class ObservationsIngestedConsumer(
     {
         var m = context.Message;
         var ct = context.CancellationToken;
-        Adaptation.FeatureBlob rows;
-        Adaptation.FeatureBlob? embeddings;
+        Artifacts.FeatureBlob rows;
+        Artifacts.FeatureBlob? embeddings;
         try
         {
             rows = await datasets.LoadAsync(m.Features, ct);
@@ -68,7 +68,7 @@ public sealed class ObservationsIngestedConsumer(
     }
 
     private async Task IngestAsync(
-        ConsumeContext context, ObservationsIngested m, Adaptation.FeatureBlob rows, Adaptation.FeatureBlob? embeddings, CancellationToken ct)
+        ConsumeContext context, ObservationsIngested m, Artifacts.FeatureBlob rows, Artifacts.FeatureBlob? embeddings, CancellationToken ct)
     {
         // The monitor first, as storage says it should be before this batch: a rebuild replays the stored rows
         // not yet counted (this batch too, when an earlier attempt stored it and then failed).

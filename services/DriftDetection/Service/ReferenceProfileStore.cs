@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Drift.Monitoring;
 using Pipeline.ML.Models;
 using Pipeline.Storage.Artifacts;

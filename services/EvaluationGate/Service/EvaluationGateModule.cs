@@ -1,7 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
 using Pipeline.Storage;
@@ -18,7 +18,7 @@ public sealed class EvaluationGateModule : IServiceModule
         services.AddServiceStorage(configuration);
         services.AddRunWork();
         services.AddValidatedOptions<GateOptions>(configuration, GateOptions.Section);
-        services.AddAdaptationArtifacts();
+        services.AddArtifacts();
         // Before the bus (AddPipelineServices adds MassTransit after the modules; hosted services start in order).
         if (configuration.GetValue(GateOptions.Section + ":WarmUp", true))
         {

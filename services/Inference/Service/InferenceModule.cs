@@ -1,7 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Hosting;
 using Pipeline.Storage;
 
@@ -28,7 +28,7 @@ public sealed class InferenceModule : IServiceModule
     {
         services.AddServiceStorage(configuration);
         services.AddValidatedOptions<InferenceOptions>(configuration, InferenceOptions.Section);
-        services.AddAdaptationArtifacts();
+        services.AddArtifacts();
         services.AddSingleton<ProductionModel>();
         services.AddSingleton<ServedModels>();
         services.AddInferenceOpenApi();

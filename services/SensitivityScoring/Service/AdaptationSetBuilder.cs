@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Options;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Storage.Repositories;
 
 namespace Pipeline.SensitivityScoring;

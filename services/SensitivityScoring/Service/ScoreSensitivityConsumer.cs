@@ -2,7 +2,7 @@ using System.Text.Json;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.AdaptationRuns;
 using Pipeline.Contracts;
 using Pipeline.Hosting;

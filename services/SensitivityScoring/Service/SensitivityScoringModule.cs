@@ -1,7 +1,7 @@
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
 using Pipeline.Storage;
@@ -18,7 +18,7 @@ public sealed class SensitivityScoringModule : IServiceModule
         services.AddServiceStorage(configuration);
         services.AddRunWork();
         services.AddValidatedOptions<ScoringServiceOptions>(configuration, ScoringServiceOptions.Section);
-        services.AddAdaptationArtifacts();
+        services.AddArtifacts();
         services.AddSingleton<AdaptationSetBuilder>();
         // Before the bus (AddPipelineServices adds MassTransit after the modules; hosted services start in order).
         if (configuration.GetValue(ScoringServiceOptions.Section + ":WarmUp", true))

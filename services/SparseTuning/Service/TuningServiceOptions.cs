@@ -38,7 +38,7 @@ public sealed class TuningServiceOptions
 
     /// <summary>
     /// At most this many rows in a new version's replay set and in its gate holdout, shared among the regimes it has
-    /// adapted to (original first), class-balanced within each (Pipeline.Adaptation.RegimeSets).
+    /// adapted to (original first), class-balanced within each (Pipeline.Artifacts.RegimeSets).
     /// </summary>
     [Range(100, 1_000_000)]
     public int MaxRegimeRows { get; set; } = 4000;

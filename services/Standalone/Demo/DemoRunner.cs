@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Contracts;
 using Pipeline.Hosting;
 using Pipeline.ML.Data;

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Hosting;
 using Pipeline.Launch;
 using Pipeline.Storage;
@@ -79,7 +79,7 @@ public sealed class DistributedEnvironment : IDemoEnvironment
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
         builder.Services.AddServiceStorage(builder.Configuration);
         builder.Services.AddPipelineServices(builder.Configuration, new DemoObserverModule(events));
-        builder.Services.AddAdaptationArtifacts();
+        builder.Services.AddArtifacts();
         client = builder.Build();
         await client.StartAsync(ct);
         using var ready = CancellationTokenSource.CreateLinkedTokenSource(ct);

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Pipeline.Adaptation;
+using Pipeline.Artifacts;
 using Pipeline.Cli.Commands;
 using Pipeline.Contracts;
 using Pipeline.Storage.Artifacts;
