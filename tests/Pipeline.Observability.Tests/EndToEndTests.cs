@@ -142,7 +142,10 @@ public sealed class EndToEndTests(ITestOutputHelper output)
 
             // Live accuracy from the labels, per model and version; approvals pending and the oldest's
             // age; per-feature drift bounded to the top features of the window.
-            Assert.Equal(16, Single(await prometheus.QueryAsync("max(pipeline_feedback_labelled_rows_total{model=\"fashion-mnist\",version=\"2\"})")));
+            // The labels are consumed and then scraped: wait for the scrape that has them.
+            await PrometheusServer.WaitUntilAsync(
+                async ct => ResultCount(await prometheus.QueryAsync("max(pipeline_feedback_labelled_rows_total{model=\"fashion-mnist\",version=\"2\"}) == 16", ct)) == 1,
+                Wait, "the 16 labelled rows of v2 in a scrape");
             Assert.Equal(12, Single(await prometheus.QueryAsync("max(pipeline_feedback_correct_rows_total{model=\"fashion-mnist\",version=\"2\"})")));
             await PrometheusServer.WaitUntilAsync(
                 async ct => ResultCount(await prometheus.QueryAsync("max(pipeline_live_accuracy{model=\"fashion-mnist\",version=\"2\"}) == 0.75", ct)) == 1,
