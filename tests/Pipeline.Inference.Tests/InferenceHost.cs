@@ -2,20 +2,14 @@ using System.Net.Http.Json;
 using System.Text;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Pipeline.Artifacts;
 using Pipeline.Contracts;
-using Pipeline.Hosting;
 using Pipeline.ML.Models;
-using Pipeline.Storage;
+using Pipeline.Hosting;
 using Pipeline.Storage.Artifacts;
-using Pipeline.Storage.Migrations;
 using Pipeline.Storage.Repositories;
 using Pipeline.TestHosting;
 
@@ -64,24 +58,16 @@ public sealed class InferenceHost : IAsyncDisposable
 
     public static Dictionary<string, string?> Settings(string directory, IDictionary<string, string?>? extra = null)
     {
-        var settings = new Dictionary<string, string?>
-        {
-            ["Messaging:Transport"] = "InMemory",
-            ["Messaging:Retry:Limit"] = "1",
-            ["Messaging:Retry:IntervalMilliseconds"] = "10",
-            ["Storage:Provider"] = "Sqlite",
-            ["Storage:ConnectionString"] = $"Data Source={Path.Combine(directory, "pipeline.db")}",
-            ["Storage:ArtifactRoot"] = Path.Combine(directory, "artifacts"),
-            ["Inference:ModelId"] = ModelId,
-            ["Inference:Device"] = "cpu",
-            ["Inference:RefreshInterval"] = "00:00:00",
-            ["Logging:LogLevel:Default"] = "Information",
-            // Limits far above what the tests send; AccessTests set their own.
-            ["Inference:Limits:RequestsPerSecond"] = "100000",
-            ["Inference:Limits:Burst"] = "100000",
-            ["Inference:Limits:PredictConcurrency"] = "64",
-            ["Inference:Limits:PredictQueue"] = "10000",
-        };
+        var settings = InProcessStore.Settings(directory);
+        settings["Inference:ModelId"] = ModelId;
+        settings["Inference:Device"] = "cpu";
+        settings["Inference:RefreshInterval"] = "00:00:00";
+        settings["Logging:LogLevel:Default"] = "Information";
+        // Limits far above what the tests send; AccessTests set their own.
+        settings["Inference:Limits:RequestsPerSecond"] = "100000";
+        settings["Inference:Limits:Burst"] = "100000";
+        settings["Inference:Limits:PredictConcurrency"] = "64";
+        settings["Inference:Limits:PredictQueue"] = "10000";
         if (extra?.Keys.Any(k => k.StartsWith("Inference:Auth:", StringComparison.Ordinal)) != true)
         {
             settings[$"Inference:Auth:ApiKeys:{Client}"] = ApiKey;
@@ -103,7 +89,7 @@ public sealed class InferenceHost : IAsyncDisposable
         var settings = Settings(directory, extra);
         if (seed is not null)
         {
-            await SeedAsync(settings, seed);
+            await InProcessStore.SeedAsync(settings, seed);
         }
 
         var logs = new CapturingLoggerProvider();
@@ -116,25 +102,9 @@ public sealed class InferenceHost : IAsyncDisposable
         return new InferenceHost(app, directory, logs, address);
     }
 
-    private static async Task SeedAsync(Dictionary<string, string?> settings, Func<IServiceProvider, Task> seed)
-    {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-        var services = new ServiceCollection()
-            .AddLogging()
-            .AddPipelineStorage(configuration)
-            .AddArtifacts();
-        await using var provider = services.BuildServiceProvider();
-        await provider.GetRequiredService<MigrationRunner>().MigrateAsync();
-        await seed(provider);
-    }
-
     /// <summary>Registers ModelBundle.Create("mlp", seed) as the next version.</summary>
-    public static async Task<ModelVersionRecord> RegisterAsync(IServiceProvider services, int seed)
-    {
-        using var bundle = ModelBundle.Create("mlp", seed);
-        return await services.GetRequiredService<ModelArtifacts>()
-            .RegisterAsync(ModelId, bundle, "tests", new VersionMetadata(), null, CancellationToken.None);
-    }
+    public static Task<ModelVersionRecord> RegisterAsync(IServiceProvider services, int seed) =>
+        InProcessStore.RegisterMlpAsync(services, ModelId, seed);
 
     public static Task SetProductionAsync(IServiceProvider services, int version) =>
         services.GetRequiredService<IModelRegistry>().SetProductionAsync(ModelId, version, "tests", "test");

@@ -3,9 +3,6 @@ using System.Text;
 using System.Text.Json;
 using MassTransit;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,9 +12,6 @@ using Pipeline.Contracts;
 using Pipeline.DriftDetection;
 using Pipeline.Hosting;
 using Pipeline.Inference;
-using Pipeline.ML.Models;
-using Pipeline.Storage;
-using Pipeline.Storage.Migrations;
 using Pipeline.Storage.Repositories;
 using Pipeline.TestHosting;
 
@@ -69,41 +63,35 @@ public sealed class ServiceHosts : IAsyncDisposable
         }
     }
 
-    private Dictionary<string, string?> Settings() => new()
+    private Dictionary<string, string?> Settings()
     {
-        ["Messaging:Transport"] = "InMemory",
-        ["Messaging:Retry:Limit"] = "1",
-        ["Messaging:Retry:IntervalMilliseconds"] = "10",
-        ["Storage:Provider"] = "Sqlite",
-        ["Storage:ConnectionString"] = $"Data Source={Path.Combine(Directory, "pipeline.db")}",
-        ["Storage:ArtifactRoot"] = Path.Combine(Directory, "artifacts"),
-        ["Inference:ModelId"] = ModelId,
-        ["Inference:Device"] = "cpu",
-        ["Inference:RefreshInterval"] = "00:00:00",
-        ["Inference:Auth:Enabled"] = "false", // the API's access rules are Pipeline.Inference.Tests' subject
-        ["DriftDetection:WindowSize"] = "32",
-        ["DriftDetection:Device"] = "cpu",
-        ["DriftDetection:UseEmbeddings"] = "false",
-        ["DriftDetection:MmdPermutations"] = "20",
-        ["DriftDetection:MaxReferenceRows"] = "200",
-        ["Logging:LogLevel:Default"] = "Warning",
-        ["Roles:Operators:0"] = "alice",
-        ["Runs:MetricsInterval"] = "00:00:00.200",
-    };
+        var settings = InProcessStore.Settings(Directory);
+        settings["Inference:ModelId"] = ModelId;
+        settings["Inference:Device"] = "cpu";
+        settings["Inference:RefreshInterval"] = "00:00:00";
+        settings["Inference:Auth:Enabled"] = "false"; // the API's access rules are Pipeline.Inference.Tests' subject
+        settings["DriftDetection:WindowSize"] = "32";
+        settings["DriftDetection:Device"] = "cpu";
+        settings["DriftDetection:UseEmbeddings"] = "false";
+        settings["DriftDetection:MmdPermutations"] = "20";
+        settings["DriftDetection:MaxReferenceRows"] = "200";
+        settings["Logging:LogLevel:Default"] = "Warning";
+        settings["Roles:Operators:0"] = "alice";
+        settings["Runs:MetricsInterval"] = "00:00:00.200";
+        return settings;
+    }
 
     private async Task StartCoreAsync()
     {
         // The registry and artifacts exist before the services start, as in production.
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(Settings()).Build();
-        await using (var seed = new ServiceCollection().AddLogging().AddPipelineStorage(configuration).AddArtifacts().BuildServiceProvider())
+        await InProcessStore.SeedAsync(Settings(), async seed =>
         {
-            await seed.GetRequiredService<MigrationRunner>().MigrateAsync();
             var rows = Rows(200, seed: 0, scale: 1f);
             reference = await seed.GetRequiredService<DatasetArtifacts>().SaveAsync(
                 new FeatureBlob(rows.Length, Width, [.. rows.SelectMany(r => r)]), "datasets", $"{ModelId}/drift-reference.pfb", CancellationToken.None);
             await RegisterAsync(seed, seed: 1);
             await seed.GetRequiredService<IModelRegistry>().SetProductionAsync(ModelId, 1, "tests", "observability test");
-        }
+        });
 
         (Drift, DriftAddress) = await StartHostAsync([new DriftDetectionModule(), new AdaptationRuns.AdaptationRunsModule()], _ => { });
         var bridge = new BusBridge(Drift.Services.GetRequiredService<IBus>());
@@ -124,12 +112,8 @@ public sealed class ServiceHosts : IAsyncDisposable
     }
 
     /// <summary>Registers ModelBundle.Create("mlp", seed) as the next version, with the drift reference rows in its metadata.</summary>
-    private async Task<ModelVersionRecord> RegisterAsync(IServiceProvider services, int seed)
-    {
-        using var bundle = ModelBundle.Create("mlp", seed);
-        return await services.GetRequiredService<ModelArtifacts>()
-            .RegisterAsync(ModelId, bundle, "tests", new VersionMetadata { DriftReference = reference }, null, CancellationToken.None);
-    }
+    private Task<ModelVersionRecord> RegisterAsync(IServiceProvider services, int seed) =>
+        InProcessStore.RegisterMlpAsync(services, ModelId, seed, new VersionMetadata { DriftReference = reference });
 
     /// <summary>Waits (bounded) until GET /model on the inference host reports the version.</summary>
     public async Task WaitForServedVersionAsync(int version, TimeSpan timeout)
