@@ -23,7 +23,7 @@ public class TournamentPolicyTests
     [Fact]
     public void Moved_columns_of_a_tabular_model_read_as_tabular_and_image_features_keep_their_kinds()
     {
-        // The user's shift of issue 22: two numeric columns (KS) moved, the predictions with them.
+        // A user's tabular shift: two numeric columns (KS) moved, the predictions with them.
         Assert.Equal(ShiftKind.Tabular, Shift("High", 1000, ("x0", "ks"), ("x1", "ks"), ("prediction", "prediction")).Kind);
         Assert.Equal(ShiftKind.Tabular, Shift("Low", 1000, ("plan", "chi2")).Kind); // a categorical mix change
         Assert.Equal(ShiftKind.Tabular, Shift("Medium", null, ("embedding", "mmd"), ("income", "ks")).Kind);

@@ -77,7 +77,7 @@ public class MalformedMessageTests
             Assert.False(string.IsNullOrWhiteSpace(reason), queue);
         }
 
-        // Every queue has its consumer again and is empty (a refused fault binding used to remove the consumer for good).
+        // Every queue has its consumer again and is empty (a refused fault binding must not remove the consumer).
         // The broker's consumer count is read until it settles: a channel that recovers shows 0 for a moment.
         var after = await ConsumedQueuesAsync(hosts.Prefix);
         for (var until = DateTime.UtcNow + Wait; DateTime.UtcNow < until && queues.Keys.Any(q => after.GetValueOrDefault(q).Consumers < 1 || after[q].Messages != 0);)

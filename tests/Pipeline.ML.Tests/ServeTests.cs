@@ -6,7 +6,7 @@ namespace Pipeline.ML.Tests;
 
 /// <summary>
 /// <see cref="ModelBundle.Serve(Tensor, int)"/>: the one pass serving makes gives the probabilities the model predicts
-/// and the embeddings drift detection used to compute with a second pass (<see cref="ModelBundle.EmbedTensor"/>).
+/// and the embeddings a second pass would compute (<see cref="ModelBundle.EmbedTensor"/>).
 /// </summary>
 public sealed class ServeTests
 {

@@ -191,7 +191,7 @@ public class StrategyPolicyTests
         var shipped = StrategyEvidence.Load(null);
         Assert.Contains(shipped.Rows, r => r is { Kind: "Tabular", Regime: "tabular-mean", Severity: "High" });
 
-        // Issue 22's report: x0 and x1 moved, the predictions with them; 1,000 labelled rows.
+        // A user's tabular shift: x0 and x1 moved, the predictions with them; 1,000 labelled rows.
         var mean = StrategyPolicy.Choose(Shift("High", 1000, ("x0", "ks"), ("x1", "ks"), ("prediction", "prediction")), [], 3, Defaults, shipped.Rows);
 
         Assert.Contains("evidence (tabular, high)", mean.Reason);
