@@ -157,6 +157,8 @@ public sealed record CandidateEvaluated : IRunMessage
     public required Guid RunId { get; init; }
     public required string ModelId { get; init; }
     public required int CandidateVersion { get; init; }
+    /// <summary>The candidate's id (<see cref="CandidateId"/>), passed on from <c>EvaluateCandidate.Strategy</c>; null in a one-candidate run.</summary>
+    public string? Strategy { get; init; }
     public required int ProductionVersion { get; init; }
     public required double ShiftedAccuracyBefore { get; init; }
     public required double ShiftedAccuracyAfter { get; init; }

@@ -21,6 +21,10 @@ public sealed partial class RunOwner
         ShiftKind = (shift?.Kind ?? ShiftKind.Unknown).ToString(), MovedFeatures = shift is null ? null : string.Join(",", shift.Moved),
     };
 
+    /// <summary>The run's entrant with this id, if it has one.</summary>
+    private static CandidateEntry? Entrant(IReadOnlyList<CandidateEntry> entrants, CandidateId id) =>
+        entrants.FirstOrDefault(c => new CandidateId(c.Strategy) == id);
+
     private async Task<IReadOnlyList<CandidateEntry>> CandidatesOfAsync(AdaptationRun run, CancellationToken ct) =>
         run.State is RunState.Tuning or RunState.Evaluating ? await tournaments.ListCandidatesAsync(run.RunId, ct) : [];
 
@@ -55,7 +59,7 @@ public sealed partial class RunOwner
 
     private async Task OnCandidateTrainedAsync(AdaptationRun run, IReadOnlyList<CandidateEntry> entrants, CandidateTrained m, CancellationToken ct)
     {
-        if (entrants.FirstOrDefault(c => c.Strategy == m.Strategy) is not { State: CandidateState.Training } entrant)
+        if (Entrant(entrants, new CandidateId(m.Strategy)) is not { State: CandidateState.Training } entrant)
         {
             logger.LogInformation("Run {RunId}: {Strategy} v{Version} is not an awaited entrant; ignored", m.RunId, m.Strategy, m.CandidateVersion);
             return;
@@ -73,9 +77,11 @@ public sealed partial class RunOwner
 
     private async Task OnCandidateEvaluatedAsync(AdaptationRun run, IReadOnlyList<CandidateEntry> entrants, CandidateEvaluated m, CancellationToken ct)
     {
-        if (entrants.FirstOrDefault(c => c.CandidateVersion == m.CandidateVersion) is not { State: CandidateState.Trained } entrant)
+        // Named by its id; an evaluation that names none (a gate that does not pass it on) by the version it measured.
+        var named = CandidateId.Of(m.Strategy) is { } id ? Entrant(entrants, id) : entrants.FirstOrDefault(c => c.CandidateVersion == m.CandidateVersion);
+        if (named is not { State: CandidateState.Trained } entrant || entrant.CandidateVersion != m.CandidateVersion)
         {
-            logger.LogInformation("Run {RunId}: evaluation of v{Version} is not awaited; ignored", m.RunId, m.CandidateVersion);
+            logger.LogInformation("Run {RunId}: evaluation of {Candidate} v{Version} is not awaited; ignored", m.RunId, m.Strategy, m.CandidateVersion);
             return;
         }
 
@@ -95,10 +101,10 @@ public sealed partial class RunOwner
     }
 
     /// <summary>A worker could not train or evaluate one candidate: it drops out, the others go on.</summary>
-    private async Task OnCandidateFailedAsync(AdaptationRun run, IReadOnlyList<CandidateEntry> entrants, string strategy, string reason, CancellationToken ct)
+    private async Task OnCandidateFailedAsync(AdaptationRun run, IReadOnlyList<CandidateEntry> entrants, CandidateId candidate, string reason, CancellationToken ct)
     {
         var pending = run.State == RunState.Tuning ? CandidateState.Training : CandidateState.Trained;
-        if (entrants.FirstOrDefault(c => c.Strategy == strategy && c.State == pending) is not { } entrant)
+        if (Entrant(entrants, candidate) is not { } entrant || entrant.State != pending)
         {
             return;
         }

@@ -232,9 +232,9 @@ public sealed partial class RunOwner(
             return;
         }
 
-        if (m.Candidate is { } name && await CandidatesOfAsync(run, ct) is { Count: > 0 } entrants)
+        if (CandidateId.Of(m.Candidate) is { } candidate && await CandidatesOfAsync(run, ct) is { Count: > 0 } entrants)
         {
-            await OnCandidateFailedAsync(run, entrants, name, m.Reason, ct);
+            await OnCandidateFailedAsync(run, entrants, candidate, m.Reason, ct);
             return;
         }
 

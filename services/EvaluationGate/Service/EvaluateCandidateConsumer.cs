@@ -58,7 +58,7 @@ public sealed class EvaluateCandidateConsumer(
 
         await context.Publish(new CandidateEvaluated
         {
-            RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, ProductionVersion = m.BaseVersion,
+            RunId = m.RunId, ModelId = m.ModelId, CandidateVersion = m.CandidateVersion, Strategy = m.Strategy, ProductionVersion = m.BaseVersion,
             ShiftedAccuracyBefore = measured.ShiftedBefore, ShiftedAccuracyAfter = measured.ShiftedAfter,
             OriginalAccuracyBefore = measured.OriginalBefore, OriginalAccuracyAfter = measured.OriginalAfter,
             Forgetting = measured.Forgetting, LatencyMsBefore = measured.LatencyMsBefore, LatencyMsAfter = measured.LatencyMsAfter,

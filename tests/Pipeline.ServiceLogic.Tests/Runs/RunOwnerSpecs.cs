@@ -195,8 +195,12 @@ public sealed class RunOwnerSpecs
         Assert.Equal(RunState.Evaluating, await w.StateAsync(run));
         Assert.Equal(["EvaluateCandidate", "EvaluateCandidate"], await w.DrainTypesAsync());
 
-        await w.Owner.OnEvaluatedAsync(Evaluated(run, 2, GateDecision.Approve, gain: 0.30), None);
+        // A candidate is named by its id: an evaluation naming one entrant with another's version is not its result.
+        await w.Owner.OnEvaluatedAsync(Evaluated(run, 2, GateDecision.Approve, gain: 0.50, strategy: entrants[2]), None);
+        Assert.All(await w.Tournaments.ListCandidatesAsync(run), c => Assert.NotEqual(CandidateState.Evaluated, c.State));
+        await w.Owner.OnEvaluatedAsync(Evaluated(run, 2, GateDecision.Approve, gain: 0.30, strategy: entrants[0]), None);
         Assert.Equal(RunState.Evaluating, await w.StateAsync(run));
+        // Without an id (a gate that does not pass it on) the measured version names the candidate.
         await w.Owner.OnEvaluatedAsync(Evaluated(run, 3, GateDecision.Approve, gain: 0.05), None);
         var decided = await w.Runs.GetAsync(run);
         Assert.Equal(RunState.Deploying, decided!.State);

@@ -143,9 +143,9 @@ internal sealed class RunOwnerWorld : IAsyncDisposable
         TrainSeconds = 1, Device = "cpu", ShiftedHoldout = new PayloadRef { Uri = "file:///holdout", Sha256 = new string('d', 64) },
     };
 
-    public static CandidateEvaluated Evaluated(Guid runId, int version, GateDecision decision, double gain = 0.2) => new()
+    public static CandidateEvaluated Evaluated(Guid runId, int version, GateDecision decision, double gain = 0.2, string? strategy = null) => new()
     {
-        RunId = runId, ModelId = Model, CandidateVersion = version, ProductionVersion = 1,
+        RunId = runId, ModelId = Model, CandidateVersion = version, Strategy = strategy, ProductionVersion = 1,
         ShiftedAccuracyBefore = 0.5, ShiftedAccuracyAfter = 0.5 + gain, OriginalAccuracyBefore = 0.9, OriginalAccuracyAfter = 0.9,
         Forgetting = 0, LatencyMsBefore = 1, LatencyMsAfter = 1, Decision = decision, Reasons = [$"spec {decision}"],
         GainInterval = new ConfidenceInterval { Lower = gain - 0.02, Upper = gain + 0.02, Level = 0.95 },
