@@ -1,3 +1,4 @@
+using Pipeline.Contracts;
 using Pipeline.Storage.Artifacts;
 
 namespace Pipeline.Artifacts;
@@ -22,4 +23,7 @@ public static class ArtifactFiles
             File.Delete(temp);
         }
     }
+
+    /// <summary>A stored artifact as messages name it.</summary>
+    public static PayloadRef ToPayload(this ArtifactRef stored) => new() { Uri = stored.Uri, Sha256 = stored.Sha256, SizeBytes = stored.Size };
 }

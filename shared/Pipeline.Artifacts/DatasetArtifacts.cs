@@ -16,7 +16,7 @@ public sealed class DatasetArtifacts(IArtifactStore artifacts)
     public async Task<PayloadRef> SaveAsync(FeatureBlob blob, string kind, string name, CancellationToken ct)
     {
         var stored = await artifacts.PutAsync(blob.ToBytes(), kind, name, ct);
-        return new PayloadRef { Uri = stored.Uri, Sha256 = stored.Sha256, SizeBytes = stored.Size };
+        return stored.ToPayload();
     }
 
     /// <summary>A labelled blob as a dataset for the ML core, each row reshaped to <paramref name="inputShape"/>.</summary>

@@ -134,18 +134,7 @@ internal static class LoadBenchmarkSetup
         var store = sp.GetRequiredService<IArtifactStore>();
         var drift = sp.GetRequiredService<IDriftRepository>();
         var user = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessagingOptions>>().Value.Username;
-        var file = Path.Combine(Path.GetTempPath(), $"bench-load-{Guid.NewGuid():N}.model");
-        ArtifactRef modelRef;
-        try
-        {
-            model.Save(file);
-            await using var stream = File.OpenRead(file);
-            modelRef = await store.PutAsync(stream, "uploads", $"{user}/bench-load/base.model", ct);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        var modelRef = await store.PutWrittenAsync(model.Save, "uploads", $"{user}/bench-load/base.model", ct);
 
         using var reference = splits.Validation.Take(3000);
         var dataRef = await store.PutAsync(DatasetArtifacts.FromDataset(reference).ToBytes(), "uploads", $"{user}/bench-load/reference.pfb", ct);
@@ -155,8 +144,8 @@ internal static class LoadBenchmarkSetup
             var response = await requests.GetResponse<ModelVersionRegistered>(new RegisterModel
             {
                 ModelId = id, Deploy = true, Reason = "bench load",
-                ModelFile = new PayloadRef { Uri = modelRef.Uri, Sha256 = modelRef.Sha256, SizeBytes = modelRef.Size },
-                ReferenceData = new PayloadRef { Uri = dataRef.Uri, Sha256 = dataRef.Sha256, SizeBytes = dataRef.Size },
+                ModelFile = modelRef.ToPayload(),
+                ReferenceData = dataRef.ToPayload(),
             }, x => x.UseExecute(c =>
             {
                 if (c.TryGetPayload<RabbitMqSendContext>(out var amqp))

@@ -31,18 +31,7 @@ public sealed class PipelineBenchTraffic(HttpClient inference, IBus bus, IObserv
     /// <summary>Uploads the model and its reference rows, registers and deploys them; returns the version.</summary>
     public async Task<int> RegisterAsync(ModelBundle model, ImageDataset reference, IArtifactStore artifacts, CancellationToken ct)
     {
-        var file = Path.Combine(Path.GetTempPath(), $"bench-pipeline-{Guid.NewGuid():N}.model");
-        ArtifactRef uploaded;
-        try
-        {
-            model.Save(file);
-            await using var stream = File.OpenRead(file);
-            uploaded = await artifacts.PutAsync(stream, "uploads", $"{user}/{modelId}/base.model", ct);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        var uploaded = await artifacts.PutWrittenAsync(model.Save, "uploads", $"{user}/{modelId}/base.model", ct);
 
         var rows = Blob(reference);
         var data = await artifacts.PutAsync(rows.ToBytes(), "uploads", $"{user}/{modelId}/reference.pfb", ct);
@@ -52,8 +41,8 @@ public sealed class PipelineBenchTraffic(HttpClient inference, IBus bus, IObserv
             var response = await client.GetResponse<ModelVersionRegistered>(new RegisterModel
             {
                 ModelId = modelId, Deploy = true, Reason = "bench pipeline",
-                ModelFile = new PayloadRef { Uri = uploaded.Uri, Sha256 = uploaded.Sha256, SizeBytes = uploaded.Size },
-                ReferenceData = new PayloadRef { Uri = data.Uri, Sha256 = data.Sha256, SizeBytes = data.Size },
+                ModelFile = uploaded.ToPayload(),
+                ReferenceData = data.ToPayload(),
             }, x => x.UseExecute(AsUser), ct);
             return response.Message.Version;
         }

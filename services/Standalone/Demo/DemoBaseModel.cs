@@ -65,24 +65,13 @@ internal sealed class DemoBaseModel(IAnsiConsole console, Action<string> say)
         var replay = await datasets.SaveAsync(DatasetArtifacts.FromDataset(replaySample), "uploads", $"{user}/{modelId}/replay.pfb", ct);
         var holdout = await datasets.SaveAsync(DatasetArtifacts.FromDataset(splits.ReferenceHoldout), "uploads", $"{user}/{modelId}/reference-holdout.pfb", ct);
         var driftReference = await datasets.SaveAsync(DatasetArtifacts.FromDataset(reference), "uploads", $"{user}/{modelId}/drift-reference.pfb", ct);
-        var file = Path.Combine(Path.GetTempPath(), $"demo-model-{Guid.NewGuid():N}.model");
-        ArtifactRef uploaded;
-        try
-        {
-            model.Save(file);
-            await using var stream = File.OpenRead(file);
-            uploaded = await artifacts.PutAsync(stream, "uploads", $"{user}/{modelId}/base.model", ct);
-        }
-        finally
-        {
-            File.Delete(file);
-        }
+        var uploaded = await artifacts.PutWrittenAsync(model.Save, "uploads", $"{user}/{modelId}/base.model", ct);
 
         var client = bus.CreateRequestClient<RegisterModel>(RequestTimeout.After(s: 120));
         var response = await client.GetResponse<ModelVersionRegistered>(new RegisterModel
         {
             ModelId = modelId,
-            ModelFile = new PayloadRef { Uri = uploaded.Uri, Sha256 = uploaded.Sha256, SizeBytes = uploaded.Size },
+            ModelFile = uploaded.ToPayload(),
             ReferenceData = driftReference, GateHoldout = holdout, ReplaySet = replay,
             Deploy = true, Reason = "initial model",
             IdempotencyKey = Guid.NewGuid().ToString("N"),
