@@ -1,12 +1,8 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
-using Pipeline.Artifacts;
 using Pipeline.Contracts;
-using Pipeline.Hosting;
 using Pipeline.ML.Data;
-using Pipeline.ML.Evaluation;
 using Pipeline.Storage.Repositories;
 using Spectre.Console;
 
@@ -39,23 +35,6 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
 {
     private readonly Stopwatch clock = Stopwatch.StartNew();
 
-    private sealed class RunWatch
-    {
-        public Guid? RunId;
-        public string? Outcome;
-        public int? DeployedVersion;
-        public double SelectedFraction;
-        public double UpdatedFractionPerStep;
-        public IReadOnlyList<string> Reasons = [];
-        public bool Scored;
-        public TuningProgress? Tuning;
-        public readonly Dictionary<int, CandidateTrained> Trained = [];
-        public readonly Dictionary<int, CandidateEvaluated> Evaluated = [];
-        public double MaskSelectedFraction;
-        public double? DriftDetectedAt;
-        public double? DeployedAt;
-    }
-
     public async Task<int> RunAsync(Func<DemoEvents, CancellationToken, Task<IDemoEnvironment>> start, CancellationToken ct)
     {
         var scenario = DriftScenario.Parse(o.Scenario);
@@ -84,11 +63,12 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         using var http = new DemoTraffic(env.InferenceUrl, o.ApiKey, o.BatchRows);
         await http.WaitForModelAsync(baseRecord.Version, Say, ct);
 
-        var watch = new RunWatch();
+        var watch = new DemoRunWatch();
         var result = await StreamAsync(http, splits, scenario, events, watch, services.GetRequiredService<IDriftRepository>(), ct);
 
-        var summary = await SummariseAsync(services, env.Mode, splits, scenario, baseRecord.Version, watch, result, ct);
-        PrintSummary(summary);
+        var summary = await DemoSummary.SummariseAsync(
+            services, o, env.Mode, splits, scenario, baseRecord.Version, watch, result, clock.Elapsed.TotalSeconds, ct);
+        DemoSummary.Print(console, Say, summary);
         if (o.Out is { } path)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
@@ -110,7 +90,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
     private void Say(string markup) =>
         console.MarkupLine($"[grey]{clock.Elapsed.TotalSeconds,6:F1}s[/] {markup}");
 
-    private sealed record StreamResult(int Rows, double? BeforeDrift, double? DuringDrift, double? AfterDeploy, double? DriftInjectedAt);
+    internal sealed record StreamResult(int Rows, double? BeforeDrift, double? DuringDrift, double? AfterDeploy, double? DriftInjectedAt);
 
     private sealed class Accuracy
     {
@@ -121,7 +101,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
     }
 
     private async Task<StreamResult> StreamAsync(
-        DemoTraffic http, FashionMnistSplits splits, DriftScenario scenario, DemoEvents events, RunWatch watch, IDriftRepository drift,
+        DemoTraffic http, FashionMnistSplits splits, DriftScenario scenario, DemoEvents events, DemoRunWatch watch, IDriftRepository drift,
         CancellationToken ct)
     {
         var pool = splits.Test.Count - 2000; // the last 2000 test images are kept for the summary
@@ -140,7 +120,7 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         double? injectedAt = null;
         var deadline = clock.Elapsed + o.Timeout;
 
-        var eventPump = Task.Run(() => PumpEventsAsync(events, watch, ct), ct);
+        var eventPump = Task.Run(() => watch.PumpAsync(events, () => clock.Elapsed.TotalSeconds, Say, ct), ct);
         await console.Progress().AutoClear(false).Columns(
                 new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
             .StartAsync(async ctx =>
@@ -224,148 +204,5 @@ public sealed class DemoRunner(DemoOptions o, IAnsiConsole console)
         accuracy.Total += count;
         accuracy.Correct += correct;
         return count;
-    }
-
-    private async Task PumpEventsAsync(DemoEvents events, RunWatch watch, CancellationToken ct)
-    {
-        await foreach (var e in events.Reader.ReadAllAsync(ct))
-        {
-            switch (e)
-            {
-                case DriftDetected d when watch.RunId is null:
-                    watch.RunId = d.RunId;
-                    watch.DriftDetectedAt = clock.Elapsed.TotalSeconds;
-                    Say($"[red]drift detected[/] in {d.WindowId}: severity {d.Severity}, score {d.DatasetDriftScore:F2}; run {d.RunId}");
-                    break;
-                case SensitivityScored s when s.RunId == watch.RunId:
-                    watch.Scored = true;
-                    watch.MaskSelectedFraction = s.SelectedFraction;
-                    Say($"sensitivity scored: mask selects {s.SelectedFraction:P2} of parameters");
-                    break;
-                case TuningProgress t when t.RunId == watch.RunId:
-                    watch.Tuning = t;
-                    break;
-                case CandidateTrained c when c.RunId == watch.RunId:
-                    watch.Trained[c.CandidateVersion] = c;
-                    Say($"candidate v{c.CandidateVersion} trained ({c.Strategy}, {c.Steps} steps, {c.TrainSeconds:F1} s on {c.Device}); " +
-                        $"{c.UpdatedFractionPerStep:P3} of parameters changed per step");
-                    break;
-                case CandidateEvaluated v when v.RunId == watch.RunId:
-                    Say($"evaluated v{v.CandidateVersion}: shifted {v.ShiftedAccuracyBefore:P1} → {v.ShiftedAccuracyAfter:P1}, " +
-                        $"original {v.OriginalAccuracyBefore:P1} → {v.OriginalAccuracyAfter:P1}: [bold]{v.Decision}[/]");
-                    watch.Reasons = v.Reasons;
-                    watch.Evaluated[v.CandidateVersion] = v;
-                    break;
-                case ApprovalRequested a when a.RunId == watch.RunId:
-                    watch.Outcome = "awaiting_approval";
-                    Say($"[yellow]approval requested[/] until {a.ExpiresAt:u}: {Markup.Escape(string.Join("; ", a.Reasons))}");
-                    break;
-                case CandidateApproved a when a.RunId == watch.RunId:
-                    watch.Reasons = a.Reasons;
-                    if (watch.Trained.TryGetValue(a.CandidateVersion, out var winner))
-                    {
-                        (watch.SelectedFraction, watch.UpdatedFractionPerStep) = (winner.SelectedFraction, winner.UpdatedFractionPerStep);
-                    }
-
-                    Say($"approved by {Markup.Escape(a.By)} ({a.Mode}): v{a.CandidateVersion}");
-                    break;
-                case CandidateRejected r when r.RunId == watch.RunId:
-                    watch.Outcome = "rejected";
-                    watch.Reasons = r.Reasons;
-                    Say($"[red]rejected[/]: {Markup.Escape(string.Join("; ", r.Reasons))}");
-                    break;
-                case ModelDeployed m when m.RunId is not null && m.RunId == watch.RunId:
-                    watch.DeployedVersion = m.Version;
-                    if (watch.Trained.TryGetValue(m.Version, out var deployed))
-                    {
-                        // The deployed version's own figures (a rejected candidate's or the mask's never count).
-                        (watch.SelectedFraction, watch.UpdatedFractionPerStep) = (deployed.SelectedFraction, deployed.UpdatedFractionPerStep);
-                    }
-
-                    watch.DeployedAt = clock.Elapsed.TotalSeconds;
-                    watch.Outcome = "deployed";
-                    Say($"[green]deployed v{m.Version}[/] (was v{m.PreviousVersion}); inference hot-swaps");
-                    break;
-                case AdaptationRunFailed f when f.RunId == watch.RunId:
-                    watch.Outcome = "failed";
-                    watch.Reasons = [$"{f.Stage}: {f.Reason}"];
-                    Say($"[red]run failed[/] in {f.Stage}: {Markup.Escape(f.Reason)}");
-                    break;
-            }
-        }
-    }
-
-    private async Task<DemoReport> SummariseAsync(
-        IServiceProvider services, string mode, FashionMnistSplits splits, DriftScenario scenario, int baseVersion, RunWatch watch,
-        StreamResult stream, CancellationToken ct)
-    {
-        var models = services.GetRequiredService<ModelArtifacts>();
-        var runs = services.GetRequiredService<IAdaptationRunRepository>();
-        using var original = splits.Test.Slice(splits.Test.Count - 2000, 2000);
-        using var shifted = scenario.Apply(original, o.Seed + 200);
-
-        var (v1, _) = await models.LoadAsync(o.ModelId, baseVersion, "auto", ct);
-        using var baseModel = v1;
-        var originalBefore = Evaluator.Evaluate(baseModel, original).Accuracy;
-        var shiftedBefore = Evaluator.Evaluate(baseModel, shifted).Accuracy;
-        double originalAfter = originalBefore, shiftedAfter = shiftedBefore;
-        if (watch.DeployedVersion is { } deployed)
-        {
-            var (v2, _) = await models.LoadAsync(o.ModelId, deployed, "auto", ct);
-            using var candidate = v2;
-            originalAfter = Evaluator.Evaluate(candidate, original).Accuracy;
-            shiftedAfter = Evaluator.Evaluate(candidate, shifted).Accuracy;
-        }
-
-        var stages = new DemoStageSeconds();
-        if (watch.RunId is { } runId && await runs.GetAsync(runId, ct) is { } run)
-        {
-            static double Between(DateTimeOffset? a, DateTimeOffset? b) => a is { } x && b is { } y ? Math.Max(0, (y - x).TotalSeconds) : 0;
-            var evaluatedUntil = run.DeployingAt ?? run.AwaitingApprovalAt ?? run.FinishedAt;
-            stages = new DemoStageSeconds
-            {
-                Detect = stream.DriftInjectedAt is { } injected && watch.DriftDetectedAt is { } detected ? detected - injected : 0,
-                Score = Between(run.ScoringAt, run.TuningAt),
-                Tune = Between(run.TuningAt, run.EvaluatingAt),
-                Evaluate = Between(run.EvaluatingAt, evaluatedUntil),
-                Deploy = Between(run.DeployingAt, run.State == RunState.Deployed ? run.FinishedAt : null),
-            };
-        }
-
-        var accuracy = new DemoAccuracy
-        {
-            OriginalBefore = originalBefore, OriginalAfter = originalAfter, ShiftedBefore = shiftedBefore, ShiftedAfter = shiftedAfter,
-        };
-        return new DemoReport
-        {
-            Scenario = scenario.Name, Mode = mode, Outcome = watch.Outcome ?? "unknown", RunId = watch.RunId?.ToString(),
-            BaseVersion = baseVersion, DeployedVersion = watch.DeployedVersion,
-            Accuracy = accuracy,
-            Tournament = await DemoTournamentView.LoadAsync(services, watch.RunId, ct)
-                ?? DemoTournamentView.Single(watch.Trained.Values.ToList(), watch.Evaluated, watch.DeployedVersion),
-            Promise = DemoTournamentView.Promise(services, original.Count, watch.DeployedVersion is not null, accuracy),
-            SelectedFraction = watch.DeployedVersion is null ? 0 : watch.SelectedFraction,
-            UpdatedFractionPerStep = watch.DeployedVersion is null ? 0 : watch.UpdatedFractionPerStep, MaskSelectedFraction = watch.MaskSelectedFraction,
-            StageSeconds = stages, Reasons = watch.Reasons,
-            LiveAccuracy = new DemoLiveAccuracy { BeforeDrift = stream.BeforeDrift, DuringDrift = stream.DuringDrift, AfterDeploy = stream.AfterDeploy },
-            RowsStreamed = stream.Rows, TotalSeconds = clock.Elapsed.TotalSeconds,
-        };
-    }
-
-    private void PrintSummary(DemoReport r)
-    {
-        static string P(double v) => v.ToString("P1", CultureInfo.InvariantCulture);
-        var table = new Table().Title($"outcome: [bold]{r.Outcome}[/]").AddColumn("").AddColumn("before (v" + r.BaseVersion + ")")
-            .AddColumn("after" + (r.DeployedVersion is { } d ? $" (v{d})" : ""));
-        table.AddRow("accuracy on original test data", P(r.Accuracy.OriginalBefore), P(r.Accuracy.OriginalAfter));
-        table.AddRow($"accuracy on {r.Scenario} test data", P(r.Accuracy.ShiftedBefore), P(r.Accuracy.ShiftedAfter));
-        console.Write(table);
-        Say($"selected {r.SelectedFraction:P2} of parameters, {r.UpdatedFractionPerStep:P3} changed per step; stages (s): " +
-            $"detect {r.StageSeconds.Detect:F1}, score {r.StageSeconds.Score:F1}, tune {r.StageSeconds.Tune:F1}, " +
-            $"evaluate {r.StageSeconds.Evaluate:F1}, deploy {r.StageSeconds.Deploy:F1}");
-        Say($"live accuracy: before drift {Fmt(r.LiveAccuracy.BeforeDrift)}, during drift {Fmt(r.LiveAccuracy.DuringDrift)}, after deploy {Fmt(r.LiveAccuracy.AfterDeploy)}");
-        DemoTournamentView.Print(console, r.Tournament, r.Promise);
-
-        static string Fmt(double? v) => v is { } x ? x.ToString("P1", CultureInfo.InvariantCulture) : "n/a";
     }
 }
