@@ -13,8 +13,6 @@ namespace Pipeline.ServiceLogic.Tests.Runs;
 /// </summary>
 public sealed class RunOwnerSpecs
 {
-    private static readonly CancellationToken None = CancellationToken.None;
-
     [Fact]
     public async Task A_run_moves_from_drift_to_deployed_and_sends_each_stage_its_work()
     {

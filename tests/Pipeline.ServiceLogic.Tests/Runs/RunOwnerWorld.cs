@@ -66,6 +66,9 @@ internal sealed class RunOwnerWorld : IAsyncDisposable
 
     public RunOwner Owner { get; }
 
+    /// <summary>The specs' token: nothing in them is cancelled.</summary>
+    public static readonly CancellationToken None = CancellationToken.None;
+
     /// <summary>A migrated database with <see cref="Model"/> v1 registered and in production.</summary>
     public static async Task<RunOwnerWorld> CreateAsync(int candidates = 1)
     {

@@ -13,8 +13,6 @@ namespace Pipeline.ServiceLogic.Tests.Runs;
 /// </summary>
 public sealed class RunWorkSpecs
 {
-    private static readonly CancellationToken None = CancellationToken.None;
-
     [Fact]
     public async Task Work_is_wanted_while_the_run_lasts_and_deployment_only_for_the_candidate_it_deploys()
     {
