@@ -41,6 +41,22 @@ public sealed class StartWarmUpTests
     }
 
     [Fact]
+    public async Task The_contracts_are_warmed_with_the_options_the_bus_reads_them_with()
+    {
+        // MassTransit replaces its options when the bus is configured (ConfigureJsonSerializerOptions copies them):
+        // the host makes its hosted services (the bus among them) before it starts the first, so a warm-up's start sees the bus's options.
+        await using var world = await WarmUpWorld.CreateAsync(new Deployment.DeploymentModule());
+        var hosted = world.Provider.GetServices<IHostedService>().ToList();
+        var busOptions = MassTransit.Serialization.SystemTextJsonMessageSerializer.Options;
+        Assert.Contains(busOptions.Converters, c => c is System.Text.Json.Serialization.JsonStringEnumConverter);
+
+        await hosted.OfType<Deployment.DeploymentWarmUp>().Single().StartAsync(CancellationToken.None);
+
+        Assert.Same(busOptions, MassTransit.Serialization.SystemTextJsonMessageSerializer.Options);
+        Assert.True(busOptions.IsReadOnly); // used: its metadata cache is the one the warm-up filled
+    }
+
+    [Fact]
     public void Every_message_contract_goes_through_masstransits_json_options_without_failing_the_start()
     {
         var messages = typeof(Contracts.StartAdaptation).Assembly.GetExportedTypes()

@@ -31,7 +31,11 @@ public sealed class ScorerWarmUp(
         using var baseModel = model;
         using var rows = data;
         await WorkerWarmUp.WarmArtifactsAsync(artifacts, baseModel, rows, ct);
-        AdaptationSetBuilder.Split(DatasetArtifacts.FromDataset(rows), o.HoldoutFraction, o.Seed);
+        // The set's assembly (CollectAsync, Split, WithReplay) on the rows, without the reads that find none here.
+        var blob = DatasetArtifacts.FromDataset(rows);
+        var (head, tail) = blob.Split(8);
+        var (shifted, _) = AdaptationSetBuilder.Split(FeatureBlob.Concat([head, tail]), o.HoldoutFraction, o.Seed);
+        AdaptationSetBuilder.WithReplay(shifted, head, o.ReplayFraction, o.Seed, o.ClassBalancedReplay);
         using var mask = SensitivityScorer.Score(baseModel, rows, new ScoringOptions { SelectRate = o.SelectRate, Seed = o.Seed, Device = o.Device }, cancellationToken: ct);
         var stored = await artifacts.PutWrittenAsync(mask.Save, WorkerWarmUp.Kind, $"{Environment.ProcessId}-{Guid.NewGuid():N}.mask", ct);
         artifacts.Delete(stored.Uri);

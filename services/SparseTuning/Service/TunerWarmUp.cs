@@ -11,6 +11,7 @@ namespace Pipeline.SparseTuning;
 /// <summary>
 /// Warms libtorch before the tuner takes its first job (<see cref="LibtorchWarmUp"/>), at the job's batch size on its
 /// device, then the job's own paths (<see cref="WorkerWarmUp"/>): the run and registry queries, the artifact store, and
+/// the regime memory's accumulation, and
 /// one adaptation with Tuning:Strategy (two passes over 16 random rows) whose model is written and deleted. Registers nothing.
 /// </summary>
 public sealed class TunerWarmUp(
@@ -31,6 +32,10 @@ public sealed class TunerWarmUp(
         using var baseModel = model;
         using var rows = data;
         await WorkerWarmUp.WarmArtifactsAsync(artifacts, baseModel, rows, ct);
+        // The regime memory a job grows (RegimeMemory.AccumulateAsync) without its writes: two blocks of 8 rows into one of 12.
+        var blob = DatasetArtifacts.FromDataset(rows);
+        var (head, tail) = blob.Split(8);
+        RegimeSets.Accumulate(head, null, tail, maxRows: 12, o.Seed);
         using var strategy = ContinualStrategies.Create(o.Strategy, baseModel.Info.Classes.Length);
         var context = new AdaptationContext
         {
