@@ -24,24 +24,39 @@ public abstract class LibtorchWarmUp(ILogger logger) : IHostedService
     /// <summary>The worker's device ("auto", "cpu", "cuda"), batch size and seed.</summary>
     protected abstract (string Device, int Batch, int Seed) Plan { get; }
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>How long the worker's own paths took (<see cref="WarmPathsAsync"/>; null until it ran).</summary>
+    public TimeSpan? PathsElapsed { get; private set; }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         var (deviceName, batch, seed) = Plan;
         var watch = Stopwatch.StartNew();
         var device = ComputeDevice.Resolve(deviceName);
         var described = ComputeDevice.Describe(device);
-        if (!Warmed.TryAdd(described, true))
+        if (Warmed.TryAdd(described, true))
+        {
+            Step(device, Math.Clamp(batch, 1, 256), seed);
+            Elapsed = watch.Elapsed;
+            logger.LogInformation("libtorch warmed on {Device} in {Milliseconds:F0} ms (one training step of cnn-small, batch {Batch}, one model file written and read)",
+                described, Elapsed.Value.TotalMilliseconds, Math.Clamp(batch, 1, 256));
+        }
+        else
         {
             Elapsed = TimeSpan.Zero;
-            return Task.CompletedTask;
         }
 
-        Step(device, Math.Clamp(batch, 1, 256), seed);
-        Elapsed = watch.Elapsed;
-        logger.LogInformation("libtorch warmed on {Device} in {Milliseconds:F0} ms (one training step of cnn-small, batch {Batch}, one model file written and read)",
-            described, Elapsed.Value.TotalMilliseconds, Math.Clamp(batch, 1, 256));
-        return Task.CompletedTask;
+        var paths = Stopwatch.StartNew();
+        await WarmPathsAsync(cancellationToken);
+        PathsElapsed = paths.Elapsed;
+        logger.LogInformation("{WarmUp}: the first job's paths warmed in {Milliseconds:F0} ms", GetType().Name, PathsElapsed.Value.TotalMilliseconds);
     }
+
+    /// <summary>
+    /// The worker's own first-job paths outside libtorch's start (storage queries, artifact store, message contracts, its
+    /// library call on a small synthetic input; <see cref="WorkerWarmUp"/>), run once per warm-up after the libtorch step.
+    /// Writes no row and leaves no artifact.
+    /// </summary>
+    protected virtual Task WarmPathsAsync(CancellationToken ct) => Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

@@ -110,6 +110,12 @@ public class PipelineBenchTests
         // hop 3 waits 3·i ms in run i: p50 over i = 1..20 is 10.5 → 31.5 ms.
         Assert.Equal(31.5, third.GetProperty("wait_p50_ms").GetDouble(), 9);
         Assert.False(hops[PipelineHops.Chain.Count].GetProperty("in_total").GetBoolean());
+
+        // Each run's own hops, in chain order: run 3's third hop waited 3·3 ms.
+        var third3 = json.GetProperty("per_run")[2].GetProperty("hops")[2];
+        Assert.Equal("SensitivityScored -> TrainCandidate", third3.GetProperty("hop").GetString());
+        Assert.Equal(9, third3.GetProperty("wait_ms").GetDouble(), 9);
+        Assert.Equal(PipelineHops.Chain.Count, json.GetProperty("per_run")[0].GetProperty("hops").GetArrayLength());
     }
 
     [Theory]

@@ -3,7 +3,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Pipeline.AdaptationRuns;
 using Pipeline.Artifacts;
+using Pipeline.Deployment;
 using Pipeline.EvaluationGate;
 using Pipeline.Hosting;
 using Pipeline.SensitivityScoring;
@@ -11,10 +13,10 @@ using Pipeline.SparseTuning;
 
 namespace Pipeline.Packaging.Tests;
 
-/// <summary>The workers that run libtorch (tuner, scorer, gate) warm it before they take their first job.</summary>
+/// <summary>The workers warm before they take their first job: libtorch (tuner, scorer, gate), and the run owner's and deployment's reads.</summary>
 public sealed class TunerWarmUpTests
 {
-    private static List<ServiceDescriptor> HostedServices(IServiceModule module, Dictionary<string, string?> extra)
+    internal static List<ServiceDescriptor> HostedServices(IServiceModule module, Dictionary<string, string?> extra)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -33,13 +35,15 @@ public sealed class TunerWarmUpTests
         return services.Where(d => d.ServiceType == typeof(IHostedService)).ToList();
     }
 
-    public static TheoryData<string> Workers() => ["tuning", "scoring", "gate"];
+    public static TheoryData<string> Workers() => ["tuning", "scoring", "gate", "runs", "deployment"];
 
-    private static (IServiceModule Module, Type WarmUp, string Switch) Worker(string name) => name switch
+    internal static (IServiceModule Module, Type WarmUp, string Switch) Worker(string name) => name switch
     {
         "tuning" => (new SparseTuningModule(), typeof(TunerWarmUp), "Tuning:WarmUp"),
         "scoring" => (new SensitivityScoringModule(), typeof(ScorerWarmUp), "Scoring:WarmUp"),
-        _ => (new EvaluationGateModule(), typeof(GateWarmUp), "Gate:WarmUp"),
+        "gate" => (new EvaluationGateModule(), typeof(GateWarmUp), "Gate:WarmUp"),
+        "runs" => (new AdaptationRunsModule(), typeof(RunOwnerWarmUp), "Runs:WarmUp"),
+        _ => (new DeploymentModule(), typeof(DeploymentWarmUp), "Deployment:WarmUp"),
     };
 
     [Theory]
@@ -53,7 +57,7 @@ public sealed class TunerWarmUpTests
         var bus = hosted.FindIndex(d => d.ImplementationType?.Namespace?.StartsWith("MassTransit", StringComparison.Ordinal) == true);
         Assert.True(warmUp >= 0, $"the {worker} worker registers no warm-up");
         Assert.True(bus >= 0, "no MassTransit hosted service found");
-        Assert.True(warmUp < bus, $"the warm-up (hosted service {warmUp}) starts after the bus ({bus}): the first job would find libtorch cold");
+        Assert.True(warmUp < bus, $"the warm-up (hosted service {warmUp}) starts after the bus ({bus}): the first job would find the worker cold");
         Assert.DoesNotContain(HostedServices(Worker(worker).Module, new() { [off] = "false" }), d => d.ImplementationType == type);
     }
 
@@ -64,12 +68,14 @@ public sealed class TunerWarmUpTests
         LibtorchWarmUp.Step(TorchSharp.torch.CPU, 16, 1);
         Assert.Equal(temp, Directory.GetFiles(Path.GetTempPath(), "pipeline-warm-up-*").Length);
 
-        var first = new TunerWarmUp(Options.Create(new TuningServiceOptions { Device = "cpu", BatchSize = 16 }), NullLogger<TunerWarmUp>.Instance);
-        var second = new GateWarmUp(Options.Create(new GateOptions { Device = "cpu" }), NullLogger<GateWarmUp>.Instance);
+        await using var world = await WarmUpWorld.CreateAsync(new SparseTuningModule(), new EvaluationGateModule());
+        var first = world.WarmUp<TunerWarmUp>();
+        var second = world.WarmUp<GateWarmUp>();
         await first.StartAsync(CancellationToken.None);
         await second.StartAsync(CancellationToken.None);
 
         Assert.NotNull(first.Elapsed);
         Assert.Equal(TimeSpan.Zero, second.Elapsed); // the process is warm on the CPU already
+        Assert.NotNull(second.PathsElapsed); // the gate's own paths are warmed all the same
     }
 }

@@ -31,6 +31,11 @@ public sealed class AdaptationRunsModule : IServiceModule, IAnnouncesRunEvents
         services.AddHostedService<ApprovalMetrics>();
         services.AddSingleton<OutboxRelay>();
         services.AddHostedService(sp => sp.GetRequiredService<OutboxRelay>());
+        // Before the bus (AddPipelineServices adds MassTransit after the modules; hosted services start in order).
+        if (configuration.GetValue(RunOwnerWarmUp.Switch, true))
+        {
+            services.AddHostedService<RunOwnerWarmUp>();
+        }
     }
 
     public void AddConsumers(IBusRegistrationConfigurator bus)

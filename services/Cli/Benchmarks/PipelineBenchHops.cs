@@ -131,6 +131,11 @@ public static class PipelineHops
             PerRun = runs.Select(r => new PipelineBenchRun
             {
                 RunId = r.RunId, TotalS = Round(r.TotalSeconds, 3), ComputeS = Round(r.ComputeSeconds, 3), OverheadS = Round(r.OverheadSeconds, 3),
+                Hops = r.Hops.Select(h => new PipelineBenchRunHop
+                {
+                    Hop = h.Name, WaitMs = Round(h.WaitMs, 1), HandlerMs = Round(h.HandlerMs, 1), DispatchMs = Round(h.DispatchMs, 1),
+                    ComputeMs = Round(h.ComputeMs, 1),
+                }).ToList(),
             }).ToList(),
             Settings = settings,
         };

@@ -92,6 +92,23 @@ public sealed record PipelineBenchRun
     public double ComputeS { get; init; }
 
     public double OverheadS { get; init; }
+
+    /// <summary>This run's hops in chain order (the first run after start against the later ones shows what is cold).</summary>
+    public IReadOnlyList<PipelineBenchRunHop> Hops { get; init; } = [];
+}
+
+/// <summary>One hop of one run, in milliseconds.</summary>
+public sealed record PipelineBenchRunHop
+{
+    public required string Hop { get; init; }
+
+    public double WaitMs { get; init; }
+
+    public double HandlerMs { get; init; }
+
+    public double DispatchMs { get; init; }
+
+    public double ComputeMs { get; init; }
 }
 
 /// <summary>What the bench ran with, for the record.</summary>

@@ -21,6 +21,11 @@ public sealed class DeploymentModule : IServiceModule
         services.AddArtifacts();
         services.AddSingleton<ModelRegistration>();
         services.AddValidatedOptions<RegistrationGateOptions>(configuration, RegistrationGateOptions.Section);
+        // Before the bus (AddPipelineServices adds MassTransit after the modules; hosted services start in order).
+        if (configuration.GetValue(DeploymentWarmUp.Switch, true))
+        {
+            services.AddHostedService<DeploymentWarmUp>();
+        }
     }
 
     public void AddConsumers(IBusRegistrationConfigurator bus)

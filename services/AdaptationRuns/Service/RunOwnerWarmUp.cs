@@ -1,0 +1,40 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Pipeline.Contracts;
+using Pipeline.Storage.Repositories;
+
+namespace Pipeline.AdaptationRuns;
+
+/// <summary>
+/// Warms the run owner before its bus takes the first message (issue 20 item 5; <see cref="StartWarmUp"/>): the message
+/// contracts through MassTransit's JSON options and the owner's reads (runs, history, timers, tournaments, the production
+/// alias, the operators' run queries) for ids no row has. Writes nothing. Off with Runs:WarmUp=false.
+/// </summary>
+public sealed class RunOwnerWarmUp(
+    IAdaptationRunRepository runs, IModelRegistry registry, IRunStepStore steps, ITournamentStore tournaments, RunQueries queries,
+    ILogger<RunOwnerWarmUp> logger) : IHostedService
+{
+    public const string Switch = RunOwnerOptions.Section + ":WarmUp";
+
+    /// <summary>How long the warm-up took (null until it ran).</summary>
+    public TimeSpan? Elapsed { get; private set; }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        StartWarmUp.WarmContracts();
+        await StartWarmUp.WarmReadsAsync(runs, registry, cancellationToken);
+        var model = StartWarmUp.ScratchModelId();
+        var run = Guid.NewGuid();
+        await runs.GetActiveRunAsync(model, cancellationToken);
+        await steps.GetTimerAsync(run, cancellationToken);
+        await tournaments.GetAsync(run, cancellationToken);
+        await queries.GetAsync(run, cancellationToken);
+        await queries.ListAsync(new ListRuns { ModelId = model, Limit = 1 }, cancellationToken);
+        Elapsed = watch.Elapsed;
+        logger.LogInformation("run owner warmed in {Milliseconds:F0} ms (contracts, run and registry reads)", Elapsed.Value.TotalMilliseconds);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,44 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Pipeline.AdaptationRuns;
+using Pipeline.Artifacts;
+using Pipeline.Storage.Artifacts;
+using Pipeline.Storage.Repositories;
+
+namespace Pipeline.Deployment;
+
+/// <summary>
+/// Warms deployment before its bus takes the first message (issue 20 item 5; <see cref="WorkerWarmUp"/>): the message
+/// contracts through MassTransit's JSON options, the run and registry reads of a promotion for ids no row has, and a
+/// scratch file through the artifact store's verified path (written and deleted; libtorch stays unloaded). Writes no row. Off with Deployment:WarmUp=false.
+/// </summary>
+public sealed class DeploymentWarmUp(
+    IAdaptationRunRepository runs, IModelRegistry registry, IArtifactStore artifacts, ILogger<DeploymentWarmUp> logger) : IHostedService
+{
+    public const string Switch = "Deployment:WarmUp";
+
+    /// <summary>How long the warm-up took (null until it ran).</summary>
+    public TimeSpan? Elapsed { get; private set; }
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        StartWarmUp.WarmContracts();
+        await StartWarmUp.WarmReadsAsync(runs, registry, cancellationToken);
+        var stored = await artifacts.PutAsync(new byte[4096], WorkerWarmUp.Kind, $"{Environment.ProcessId}-{Guid.NewGuid():N}.bin", cancellationToken);
+        try
+        {
+            await artifacts.GetVerifiedLocalPathAsync(stored.Uri, stored.Sha256, cancellationToken);
+        }
+        finally
+        {
+            artifacts.Delete(stored.Uri);
+        }
+
+        Elapsed = watch.Elapsed;
+        logger.LogInformation("deployment warmed in {Milliseconds:F0} ms (contracts, run and registry reads, one verified artifact)", Elapsed.Value.TotalMilliseconds);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
