@@ -7,7 +7,7 @@ using TorchSharp;
 namespace Pipeline.Artifacts;
 
 /// <summary>
-/// The first job's costs outside libtorch's start, paid at start instead (issue 20 item 5), for the workers that run
+/// The first job's costs outside libtorch's start, paid at start instead, for the workers that run
 /// libtorch: a model as a job loads it, and a feature blob and a model file through the artifact store and back
 /// (scratch names of kind <see cref="Kind"/>, deleted after). The contracts and the run and registry reads are
 /// <see cref="AdaptationRuns.StartWarmUp"/>'s. Nothing here writes a row or leaves an artifact behind; a worker's

@@ -11,7 +11,7 @@ using Pipeline.Storage.Migrations;
 namespace Pipeline.Packaging.Tests;
 
 /// <summary>
-/// The start warm-ups (issue 20 item 5) run the worker's real storage, artifact and library paths against a real SQLite
+/// The start warm-ups run the worker's real storage, artifact and library paths against a real SQLite
 /// database and artifact store, and leave nothing behind: no row in any table, no file in the store.
 /// </summary>
 public sealed class StartWarmUpTests

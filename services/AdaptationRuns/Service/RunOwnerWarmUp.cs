@@ -7,7 +7,7 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.AdaptationRuns;
 
 /// <summary>
-/// Warms the run owner before its bus takes the first message (issue 20 item 5; <see cref="StartWarmUp"/>): the message
+/// Warms the run owner before its bus takes the first message (<see cref="StartWarmUp"/>): the message
 /// contracts through MassTransit's JSON options and the owner's reads (runs, history, timers, tournaments, the production
 /// alias, the operators' run queries) for ids no row has. Writes nothing. Off with Runs:WarmUp=false.
 /// </summary>

@@ -6,7 +6,7 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.AdaptationRuns;
 
 /// <summary>
-/// What the run owner and every stage worker do at start, before their bus takes the first message (issue 20 item 5):
+/// What the run owner and every stage worker do at start, before their bus takes the first message:
 /// the message contracts through the JSON options MassTransit reads and writes them with, and the run and registry
 /// reads a job makes, for ids no row has. Reads only: nothing is written.
 /// </summary>

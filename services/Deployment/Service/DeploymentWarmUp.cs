@@ -9,7 +9,7 @@ using Pipeline.Storage.Repositories;
 namespace Pipeline.Deployment;
 
 /// <summary>
-/// Warms deployment before its bus takes the first message (issue 20 item 5; <see cref="WorkerWarmUp"/>): the message
+/// Warms deployment before its bus takes the first message (<see cref="WorkerWarmUp"/>): the message
 /// contracts through MassTransit's JSON options, the run and registry reads of a promotion for ids no row has, and a
 /// scratch file through the artifact store's verified path (written and deleted; libtorch stays unloaded). Writes no row. Off with Deployment:WarmUp=false.
 /// </summary>

@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Artifacts;
 using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
-using Pipeline.Storage;
 
 namespace Pipeline.EvaluationGate;
 
@@ -15,15 +14,8 @@ public sealed class EvaluationGateModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.AddServiceStorage(configuration);
+        services.AddModelWorker<GateOptions, GateWarmUp>(configuration, GateOptions.Section);
         services.AddRunWork();
-        services.AddValidatedOptions<GateOptions>(configuration, GateOptions.Section);
-        services.AddArtifacts();
-        // Before the bus (AddPipelineServices adds MassTransit after the modules; hosted services start in order).
-        if (configuration.GetValue(GateOptions.Section + ":WarmUp", true))
-        {
-            services.AddHostedService<GateWarmUp>();
-        }
     }
 
     public void AddConsumers(IBusRegistrationConfigurator bus)

@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Artifacts;
 using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
-using Pipeline.Storage;
 
 namespace Pipeline.SensitivityScoring;
 
@@ -15,16 +14,9 @@ public sealed class SensitivityScoringModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.AddServiceStorage(configuration);
+        services.AddModelWorker<ScoringServiceOptions, ScorerWarmUp>(configuration, ScoringServiceOptions.Section);
         services.AddRunWork();
-        services.AddValidatedOptions<ScoringServiceOptions>(configuration, ScoringServiceOptions.Section);
-        services.AddArtifacts();
         services.AddSingleton<AdaptationSetBuilder>();
-        // Before the bus (AddPipelineServices adds MassTransit after the modules; hosted services start in order).
-        if (configuration.GetValue(ScoringServiceOptions.Section + ":WarmUp", true))
-        {
-            services.AddHostedService<ScorerWarmUp>();
-        }
     }
 
     public void AddConsumers(IBusRegistrationConfigurator bus) =>

@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Artifacts;
 using Pipeline.AdaptationRuns;
 using Pipeline.Hosting;
-using Pipeline.Storage;
 
 namespace Pipeline.SparseTuning;
 
@@ -15,15 +14,8 @@ public sealed class SparseTuningModule : IServiceModule
 
     public void ConfigureServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.AddServiceStorage(configuration);
+        services.AddModelWorker<TuningServiceOptions, TunerWarmUp>(configuration, TuningServiceOptions.Section);
         services.AddRunWork();
-        services.AddValidatedOptions<TuningServiceOptions>(configuration, TuningServiceOptions.Section);
-        services.AddArtifacts();
-        // Before the bus (AddPipelineServices adds MassTransit after the modules; hosted services start in order).
-        if (configuration.GetValue(TuningServiceOptions.Section + ":WarmUp", true))
-        {
-            services.AddHostedService<TunerWarmUp>();
-        }
     }
 
     // One tuning job per worker at a time, whatever the bus-wide limits say.
