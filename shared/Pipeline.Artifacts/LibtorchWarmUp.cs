@@ -5,6 +5,8 @@ using Microsoft.Extensions.Logging;
 using Pipeline.ML.Models;
 using TorchSharp;
 
+using Pipeline.Hosting;
+
 namespace Pipeline.Artifacts;
 
 /// <summary>
@@ -46,9 +48,11 @@ public abstract class LibtorchWarmUp(ILogger logger) : IHostedService
         }
 
         var paths = Stopwatch.StartNew();
-        await WarmPathsAsync(cancellationToken);
-        PathsElapsed = paths.Elapsed;
-        logger.LogInformation("{WarmUp}: the first job's paths warmed in {Milliseconds:F0} ms", GetType().Name, PathsElapsed.Value.TotalMilliseconds);
+        if (await BestEffortWarmUp.RunAsync(logger, GetType().Name, () => WarmPathsAsync(cancellationToken), cancellationToken))
+        {
+            PathsElapsed = paths.Elapsed;
+            logger.LogInformation("{WarmUp}: the first job's paths warmed in {Milliseconds:F0} ms", GetType().Name, PathsElapsed.Value.TotalMilliseconds);
+        }
     }
 
     /// <summary>

@@ -52,6 +52,27 @@ public static class WorkerWarmUp
         return (model, new ImageDataset(images, labels));
     }
 
+    /// <summary>
+    /// <see cref="ModelAsync"/>, then <see cref="WarmArtifactsAsync"/> with its model and rows: what a job works on, after
+    /// the artifact round trip a job makes. The caller disposes both.
+    /// </summary>
+    public static async Task<(ModelBundle Model, ImageDataset Data)> LoadedAsync(
+        IModelRegistry registry, ModelArtifacts models, IArtifactStore store, string device, int rows, int seed, CancellationToken ct)
+    {
+        var (model, data) = await ModelAsync(registry, models, device, rows, seed, ct);
+        try
+        {
+            await WarmArtifactsAsync(store, model, data, ct);
+            return (model, data);
+        }
+        catch
+        {
+            model.Dispose();
+            data.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>A labelled feature blob and a model file written to the artifact store, read back verified, and deleted.</summary>
     public static async Task WarmArtifactsAsync(IArtifactStore store, ModelBundle model, ImageDataset data, CancellationToken ct)
     {

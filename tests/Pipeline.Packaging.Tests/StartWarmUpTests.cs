@@ -40,6 +40,26 @@ public sealed class StartWarmUpTests
         Assert.NotNull(elapsed);
     }
 
+    [Theory]
+    [MemberData(nameof(TunerWarmUpTests.Workers), MemberType = typeof(TunerWarmUpTests))]
+    public async Task A_warm_up_that_cannot_read_the_database_does_not_stop_the_host_from_starting(string worker)
+    {
+        var (module, type, _) = TunerWarmUpTests.Worker(worker);
+        await using var world = await WarmUpWorld.CreateAsync(migrate: false, module);
+
+        var warmUp = (IHostedService)ActivatorUtilities.CreateInstance(world.Provider, type);
+        await warmUp.StartAsync(CancellationToken.None); // no table: every read fails, and the start goes on
+
+        var elapsed = warmUp switch
+        {
+            LibtorchWarmUp l => l.PathsElapsed,
+            RunOwnerWarmUp r => r.Elapsed,
+            Deployment.DeploymentWarmUp d => d.Elapsed,
+            _ => TimeSpan.Zero,
+        };
+        Assert.Null(elapsed); // not warmed, and not reported as warmed
+    }
+
     [Fact]
     public async Task The_contracts_are_warmed_with_the_options_the_bus_reads_them_with()
     {
@@ -85,7 +105,10 @@ internal sealed class WarmUpWorld : IAsyncDisposable
 
     public string ArtifactRoot => Path.Combine(directory, "artifacts");
 
-    public static async Task<WarmUpWorld> CreateAsync(params IServiceModule[] modules)
+    public static Task<WarmUpWorld> CreateAsync(params IServiceModule[] modules) => CreateAsync(migrate: true, modules);
+
+    /// <summary>With <paramref name="migrate"/> false the database has no tables: every read a warm-up makes fails.</summary>
+    public static async Task<WarmUpWorld> CreateAsync(bool migrate, params IServiceModule[] modules)
     {
         var directory = Path.Combine(Path.GetTempPath(), "pipeline-warm-world-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Path.Combine(directory, "artifacts"));
@@ -102,7 +125,11 @@ internal sealed class WarmUpWorld : IAsyncDisposable
         services.AddLogging();
         services.AddPipelineServices(configuration, modules);
         var provider = services.BuildServiceProvider();
-        await new MigrationRunner(provider.GetRequiredService<IDbConnectionFactory>()).MigrateAsync();
+        if (migrate)
+        {
+            await new MigrationRunner(provider.GetRequiredService<IDbConnectionFactory>()).MigrateAsync();
+        }
+
         return new WarmUpWorld(directory, provider);
     }
 

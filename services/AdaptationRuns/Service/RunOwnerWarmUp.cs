@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Pipeline.Contracts;
+using Pipeline.Hosting;
 using Pipeline.Storage.Repositories;
 
 namespace Pipeline.AdaptationRuns;
@@ -23,6 +24,15 @@ public sealed class RunOwnerWarmUp(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
+        if (await BestEffortWarmUp.RunAsync(logger, nameof(RunOwnerWarmUp), () => WarmAsync(cancellationToken), cancellationToken))
+        {
+            Elapsed = watch.Elapsed;
+            logger.LogInformation("run owner warmed in {Milliseconds:F0} ms (contracts, run and registry reads)", Elapsed.Value.TotalMilliseconds);
+        }
+    }
+
+    private async Task WarmAsync(CancellationToken cancellationToken)
+    {
         StartWarmUp.WarmContracts();
         await StartWarmUp.WarmReadsAsync(runs, registry, cancellationToken);
         var model = StartWarmUp.ScratchModelId();
@@ -32,8 +42,6 @@ public sealed class RunOwnerWarmUp(
         await tournaments.GetAsync(run, cancellationToken);
         await queries.GetAsync(run, cancellationToken);
         await queries.ListAsync(new ListRuns { ModelId = model, Limit = 1 }, cancellationToken);
-        Elapsed = watch.Elapsed;
-        logger.LogInformation("run owner warmed in {Milliseconds:F0} ms (contracts, run and registry reads)", Elapsed.Value.TotalMilliseconds);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

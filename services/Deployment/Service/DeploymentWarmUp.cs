@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Pipeline.AdaptationRuns;
 using Pipeline.Artifacts;
+using Pipeline.Hosting;
 using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
 
@@ -24,6 +25,15 @@ public sealed class DeploymentWarmUp(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
+        if (await BestEffortWarmUp.RunAsync(logger, nameof(DeploymentWarmUp), () => WarmAsync(cancellationToken), cancellationToken))
+        {
+            Elapsed = watch.Elapsed;
+            logger.LogInformation("deployment warmed in {Milliseconds:F0} ms (contracts, run and registry reads, one verified artifact)", Elapsed.Value.TotalMilliseconds);
+        }
+    }
+
+    private async Task WarmAsync(CancellationToken cancellationToken)
+    {
         StartWarmUp.WarmContracts();
         await StartWarmUp.WarmReadsAsync(runs, registry, cancellationToken);
         var stored = await artifacts.PutAsync(new byte[4096], WorkerWarmUp.Kind, $"{Environment.ProcessId}-{Guid.NewGuid():N}.bin", cancellationToken);
@@ -35,9 +45,6 @@ public sealed class DeploymentWarmUp(
         {
             artifacts.Delete(stored.Uri);
         }
-
-        Elapsed = watch.Elapsed;
-        logger.LogInformation("deployment warmed in {Milliseconds:F0} ms (contracts, run and registry reads, one verified artifact)", Elapsed.Value.TotalMilliseconds);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -26,10 +26,9 @@ public sealed class GateWarmUp(
         StartWarmUp.WarmContracts();
         await StartWarmUp.WarmReadsAsync(runs, registry, ct);
 
-        var (model, data) = await WorkerWarmUp.ModelAsync(registry, models, o.Device, rows: 16, seed: 1, ct);
+        var (model, data) = await WorkerWarmUp.LoadedAsync(registry, models, artifacts, o.Device, rows: 16, seed: 1, ct);
         using var production = model;
         using var rows = data;
-        await WorkerWarmUp.WarmArtifactsAsync(artifacts, production, rows, ct);
         var settings = new GateMeasurementSettings(o.Confidence, GatePolicy.ClassConfidence(o, production.Info.Classes.Length),
             Math.Clamp(o.LatencyBatchSize, 1, 16), LatencyPairs: 2, AlwaysJudgeLatency: true, LatencyQuietWait: TimeSpan.Zero);
         GatePolicy.Decide(GateMeasurement.Measure(production, production, rows, rows, settings), o);

@@ -27,10 +27,9 @@ public sealed class ScorerWarmUp(
         await builder.CollectAsync(StartWarmUp.ScratchModelId(), 1, null, ct);
         await masks.GetAsync(Guid.NewGuid(), ct);
 
-        var (model, data) = await WorkerWarmUp.ModelAsync(registry, models, o.Device, rows: 16, o.Seed, ct);
+        var (model, data) = await WorkerWarmUp.LoadedAsync(registry, models, artifacts, o.Device, rows: 16, o.Seed, ct);
         using var baseModel = model;
         using var rows = data;
-        await WorkerWarmUp.WarmArtifactsAsync(artifacts, baseModel, rows, ct);
         // The set's assembly (CollectAsync, Split, WithReplay) on the rows, without the reads that find none here.
         var blob = DatasetArtifacts.FromDataset(rows);
         var (head, tail) = blob.Split(8);

@@ -28,10 +28,9 @@ public sealed class TunerWarmUp(
         await models.FindByRunAsync(StartWarmUp.ScratchModelId(), Guid.NewGuid(), o.Strategy, ct);
         VersionMetadata.Parse(new VersionMetadata { RunId = Guid.NewGuid(), Strategy = o.Strategy }.ToJson());
 
-        var (model, data) = await WorkerWarmUp.ModelAsync(registry, models, o.Device, rows: 16, o.Seed, ct);
+        var (model, data) = await WorkerWarmUp.LoadedAsync(registry, models, artifacts, o.Device, rows: 16, o.Seed, ct);
         using var baseModel = model;
         using var rows = data;
-        await WorkerWarmUp.WarmArtifactsAsync(artifacts, baseModel, rows, ct);
         // The regime memory a job grows (RegimeMemory.AccumulateAsync) without its writes: two blocks of 8 rows into one of 12.
         var blob = DatasetArtifacts.FromDataset(rows);
         var (head, tail) = blob.Split(8);
