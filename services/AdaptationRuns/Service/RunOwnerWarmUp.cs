@@ -1,8 +1,5 @@
-using System.Diagnostics;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Pipeline.Contracts;
-using Pipeline.Hosting;
 using Pipeline.Storage.Repositories;
 
 namespace Pipeline.AdaptationRuns;
@@ -14,24 +11,13 @@ namespace Pipeline.AdaptationRuns;
 /// </summary>
 public sealed class RunOwnerWarmUp(
     IAdaptationRunRepository runs, IModelRegistry registry, IRunStepStore steps, ITournamentStore tournaments, RunQueries queries,
-    ILogger<RunOwnerWarmUp> logger) : IHostedService
+    ILogger<RunOwnerWarmUp> logger) : ReadsWarmUp(logger)
 {
     public const string Switch = RunOwnerOptions.Section + ":WarmUp";
 
-    /// <summary>How long the warm-up took (null until it ran).</summary>
-    public TimeSpan? Elapsed { get; private set; }
+    protected override (string Service, string What) Describe => ("run owner", "contracts, run and registry reads");
 
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        var watch = Stopwatch.StartNew();
-        if (await BestEffortWarmUp.RunAsync(logger, nameof(RunOwnerWarmUp), () => WarmAsync(cancellationToken), cancellationToken))
-        {
-            Elapsed = watch.Elapsed;
-            logger.LogInformation("run owner warmed in {Milliseconds:F0} ms (contracts, run and registry reads)", Elapsed.Value.TotalMilliseconds);
-        }
-    }
-
-    private async Task WarmAsync(CancellationToken cancellationToken)
+    protected override async Task WarmAsync(CancellationToken cancellationToken)
     {
         StartWarmUp.WarmContracts();
         await StartWarmUp.WarmReadsAsync(runs, registry, cancellationToken);
@@ -43,6 +29,4 @@ public sealed class RunOwnerWarmUp(
         await queries.GetAsync(run, cancellationToken);
         await queries.ListAsync(new ListRuns { ModelId = model, Limit = 1 }, cancellationToken);
     }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -1,9 +1,6 @@
-using System.Diagnostics;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Pipeline.AdaptationRuns;
 using Pipeline.Artifacts;
-using Pipeline.Hosting;
 using Pipeline.Storage.Artifacts;
 using Pipeline.Storage.Repositories;
 
@@ -15,24 +12,13 @@ namespace Pipeline.Deployment;
 /// scratch file through the artifact store's verified path (written and deleted; libtorch stays unloaded). Writes no row. Off with Deployment:WarmUp=false.
 /// </summary>
 public sealed class DeploymentWarmUp(
-    IAdaptationRunRepository runs, IModelRegistry registry, IArtifactStore artifacts, ILogger<DeploymentWarmUp> logger) : IHostedService
+    IAdaptationRunRepository runs, IModelRegistry registry, IArtifactStore artifacts, ILogger<DeploymentWarmUp> logger) : ReadsWarmUp(logger)
 {
     public const string Switch = "Deployment:WarmUp";
 
-    /// <summary>How long the warm-up took (null until it ran).</summary>
-    public TimeSpan? Elapsed { get; private set; }
+    protected override (string Service, string What) Describe => ("deployment", "contracts, run and registry reads, one verified artifact");
 
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        var watch = Stopwatch.StartNew();
-        if (await BestEffortWarmUp.RunAsync(logger, nameof(DeploymentWarmUp), () => WarmAsync(cancellationToken), cancellationToken))
-        {
-            Elapsed = watch.Elapsed;
-            logger.LogInformation("deployment warmed in {Milliseconds:F0} ms (contracts, run and registry reads, one verified artifact)", Elapsed.Value.TotalMilliseconds);
-        }
-    }
-
-    private async Task WarmAsync(CancellationToken cancellationToken)
+    protected override async Task WarmAsync(CancellationToken cancellationToken)
     {
         StartWarmUp.WarmContracts();
         await StartWarmUp.WarmReadsAsync(runs, registry, cancellationToken);
@@ -46,6 +32,4 @@ public sealed class DeploymentWarmUp(
             artifacts.Delete(stored.Uri);
         }
     }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
