@@ -22,7 +22,7 @@ public static class WorkerWarmUp
     /// A model to warm the worker's library call with: the first production model the registry serves (loaded as a job
     /// loads it), else the built-in CNN; and <paramref name="rows"/> random labelled rows of its input shape.
     /// </summary>
-    public static async Task<(ModelBundle Model, ImageDataset Data)> ModelAsync(
+    private static async Task<(ModelBundle Model, ImageDataset Data)> ModelAsync(
         IModelRegistry registry, ModelArtifacts models, string device, int rows, int seed, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(registry);
@@ -74,7 +74,7 @@ public static class WorkerWarmUp
     }
 
     /// <summary>A labelled feature blob and a model file written to the artifact store, read back verified, and deleted.</summary>
-    public static async Task WarmArtifactsAsync(IArtifactStore store, ModelBundle model, ImageDataset data, CancellationToken ct)
+    private static async Task WarmArtifactsAsync(IArtifactStore store, ModelBundle model, ImageDataset data, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(model);
