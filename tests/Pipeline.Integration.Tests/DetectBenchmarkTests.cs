@@ -58,10 +58,12 @@ public class DetectBenchmarkTests
         Assert.Equal(2, await root.Parse(["detect", flag, value]).InvokeAsync());
     }
 
-    [Fact]
-    public async Task An_unknown_scenario_is_one_error_line_and_exit_1()
+    [Theory]
+    [InlineData("--scenarios", "spin-9")]
+    [InlineData("--witness", "resnet")]
+    public async Task An_unknown_scenario_or_witness_is_one_error_line_and_exit_1(string flag, string value)
     {
         var root = new RootCommand { BenchDetectCommand.Create() };
-        Assert.Equal(1, await root.Parse(["detect", "--scenarios", "spin-9"]).InvokeAsync());
+        Assert.Equal(1, await root.Parse(["detect", flag, value]).InvokeAsync());
     }
 }

@@ -35,6 +35,11 @@ public sealed record DetectBenchmarkOptions
     ];
     /// <summary>Full severity of the gradual drift (a rotation).</summary>
     public double GradualDegrees { get; init; } = 30;
+    /// <summary>
+    /// Architecture of the witness, a second model trained like the base one with another seed, for the agreement
+    /// estimators (measured beside the product's, not used by it); null: no witness.
+    /// </summary>
+    public string? Witness { get; init; } = "cnn-small";
     public string? DataDirectory { get; init; }
     public string? CacheDirectory { get; init; }
 }
@@ -54,6 +59,8 @@ public static class DetectBenchmark
         if (o.Seeds < 1 || o.FirstSeed < 1 || o.CleanWindows < 1 || o.TabularCleanWindows < 1 || o.LeadWindows < 1 || o.ShiftWindows < 2 || o.GradualWindows < 2 || o.WindowRows < 30)
             throw new ArgumentException("seeds, windows and window rows must be positive (shift and gradual windows at least 2, window rows at least 30)");
         var scenarios = o.Scenarios.Select(DriftScenario.Parse).ToList();
+        if (o.Witness is { } w && !Pipeline.ML.Models.ModelFactory.Architectures.Contains(w))
+            throw new ArgumentException($"unknown witness architecture '{w}' ({string.Join(", ", Pipeline.ML.Models.ModelFactory.Architectures)} or none)");
         if (o.TabularShifts.FirstOrDefault(t => !TabularWorld.Shifts.Contains(t)) is { } unknown)
             throw new ArgumentException($"unknown tabular shift '{unknown}' ({string.Join(", ", TabularWorld.Shifts)})");
         var total = Stopwatch.StartNew();
@@ -132,6 +139,8 @@ public static class DetectBenchmark
         public double[]? NegativeEntropy { get; init; }
         /// <summary>True labels (the monitor never sees them; calibration does).</summary>
         public int[]? Labels { get; init; }
+        /// <summary>The witness model's predicted class per row (an independently trained second model).</summary>
+        public int[]? Witness { get; init; }
         public double Accuracy => Correct.Count(c => c) / (double)Correct.Length;
 
         /// <summary>The rows with their labels, as a labelled reference holdout.</summary>
@@ -142,9 +151,13 @@ public static class DetectBenchmark
             Rows = [.. a.Rows, .. b.Rows], Correct = [.. a.Correct, .. b.Correct],
             NegativeEntropy = a.NegativeEntropy is null || b.NegativeEntropy is null ? null : [.. a.NegativeEntropy, .. b.NegativeEntropy],
             Labels = a.Labels is null || b.Labels is null ? null : [.. a.Labels, .. b.Labels],
+            Witness = a.Witness is null || b.Witness is null ? null : [.. a.Witness, .. b.Witness],
         };
 
-        public static Pool Of(ModelBundle model, ImageDataset data)
+        /// <summary>Share of rows where the model and the witness predict the same class.</summary>
+        public double Agreement => Witness is null ? double.NaN : Enumerable.Range(0, Rows.Length).Count(i => Rows[i].PredictedClass == Witness[i]) / (double)Rows.Length;
+
+        public static Pool Of(ModelBundle model, ImageDataset data, ModelBundle? witness = null)
         {
             var features = data.ToFeatureVectors();
             var labels = data.LabelArray();
@@ -160,7 +173,8 @@ public static class DetectBenchmark
                 correct[i] = p.Class == labels[i];
                 ne[i] = AtcThreshold.NegativeEntropy(p.Probabilities);
             }
-            return new Pool { Rows = rows, Correct = correct, NegativeEntropy = ne, Labels = labels.Select(l => (int)l).ToArray() };
+            int[]? second = witness?.Serve(features).Predictions.Select(p => p.Class).ToArray();
+            return new Pool { Rows = rows, Correct = correct, NegativeEntropy = ne, Labels = labels.Select(l => (int)l).ToArray(), Witness = second };
         }
 
         public int[] DrawIndices(Random rng, int n) => Enumerable.Range(0, n).Select(_ => rng.Next(Rows.Length)).ToArray();

@@ -25,6 +25,11 @@ public sealed record EstimatorError
 internal sealed class EstimatorTally
 {
     public const string AtcNe = "atc-ne";
+    public const string Agree = "agree";
+    public const string AgreeProbit = "agree-probit";
+    public const string AgreeRaw = "agree-raw";
+    private readonly WitnessCalibration? _witness;
+    private int _witnessRows, _agreeing;
     private readonly ConfidenceCalibration _calibration;
     private readonly AtcThreshold? _atcNe;
     private readonly PerformanceTracker _tracker;
@@ -32,8 +37,9 @@ internal sealed class EstimatorTally
     private PerformanceSums _sums = new();
     private int _rows, _correct, _neAbove, _neRows;
 
-    public EstimatorTally(ConfidenceCalibration calibration, AtcThreshold? atcNe, InputSummary summary)
+    public EstimatorTally(ConfidenceCalibration calibration, AtcThreshold? atcNe, WitnessCalibration? witness, InputSummary summary)
     {
+        _witness = witness;
         _calibration = calibration;
         _atcNe = atcNe;
         _options = new TriggerOptions { CrossCheck = [AccuracyEstimators.Iw] };
@@ -54,6 +60,11 @@ internal sealed class EstimatorTally
                 _neRows++;
                 if (_atcNe.Above(ne[i])) _neAbove++;
             }
+            if (_witness is not null && pool.Witness is { } w)
+            {
+                _witnessRows++;
+                if (w[i] == pool.Rows[i].PredictedClass) _agreeing++;
+            }
         }
     }
 
@@ -70,6 +81,13 @@ internal sealed class EstimatorTally
             double est = (double)_neAbove / _neRows + (_atcNe.ReferenceAccuracy - _atcNe.ReferenceLevel);
             list.Add(new EstimatorError { Estimator = AtcNe, EstimatedAccuracy = est, TrueAccuracy = truth });
         }
+        if (_witness is { } c && _witnessRows > 0)
+        {
+            double agr = (double)_agreeing / _witnessRows;
+            list.Add(new EstimatorError { Estimator = Agree, EstimatedAccuracy = c.ReferenceAccuracy + agr - c.ReferenceAgreement, TrueAccuracy = truth });
+            list.Add(new EstimatorError { Estimator = AgreeProbit, EstimatedAccuracy = c.Probit(agr), TrueAccuracy = truth });
+            list.Add(new EstimatorError { Estimator = AgreeRaw, EstimatedAccuracy = agr, TrueAccuracy = truth });
+        }
         return list;
     }
 
@@ -77,15 +95,27 @@ internal sealed class EstimatorTally
     public double Product() => Results().First(r => r.Estimator == new TriggerOptions().Estimator).EstimatedAccuracy;
 
     /// <summary>Tallies <paramref name="windows"/> windows drawn from the pools the function gives per window (1-based).</summary>
-    public static EstimatorTally Over(ConfidenceCalibration c, AtcThreshold? ne, InputSummary summary, Func<int, DetectBenchmark.Pool> pool,
-        int windows, int rows, Random rng)
+    public static EstimatorTally Over(ConfidenceCalibration c, AtcThreshold? ne, WitnessCalibration? witness, InputSummary summary,
+        Func<int, DetectBenchmark.Pool> pool, int windows, int rows, Random rng)
     {
-        var t = new EstimatorTally(c, ne, summary);
+        var t = new EstimatorTally(c, ne, witness, summary);
         for (int w = 1; w <= windows; w++)
         {
             var p = pool(w);
             t.Add(p, Enumerable.Range(0, rows).Select(_ => rng.Next(p.Rows.Length)).ToArray());
         }
         return t;
+    }
+}
+
+/// <summary>The holdout's accuracy and its agreement with the witness model.</summary>
+internal sealed record WitnessCalibration(double ReferenceAccuracy, double ReferenceAgreement)
+{
+    /// <summary>Accuracy from agreement along a line of slope 1 in probit space through the holdout's point.</summary>
+    public double Probit(double agreement)
+    {
+        static double Clip(double p) => Math.Clamp(p, 1e-4, 1 - 1e-4);
+        double z = MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, Clip(ReferenceAccuracy)) + MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, Clip(agreement)) - MathNet.Numerics.Distributions.Normal.InvCDF(0, 1, Clip(ReferenceAgreement));
+        return MathNet.Numerics.Distributions.Normal.CDF(0, 1, z);
     }
 }

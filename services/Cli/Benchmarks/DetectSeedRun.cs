@@ -14,6 +14,8 @@ internal sealed class SeedRun : IDisposable
     private readonly DetectBenchmarkOptions _o;
     private readonly FashionMnistSplits? _splits;
     private readonly ModelBundle? _model;
+    private readonly ModelBundle? _witness;
+    private readonly WitnessCalibration? _agreement;
     private readonly IDisposable? _owned;
     private readonly ReferenceProfile _profile;
     private readonly MonitorOptions _monitor;
@@ -24,9 +26,14 @@ internal sealed class SeedRun : IDisposable
     /// <summary>Windows each estimator is measured on per stream (the trigger pools at most 8).</summary>
     public const int EstimateWindows = 8;
 
+    /// <summary>The witness trains with the run's seed plus this.</summary>
+    public const int WitnessSeedOffset = 1000;
+
     internal SeedRun(int seed, DetectBenchmarkOptions o, FashionMnistSplits? splits, ModelBundle? model, ReferenceProfile profile, Pool clean,
-        Pool holdout, Action<string>? log, IDisposable? owned = null)
+        Pool holdout, Action<string>? log, IDisposable? owned = null, ModelBundle? witness = null)
     {
+        _witness = witness;
+        _agreement = holdout.Witness is null ? null : new WitnessCalibration(holdout.Accuracy, holdout.Agreement);
         _seed = seed;
         _o = o;
         _splits = splits;
@@ -52,14 +59,22 @@ internal sealed class SeedRun : IDisposable
         var (model, cached) = BaseTrainer.TrainOrLoad(splits.Train,
             new BaseTrainingOptions { Architecture = "cnn-small", Epochs = 2, TrainSize = 20000, Seed = seed }, o.CacheDirectory);
         log?.Invoke($"seed {seed}: base model {(cached ? "loaded from cache" : "trained")}");
+        // The witness: the same recipe with another seed (initialisation and batch order), for the agreement estimators.
+        ModelBundle? witness = null;
+        if (o.Witness is { } arch)
+        {
+            (witness, var witnessCached) = BaseTrainer.TrainOrLoad(splits.Train,
+                new BaseTrainingOptions { Architecture = arch, Epochs = 2, TrainSize = 20000, Seed = seed + WitnessSeedOffset }, o.CacheDirectory);
+            log?.Invoke($"seed {seed}: witness model ({arch}) {(witnessCached ? "loaded from cache" : "trained")}");
+        }
         using var driftReference = splits.Validation.Take(3000);
         var reference = Pool.Of(model, driftReference);
         var profile = ReferenceProfile.Build("bench", 1, reference.Rows, new ProfileOptions { Summary = InputSummary.Image(), Seed = 1 });
-        var holdout = Pool.Of(model, splits.ReferenceHoldout);
+        var holdout = Pool.Of(model, splits.ReferenceHoldout, witness);
         // Production traffic: training images the base model never saw, and the test split.
         using var unseen = splits.Train.Slice(20000, splits.Train.Count - 20000);
-        var clean = Pool.Concat(Pool.Of(model, unseen), Pool.Of(model, splits.Test));
-        return new SeedRun(seed, o, splits, model, profile, clean, holdout, log);
+        var clean = Pool.Concat(Pool.Of(model, unseen, witness), Pool.Of(model, splits.Test, witness));
+        return new SeedRun(seed, o, splits, model, profile, clean, holdout, log, witness: witness);
     }
 
     public CalibrationResult CalibrationSummary()
@@ -105,7 +120,7 @@ internal sealed class SeedRun : IDisposable
     {
         using var source = _splits!.Test.Shuffle(_seed + 31);
         using var shifted = scenario.Apply(source, _seed + 100);
-        return ShiftOn(scenario.Name, Pool.Of(_model!, shifted), lead, after);
+        return ShiftOn(scenario.Name, Pool.Of(_model!, shifted, _witness), lead, after);
     }
 
     /// <summary>A stream of clean lead windows, then windows drawn from <paramref name="pool"/>.</summary>
@@ -128,7 +143,7 @@ internal sealed class SeedRun : IDisposable
     public Pool PoolOf(TabularWorld.Rows rows) => ((TabularMlp)_owned!).Pool(rows);
 
     private EstimatorTally Estimators(Func<int, Pool> pool, int windows, Random rng) =>
-        EstimatorTally.Over(_profile.Performance!, _atcNe, _profile.Summary, pool, windows, _o.WindowRows, rng);
+        EstimatorTally.Over(_profile.Performance!, _atcNe, _agreement, _profile.Summary, pool, windows, _o.WindowRows, rng);
 
     /// <summary>A rotation growing from 0 to full over <paramref name="ramp"/> windows, then held as long again.</summary>
     public ShiftResult Gradual(double degrees, int lead, int ramp)
@@ -140,7 +155,7 @@ internal sealed class SeedRun : IDisposable
         for (int l = 0; l <= levels; l++)
         {
             using var rotated = new DriftScenario("rotate", degrees * l / levels).Apply(part, _seed + 100);
-            pools[l] = Pool.Of(_model!, rotated);
+            pools[l] = Pool.Of(_model!, rotated, _witness);
         }
         int Level(int window) => (int)Math.Round(levels * Math.Min(1.0, (double)window / ramp));
         // Harm onset: the first window whose traffic costs 3 points or more.
@@ -234,6 +249,7 @@ internal sealed class SeedRun : IDisposable
     public void Dispose()
     {
         _model?.Dispose();
+        _witness?.Dispose();
         _splits?.Dispose();
         _owned?.Dispose();
         _log?.Invoke($"seed {_seed}: done");

@@ -100,6 +100,7 @@ internal sealed class TabularWorld
         var holdout = Generate(2000, rng);
         var clean = Generate(20000, rng);
         var mlp = TabularMlp.Train(train, seed);
+        if (o.Witness is not null) mlp.Witness = TabularMlp.Train(train, seed + SeedRun.WitnessSeedOffset);
         var names = Enumerable.Range(0, Numeric).Select(j => $"x{j}").Append("category").ToList();
         var profile = ReferenceProfile.Build("tabular", 1, mlp.Pool(reference).Rows,
             new ProfileOptions { Summary = InputSummary.RawColumns(Width, names), CategoricalFeatures = new HashSet<int> { Numeric }, Seed = 1 });
@@ -125,6 +126,9 @@ internal sealed class TabularWorld
 internal sealed class TabularMlp : IDisposable
 {
     private readonly Sequential _net;
+
+    /// <summary>A second MLP trained the same way with another seed (the agreement estimators' witness).</summary>
+    public TabularMlp? Witness { get; set; }
 
     private TabularMlp(Sequential net) => _net = net;
 
@@ -177,7 +181,13 @@ internal sealed class TabularMlp : IDisposable
         return torch.tensor(flat, [features.Length, w]);
     }
 
-    public void Dispose() => _net.Dispose();
+    public void Dispose()
+    {
+        _net.Dispose();
+        Witness?.Dispose();
+    }
+
+    private static int ArgMax(float[] p) => p[0] >= p[1] && p[0] >= p[2] ? 0 : p[1] >= p[2] ? 1 : 2;
 
     /// <summary>Rows as monitor observations with the model's outputs (labels kept aside).</summary>
     public DetectBenchmark.Pool Pool(TabularWorld.Rows rows)
@@ -189,11 +199,12 @@ internal sealed class TabularMlp : IDisposable
         for (int i = 0; i < obs.Length; i++)
         {
             var p = probs[i];
-            int cls = p[0] >= p[1] && p[0] >= p[2] ? 0 : p[1] >= p[2] ? 1 : 2;
+            int cls = ArgMax(p);
             obs[i] = new Observation(rows.Features[i], cls, p[cls]);
             correct[i] = cls == rows.Labels[i];
             scores[i] = Drift.Performance.AtcThreshold.NegativeEntropy(p);
         }
-        return new DetectBenchmark.Pool { Rows = obs, Correct = correct, NegativeEntropy = scores, Labels = rows.Labels };
+        int[]? witness = Witness?.Probabilities(rows.Features).Select(ArgMax).ToArray();
+        return new DetectBenchmark.Pool { Rows = obs, Correct = correct, NegativeEntropy = scores, Labels = rows.Labels, Witness = witness };
     }
 }

@@ -20,10 +20,14 @@ public static class BenchDetectCommand
         var minDrop = new Option<double>("--min-drop") { Description = "Trigger's minimum accuracy drop (fraction)", DefaultValueFactory = _ => 0.02 };
         var scenarios = new Option<string?>("--scenarios") { Description = "Comma-separated shifts instead of the default list (rotate-5, noise-0.1, …)" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Fashion-MNIST directory (default $PIPELINE_DATA_DIR or /usr/share/datasets/fashion-mnist)" };
+        var witness = new Option<string>("--witness")
+        {
+            Description = "Architecture of the second model the agreement estimators compare with (cnn-small, mlp, none)", DefaultValueFactory = _ => "cnn-small",
+        };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Base-model cache (default $PIPELINE_CACHE_DIR or ~/.cache/pipeline)" };
         var command = new Command("detect", "Stream clean and shifted traffic through the drift monitor and trigger policy; report detection, delay and runs")
         {
-            seeds, firstSeed, noTabular, tabularOnly, output, cleanWindows, minDrop, scenarios, dataDir, cacheDir,
+            seeds, firstSeed, noTabular, tabularOnly, output, cleanWindows, minDrop, scenarios, witness, dataDir, cacheDir,
         };
         command.SetAction(async (ParseResult r, CancellationToken ct) =>
         {
@@ -32,6 +36,7 @@ public static class BenchDetectCommand
             {
                 Seeds = r.GetValue(seeds), FirstSeed = r.GetValue(firstSeed), CleanWindows = r.GetValue(cleanWindows), MinAccuracyDrop = r.GetValue(minDrop),
                 DataDirectory = r.GetValue(dataDir), CacheDirectory = r.GetValue(cacheDir),
+                Witness = r.GetValue(witness) is "none" ? null : r.GetValue(witness),
             };
             if (r.GetValue(scenarios) is { } list)
             {
