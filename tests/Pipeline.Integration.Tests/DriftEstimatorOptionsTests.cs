@@ -17,8 +17,8 @@ public class DriftEstimatorOptionsTests
     public void An_unknown_estimator_fails_validation_in_one_line_and_known_ones_pass()
     {
         var bad = Assert.Single(Validate(new DriftDetectionOptions { Estimator = "magic" }));
-        Assert.Equal("DriftDetection:Estimator 'magic' is not an accuracy estimator: use one of cbpe, atc, doc, iw, median.", bad.ErrorMessage);
-        foreach (var name in new[] { "cbpe", "atc", "doc", "iw", "median" })
+        Assert.Equal("DriftDetection:Estimator 'magic' is not an accuracy estimator: use one of cbpe, atc, doc, iw, bbse, median.", bad.ErrorMessage);
+        foreach (var name in new[] { "cbpe", "atc", "doc", "iw", "bbse", "median" })
         {
             Assert.Empty(Validate(new DriftDetectionOptions { Estimator = name }));
         }

@@ -28,10 +28,7 @@ internal sealed class EstimatorTally
     public const string Agree = "agree";
     public const string AgreeProbit = "agree-probit";
     public const string AgreeRaw = "agree-raw";
-    public const string Bbse = "bbse";
     private readonly WitnessCalibration? _witness;
-    private readonly LabelShiftCalibration? _labelShift;
-    private readonly long[] _predicted = new long[64];
     private int _witnessRows, _agreeing;
     private readonly ConfidenceCalibration _calibration;
     private readonly AtcThreshold? _atcNe;
@@ -40,11 +37,9 @@ internal sealed class EstimatorTally
     private PerformanceSums _sums = new();
     private int _rows, _correct, _neAbove, _neRows;
 
-    public EstimatorTally(ConfidenceCalibration calibration, AtcThreshold? atcNe, WitnessCalibration? witness, LabelShiftCalibration? labelShift,
-        InputSummary summary)
+    public EstimatorTally(ConfidenceCalibration calibration, AtcThreshold? atcNe, WitnessCalibration? witness, InputSummary summary)
     {
         _witness = witness;
-        _labelShift = labelShift;
         _calibration = calibration;
         _atcNe = atcNe;
         _options = new TriggerOptions { CrossCheck = [AccuracyEstimators.Iw] };
@@ -60,7 +55,6 @@ internal sealed class EstimatorTally
         {
             _rows++;
             if (pool.Correct[i]) _correct++;
-            if (pool.Rows[i].PredictedClass is >= 0 and < 64) _predicted[pool.Rows[i].PredictedClass]++;
             if (_atcNe is not null && pool.NegativeEntropy is { } ne)
             {
                 _neRows++;
@@ -87,10 +81,6 @@ internal sealed class EstimatorTally
             double est = (double)_neAbove / _neRows + (_atcNe.ReferenceAccuracy - _atcNe.ReferenceLevel);
             list.Add(new EstimatorError { Estimator = AtcNe, EstimatedAccuracy = est, TrueAccuracy = truth });
         }
-        if (_labelShift?.Estimate(_predicted) is { } bbse)
-        {
-            list.Add(new EstimatorError { Estimator = Bbse, EstimatedAccuracy = bbse, TrueAccuracy = truth });
-        }
         if (_witness is { } c && _witnessRows > 0)
         {
             double agr = (double)_agreeing / _witnessRows;
@@ -105,10 +95,10 @@ internal sealed class EstimatorTally
     public double Product() => Results().First(r => r.Estimator == new TriggerOptions().Estimator).EstimatedAccuracy;
 
     /// <summary>Tallies <paramref name="windows"/> windows drawn from the pools the function gives per window (1-based).</summary>
-    public static EstimatorTally Over(ConfidenceCalibration c, AtcThreshold? ne, WitnessCalibration? witness, LabelShiftCalibration? labelShift,
-        InputSummary summary, Func<int, DetectBenchmark.Pool> pool, int windows, int rows, Random rng)
+    public static EstimatorTally Over(ConfidenceCalibration c, AtcThreshold? ne, WitnessCalibration? witness, InputSummary summary,
+        Func<int, DetectBenchmark.Pool> pool, int windows, int rows, Random rng)
     {
-        var t = new EstimatorTally(c, ne, witness, labelShift, summary);
+        var t = new EstimatorTally(c, ne, witness, summary);
         for (int w = 1; w <= windows; w++)
         {
             var p = pool(w);

@@ -16,7 +16,6 @@ internal sealed class SeedRun : IDisposable
     private readonly ModelBundle? _model;
     private readonly ModelBundle? _witness;
     private readonly WitnessCalibration? _agreement;
-    private readonly LabelShiftCalibration? _labelShift;
     private readonly IDisposable? _owned;
     private readonly ReferenceProfile _profile;
     private readonly MonitorOptions _monitor;
@@ -34,7 +33,6 @@ internal sealed class SeedRun : IDisposable
         Pool holdout, Action<string>? log, IDisposable? owned = null, ModelBundle? witness = null)
     {
         _witness = witness;
-        _labelShift = LabelShiftCalibration.Fit(holdout.Rows.Select(r => r.PredictedClass).ToList(), holdout.Labels!);
         _agreement = holdout.Witness is null ? null : new WitnessCalibration(holdout.Accuracy, holdout.Agreement);
         _seed = seed;
         _o = o;
@@ -145,7 +143,7 @@ internal sealed class SeedRun : IDisposable
     public Pool PoolOf(TabularWorld.Rows rows) => ((TabularMlp)_owned!).Pool(rows);
 
     private EstimatorTally Estimators(Func<int, Pool> pool, int windows, Random rng) =>
-        EstimatorTally.Over(_profile.Performance!, _atcNe, _agreement, _labelShift, _profile.Summary, pool, windows, _o.WindowRows, rng);
+        EstimatorTally.Over(_profile.Performance!, _atcNe, _agreement, _profile.Summary, pool, windows, _o.WindowRows, rng);
 
     /// <summary>A rotation growing from 0 to full over <paramref name="ramp"/> windows, then held as long again.</summary>
     public ShiftResult Gradual(double degrees, int lead, int ramp)

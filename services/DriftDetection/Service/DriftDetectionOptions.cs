@@ -70,7 +70,7 @@ public sealed class DriftDetectionOptions : IValidatableObject
     [Range(0, 100)]
     public int LabelWaitWindows { get; set; } = 3;
 
-    /// <summary>The label-free accuracy estimator that decides harm (cbpe, atc, doc, iw; docs/drift.md says why the default).</summary>
+    /// <summary>The label-free accuracy estimator that decides harm (cbpe, atc, doc, iw, bbse or median; docs/drift.md says why the default).</summary>
     public string Estimator { get; set; } = new Drift.Performance.TriggerOptions().Estimator;
 
     /// <summary>When the estimate is unsure whether drift hurts ("harm unknown: labels needed"), wait for labels however long it takes.</summary>

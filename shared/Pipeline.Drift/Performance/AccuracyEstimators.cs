@@ -9,7 +9,9 @@ namespace Pipeline.Drift.Performance;
 /// <item><c>atc</c>: average thresholded confidence (Garg et al. 2022) on the top-class confidence;</item>
 /// <item><c>doc</c>: difference of confidences, holdout accuracy minus the fall in mean raw confidence;</item>
 /// <item><c>iw</c>: importance weighting of the holdout's outcomes by a domain classifier between the
-/// holdout and the traffic (<see cref="ImportanceWeighting"/>).</item>
+/// holdout and the traffic (<see cref="ImportanceWeighting"/>);</item>
+/// <item><c>bbse</c>: black-box shift estimation of the traffic's class mix from its predicted classes
+/// (<see cref="LabelShiftCalibration"/>); not in the median (docs/decisions.md 146).</item>
 /// </list>
 /// </summary>
 public static class AccuracyEstimators
@@ -22,11 +24,13 @@ public static class AccuracyEstimators
     public const string Doc = "doc";
     /// <summary>Importance weighting with a domain classifier.</summary>
     public const string Iw = "iw";
-    /// <summary>The median of the others (accuracy, drop and interval ends each the median): robust to one failing.</summary>
+    /// <summary>Black-box shift estimation (label shift).</summary>
+    public const string Bbse = "bbse";
+    /// <summary>The median of cbpe, atc, doc and iw (accuracy, drop and interval ends each the median): robust to one failing.</summary>
     public const string Median = "median";
 
     /// <summary>Every name, in report order.</summary>
-    public static readonly IReadOnlyList<string> Names = [Cbpe, Atc, Doc, Iw, Median];
+    public static readonly IReadOnlyList<string> Names = [Cbpe, Atc, Doc, Iw, Bbse, Median];
 
     /// <summary>Whether the name is an estimator.</summary>
     public static bool IsKnown(string? name) => name is not null && Names.Contains(name, StringComparer.Ordinal);
@@ -77,10 +81,16 @@ public static class AccuracyEstimators
             // The weighted holdout already carries the holdout's sampling error; the drop's reference is the same rows.
             list.Add(Result(Iw, est, se, accRef - est, 0, z) with { EffectiveRows = s.IwEffectiveRows });
         }
+        var four = list.ToList();
+        if (c.LabelShift is { } ls && s.PredictedClasses is { } classes && ls.EstimateWithError(classes) is var (bbse, seBbse))
+        {
+            // The bootstrap's error covers the holdout's confusion and the traffic; the drop adds the holdout's accuracy.
+            list.Add(Result(Bbse, bbse, seBbse, accRef - bbse, seAccRef, z));
+        }
         list.Add(new EstimatorResult
         {
-            Name = Median, Accuracy = Mid(list, r => r.Accuracy), Lower = Mid(list, r => r.Lower), Upper = Mid(list, r => r.Upper),
-            Drop = Mid(list, r => r.Drop), DropLower = Mid(list, r => r.DropLower), DropUpper = Mid(list, r => r.DropUpper),
+            Name = Median, Accuracy = Mid(four, r => r.Accuracy), Lower = Mid(four, r => r.Lower), Upper = Mid(four, r => r.Upper),
+            Drop = Mid(four, r => r.Drop), DropLower = Mid(four, r => r.DropLower), DropUpper = Mid(four, r => r.DropUpper),
         });
         return list;
     }

@@ -33,6 +33,8 @@ public sealed record ConfidenceCalibration
     public AtcThreshold? Atc { get; init; }
     /// <summary>The holdout's input summaries and outcomes, for importance weighting (null: not available).</summary>
     public HoldoutSample? Holdout { get; init; }
+    /// <summary>The holdout's joint confusion, for black-box shift estimation (null in profiles built before it existed).</summary>
+    public LabelShiftCalibration? LabelShift { get; init; }
 
     /// <summary>Smallest labelled reference the fit accepts.</summary>
     public const int MinRows = 50;
@@ -125,7 +127,10 @@ public sealed record ConfidenceCalibration
     {
         ArgumentNullException.ThrowIfNull(reference);
         var labelled = reference.Where(r => r is { Label: not null } && float.IsFinite(r.Confidence) && r.Confidence is >= 0 and <= 1).ToList();
-        var fit = Fit(labelled.Select(r => (double)r.Confidence).ToList(), labelled.Select(r => r.Label == r.PredictedClass).ToList());
+        var fit = Fit(labelled.Select(r => (double)r.Confidence).ToList(), labelled.Select(r => r.Label == r.PredictedClass).ToList()) with
+        {
+            LabelShift = LabelShiftCalibration.Fit(labelled.Select(r => r.PredictedClass).ToList(), labelled.Select(r => r.Label!.Value).ToList()),
+        };
         if (summary is null || summary.OutputWidth > ImportanceWeighting.MaxWidth) return fit;
         var rows = new List<float[]>();
         var correct = new List<bool>();
@@ -151,6 +156,7 @@ public sealed record ConfidenceCalibration
             throw new DriftInputException("calibration accuracies must be in [0, 1]");
         Atc?.Validate();
         Holdout?.Validate();
+        LabelShift?.Validate();
     }
 
     internal static double Scale(double confidence, double temperature)

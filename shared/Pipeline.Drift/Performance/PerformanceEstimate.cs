@@ -25,6 +25,8 @@ public sealed record PerformanceSums
     public double IwVariance { get; init; }
     /// <summary>Σ effective holdout rows of the windows' weights.</summary>
     public double IwEffectiveRows { get; init; }
+    /// <summary>Rows per predicted class (index = class, as many as the label-shift calibration knows; BBSE).</summary>
+    public long[]? PredictedClasses { get; init; }
     /// <summary>Rows whose true label is known (in the batch or from feedback).</summary>
     public int Labelled { get; init; }
     /// <summary>Labelled rows the model got right.</summary>
@@ -43,9 +45,18 @@ public sealed record PerformanceSums
         IwWeighted = IwWeighted + other.IwWeighted,
         IwVariance = IwVariance + other.IwVariance,
         IwEffectiveRows = IwEffectiveRows + other.IwEffectiveRows,
+        PredictedClasses = Merge(PredictedClasses, other.PredictedClasses),
         Labelled = Labelled + other.Labelled,
         Correct = Correct + other.Correct,
     };
+
+    private static long[]? Merge(long[]? a, long[]? b)
+    {
+        if (a is null || b is null) return a ?? b;
+        var m = new long[Math.Max(a.Length, b.Length)];
+        for (int i = 0; i < m.Length; i++) m[i] = (i < a.Length ? a[i] : 0) + (i < b.Length ? b[i] : 0);
+        return m;
+    }
 }
 
 /// <summary>

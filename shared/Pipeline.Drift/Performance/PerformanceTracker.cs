@@ -37,6 +37,7 @@ public sealed class PerformanceTracker(ConfidenceCalibration? calibration, Trigg
         ArgumentNullException.ThrowIfNull(rows);
         int n = 0, labelled = _feedbackLabelled, correct = _feedbackCorrect, above = 0;
         double sum = 0, sum2 = 0, raw = 0, raw2 = 0;
+        long[]? classes = calibration?.LabelShift is { } ls ? new long[ls.Classes] : null;
         foreach (var r in rows)
         {
             if (calibration is not null && float.IsFinite(r.Confidence) && r.Confidence is >= 0 and <= 1)
@@ -48,6 +49,7 @@ public sealed class PerformanceTracker(ConfidenceCalibration? calibration, Trigg
                 raw += r.Confidence;
                 raw2 += (double)r.Confidence * r.Confidence;
                 if (calibration.Atc?.Above(r.Confidence) == true) above++;
+                if (classes is not null && r.PredictedClass >= 0 && r.PredictedClass < classes.Length) classes[r.PredictedClass]++;
             }
             if (r.Label is { } label && r.PredictedClass >= 0)
             {
@@ -61,7 +63,7 @@ public sealed class PerformanceTracker(ConfidenceCalibration? calibration, Trigg
         var sums = new PerformanceSums
         {
             Rows = n, SumCalibrated = sum, SumCalibratedSquared = sum2, SumConfidence = raw, SumConfidenceSquared = raw2, AtcAbove = above,
-            Labelled = labelled, Correct = correct,
+            PredictedClasses = classes, Labelled = labelled, Correct = correct,
         };
         return _weigh && n >= options.MinEstimateRows ? Weigh(sums, rows) : sums;
     }
