@@ -94,12 +94,12 @@ public sealed record LabelShiftCalibration
         var joint = Enumerable.Range(0, k).Select(_ => new double[k]).ToArray();
         for (int d = 0; d < draws; d++)
         {
-            var jc = Multinomial(cells, Math.Max(1, Rows), rng);
+            var jc = Redraw(cells, Math.Max(1, Rows), rng);
             for (int i = 0; i < k; i++)
             {
                 for (int j = 0; j < k; j++) joint[i][j] = jc[i * k + j];
             }
-            if (Solve(joint, Multinomial(traffic, (int)Math.Min(n, int.MaxValue), rng)) is { } v) values.Add(v);
+            if (Solve(joint, Redraw(traffic, (int)Math.Min(n, int.MaxValue), rng)) is { } v) values.Add(v);
         }
         if (values.Count < 2) return (acc, 0.5);
         double mean = values.Average();
@@ -110,7 +110,7 @@ public sealed record LabelShiftCalibration
     /// Proportions of <paramref name="n"/> draws from <paramref name="p"/>, by the normal approximation of each
     /// cell's count (clipped at 0, renormalised): the same spread as a multinomial draw at O(cells), not O(n).
     /// </summary>
-    private static double[] Multinomial(double[] p, int n, Random rng)
+    private static double[] Redraw(double[] p, int n, Random rng)
     {
         var counts = new double[p.Length];
         double sum = 0;
