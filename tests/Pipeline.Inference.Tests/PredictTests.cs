@@ -84,6 +84,11 @@ public sealed class PredictTests
         Assert.Contains("inference_predictions_total{model_id=\"fashion-mnist\",version=\"1\"}", metrics, StringComparison.Ordinal);
         Assert.Contains("inference_model_version{model_id=\"fashion-mnist\"}", metrics, StringComparison.Ordinal);
         Assert.Contains("inference_request_duration_seconds_bucket{endpoint=\"predict\",code=\"200\"", metrics, StringComparison.Ordinal);
+        // Where a request's time goes: every stage of the served path is observed.
+        foreach (var stage in new[] { "read", "validate", "ledger", "forward", "store", "publish" })
+        {
+            Assert.Contains($"inference_request_stage_seconds_count{{stage=\"{stage}\"}}", metrics, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -40,16 +40,20 @@ public sealed partial class InferenceHandlers
             return NoModel(endpoint, model);
         }
 
+        var at = Stopwatch.GetTimestamp();
         var (batch, error) = await read(expected);
         if (error is not null)
         {
             return error;
         }
 
+        at = Stage("read", at);
         if (ValidateRows(batch!, expected) is { } problem)
         {
             return Reject(endpoint, StatusCodes.Status400BadRequest, "Invalid prediction request", problem);
         }
+
+        at = Stage("validate", at);
 
         if (settings.PublishObservations && lag.Check(model.ModelId) is { } behind)
         {
@@ -85,9 +89,11 @@ public sealed partial class InferenceHandlers
                 }
 
                 recorded = ok;
+                at = Stage("ledger", at);
             }
 
             outputs = await forward.ForwardAsync(served, batch.Values, rows, recorded && settings.PublishEmbeddings);
+            Stage("forward", at);
         }
 
         var probabilities = outputs.Probabilities;
@@ -126,6 +132,14 @@ public sealed partial class InferenceHandlers
         }
 
         return respond(result);
+    }
+
+    /// <summary>Observes the time since <paramref name="since"/> as <paramref name="stage"/>; returns now.</summary>
+    internal static long Stage(string stage, long since)
+    {
+        var now = Stopwatch.GetTimestamp();
+        InferenceMetrics.RequestStage.WithLabels(stage).Observe(Stopwatch.GetElapsedTime(since, now).TotalSeconds);
+        return now;
     }
 
     /// <summary>Every check a row gets on every route: count, width, finite values, the unit range, categorical codes.</summary>

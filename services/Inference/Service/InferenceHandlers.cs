@@ -219,11 +219,13 @@ public sealed partial class InferenceHandlers(
     {
         try
         {
+            var at = Stopwatch.GetTimestamp();
             var blob = new FeatureBlob(served.Rows, width, values);
             var features = await datasets.SaveAsync(blob, ObservationsKind, $"{served.ModelId}/{served.BatchId}.pfb", ct);
             var embeddings = served.Embeddings is { } e
                 ? await datasets.SaveAsync(new FeatureBlob(served.Rows, served.EmbeddingWidth, e), ObservationsKind, $"{served.ModelId}/{served.BatchId}.emb.pfb", ct)
                 : null;
+            at = Stage("store", at);
             await bus.Publish(new ObservationsIngested
             {
                 ModelId = served.ModelId,
@@ -237,6 +239,7 @@ public sealed partial class InferenceHandlers(
                 Embeddings = embeddings,
                 EmbeddingWidth = embeddings is null ? null : served.EmbeddingWidth,
             }, ct);
+            Stage("publish", at);
             return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)

@@ -35,6 +35,19 @@ public static class InferenceMetrics
     public static readonly Counter LimitRejections = Metrics.CreateCounter(
         "inference_limit_rejections_total", "Requests refused by a limit, by endpoint and limit (rate, concurrency, quota, lag).", "endpoint", "limit");
 
+    /// <summary>
+    /// Where a served request's time goes, by stage: <c>read</c> (body to rows), <c>validate</c>, <c>ledger</c> (the batch
+    /// record and quota), <c>forward</c> (the model, micro-batch wait included), <c>store</c> (the feature and embedding
+    /// blobs), <c>publish</c> (ObservationsIngested, confirmed by the broker).
+    /// </summary>
+    public static readonly Histogram RequestStage = Metrics.CreateHistogram(
+        "inference_request_stage_seconds", "Time a served predict request spends in each stage (read, validate, ledger, forward, store, publish).",
+        new HistogramConfiguration
+        {
+            LabelNames = ["stage"],
+            Buckets = Histogram.ExponentialBuckets(0.0001, 2, 18),
+        });
+
     public static readonly Histogram ForwardRows = Metrics.CreateHistogram(
         "inference_forward_rows", "Rows per forward pass, by model (several requests' rows when micro-batching is on).",
         new HistogramConfiguration { LabelNames = ["model_id"], Buckets = Histogram.ExponentialBuckets(1, 2, 14) });
