@@ -244,6 +244,10 @@ public class LoadBenchmarkTests
             Assert.True(result.MaxLagRows is > 0 and <= 600);
             Assert.True(result.CeilingRowsPerSecond > 0 && result.Ceiling.Rows > 0);
             Assert.True(result.Stages.ForwardP50Ms > 0);
+            // Inference's own split of its requests: the model's pass is one stage of several, each observed.
+            var stages = result.Stages.PredictStagesMeanMs!;
+            Assert.True(stages["forward"] > 0 && stages["ledger"] > 0 && stages["store"] > 0 && stages["publish"] > 0, string.Join(", ", stages));
+            Assert.True(File.Exists(Path.Combine(work, "inference-after.metrics.txt")));
             Assert.Equal(protocol.ToString().ToLowerInvariant(), json.GetProperty("protocol").GetString());
             Assert.Equal(0, result.RejectedRows);
             // The whole plan fills three windows per model; a cut plan leaves less than a window open per model.

@@ -88,6 +88,12 @@ public static class LoadBenchmark
         var loadAfter = LoadMeasurement.LoadAverage();
         var inferenceMetrics = await services.MetricsAsync("inference", ct);
         var driftMetrics = await services.MetricsAsync("drift-detection", ct);
+        // The raw scrapes stay in the work folder beside the logs, for what the report does not summarise (histogram buckets).
+        foreach (var (name, text) in new[] { ("inference-before", inferenceBefore), ("inference-after", inferenceMetrics), ("drift-detection-before", driftBefore), ("drift-detection-after", driftMetrics) })
+        {
+            await File.WriteAllTextAsync(Path.Combine(o.WorkDirectory, name + ".metrics.txt"), text ?? "", ct);
+        }
+
         log($"tail {tailSeconds:F1} s{(timedOut ? " (bound reached)" : "")}; measuring the broker's ceiling");
         var ceiling = await BrokerCeiling.MeasureAsync(o.Broker, plan, images, TimeSpan.FromSeconds(Math.Clamp(o.Seconds, 3, 10)), ct);
         await client.StopAsync(TimeSpan.FromSeconds(10));

@@ -108,6 +108,11 @@ public sealed record LoadStages
     public required double? PredictToForward { get; init; }
     /// <summary>Server time not in the forward pass (validation, JSON, artifact write, publish with confirm), mean.</summary>
     public required double? PredictServerOverheadMeanMs { get; init; }
+    /// <summary>
+    /// Inference's own split of a served request (inference_request_stage_seconds), mean ms per stage: read, validate,
+    /// ledger, forward, store, publish. Null when the service exposed no stages.
+    /// </summary>
+    public IReadOnlyDictionary<string, double?>? PredictStagesMeanMs { get; init; }
     /// <summary>DriftDetection's handler per batch (load the artifact, store the batch, embed, evaluate closing windows), mean.</summary>
     public required double? DriftConsumeMeanMs { get; init; }
     /// <summary>Rows waiting for their window to fill: from a row's acceptance to the acceptance of its window's last batch.</summary>

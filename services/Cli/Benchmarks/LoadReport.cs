@@ -89,6 +89,7 @@ internal static class LoadReport
                 PredictClientMeanMs = R(outcome.PredictMeanMs), PredictServerMeanMs = R(serverMean), ForwardP50Ms = Math.Round(f.ForwardMs, 3),
                 PredictToForward = outcome.PredictP50Ms is { } p && f.ForwardMs > 0 ? Math.Round(p / f.ForwardMs, 2) : null,
                 PredictServerOverheadMeanMs = R(serverMean - f.ForwardMs),
+                PredictStagesMeanMs = PredictStages(f),
                 DriftConsumeMeanMs = R(LoadAnalysis.HistogramMeanMs(f.DriftMetricsBefore, f.DriftMetricsAfter, "pipeline_consume_duration_seconds", "message_type=\"ObservationsIngested\"")),
                 WindowFillP50Ms = R(outcome.WindowFillP50Ms), WindowFillP99Ms = R(outcome.WindowFillP99Ms),
                 WindowCloseP50Ms = R(outcome.WindowCloseP50Ms), WindowCloseP99Ms = R(outcome.WindowCloseP99Ms),
@@ -103,6 +104,15 @@ internal static class LoadReport
                 Device = f.Device, Broker = $"{o.Broker.Host}:{o.Broker.Port}{o.Broker.AbsolutePath}",
             },
         };
+    }
+
+    /// <summary>Inference's mean per stage over the run (inference_request_stage_seconds); null when none was observed.</summary>
+    private static Dictionary<string, double?>? PredictStages(LoadRunFigures f)
+    {
+        string[] stages = ["read", "validate", "ledger", "forward", "store", "publish"];
+        var means = stages.ToDictionary(s => s, s => R(LoadAnalysis.HistogramMeanMs(
+            f.InferenceMetricsBefore, f.InferenceMetricsAfter, "inference_request_stage_seconds", $"stage=\"{s}\"")));
+        return means.Values.Any(v => v is not null) ? means : null;
     }
 
     private static double? R(double? v) => v is { } x ? Math.Round(x, 2) : null;
