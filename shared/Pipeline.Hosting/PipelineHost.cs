@@ -41,6 +41,8 @@ public static class PipelineHost
     public static WebApplicationBuilder AddPipelineDefaults(this WebApplicationBuilder builder, params IServiceModule[] modules)
     {
         builder.Configuration.AddEnvironmentVariables(prefix: "PIPELINE_");
+        // Before any module loads a model: libtorch's buffers are malloc'd from here on.
+        NativeHeap.Configure(builder.Configuration);
         builder.Services.AddPipelineServices(builder.Configuration, modules);
         return builder;
     }
@@ -173,6 +175,7 @@ public static class PipelineHost
     /// <summary>/health/live, /health/ready and /metrics.</summary>
     public static WebApplication MapPipelineEndpoints(this WebApplication app)
     {
+        app.Logger.LogInformation("Native heap: {NativeHeap}", NativeHeap.Outcome);
         app.UseHttpMetrics();
         app.MapHealthChecks("/health/live", new HealthCheckOptions
         {
