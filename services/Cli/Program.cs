@@ -10,7 +10,7 @@ if (Console.IsOutputRedirected && !int.TryParse(Environment.GetEnvironmentVariab
     AnsiConsole.Profile.Width = 400;
 }
 
-// The benches and the demo run libtorch in this process too: the same malloc tuning as the hosts (NativeHeap), so that
+// The benches run libtorch in this process too: the same malloc tuning as the hosts (NativeHeap), so that
 // a bench's bare forward is measured as a served one now runs (NativeHeap__Enabled=false turns it off here as there).
 Pipeline.Hosting.NativeHeap.Configure(new ConfigurationBuilder().AddEnvironmentVariables().Build());
 
